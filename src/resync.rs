@@ -1,0 +1,58 @@
+//! What the SIP path hands to the provisioning engine.
+
+use std::net::SocketAddr;
+use std::time::Instant;
+
+/// The transport a message arrived on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Transport {
+    /// UDP: one datagram is one message.
+    Udp,
+    /// TCP: messages framed by Content-Length on a connection.
+    Tcp,
+}
+
+impl Transport {
+    /// `"udp"` or `"tcp"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Transport::Udp => "udp",
+            Transport::Tcp => "tcp",
+        }
+    }
+}
+
+impl std::fmt::Display for Transport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One parameter of the Event header (`reboot=true`, `id=7`, `flag`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventParam {
+    /// Parameter name as sent.
+    pub name: String,
+    /// Value, unquoted; `None` for a bare flag.
+    pub value: Option<String>,
+}
+
+/// An accepted resync trigger from the SIP path: a NOTIFY that was answered 200 OK.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResyncRequest {
+    /// Address and port the NOTIFY came from.
+    pub source: SocketAddr,
+    /// Transport it came on.
+    pub transport: Transport,
+    /// The event-type token as sent (e.g. `check-sync`).
+    pub event: String,
+    /// The Event header's parameters.
+    pub params: Vec<EventParam>,
+    /// The sender's reboot wish: `reboot=true` → `Some(true)`, `reboot=false` →
+    /// `Some(false)`, absent → `None` (the local policy decides).
+    pub reboot: Option<bool>,
+    /// The NOTIFY's Call-ID, for correlating logs with the PBX.
+    pub call_id: String,
+    /// When the NOTIFY was received (the `now` passed to the endpoint).
+    pub received_at: Instant,
+}

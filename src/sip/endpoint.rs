@@ -1,0 +1,442 @@
+//! The SIP endpoint: a framed message in, a decision out. No I/O, no clock.
+//!
+//! [`Endpoint::handle`] implements the response table of the behaviour contract (section 1)
+//! in the order RFC 3261 §8.2 inspects a request: framing and syntax (400), version (505),
+//! retransmission matching (§17.2.3), method (405 / 501), CSeq consistency (400), Request-URI
+//! scheme (416), `Require` (420), then the NOTIFY rules: a missing Event is 400, a To-tag is
+//! 481 (no dialogs exist here), an event outside the accepted list is 489 with
+//! `Allow-Events`, and an accepted event is 200 OK plus one [`ResyncRequest`].
+//!
+//! The reply is part of the returned [`Handled`]; the caller sends it before acting on the
+//! resync request, so the PBX is answered before any work starts.
+
+use std::collections::HashMap;
+use std::hash::BuildHasher;
+use std::net::{IpAddr, SocketAddr};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+
+use super::event::{EventHeader, EventMatcher};
+use super::headers::{self, Name};
+use super::limits::Limits;
+use super::message::{self, Defect, Framing, Request, Unanswerable};
+use super::response::{self, Status, ALLOW};
+use super::transaction::{DupKey, Lookup, TransactionTable, TxKey, TIMER_J_UDP};
+use crate::resync::{ResyncRequest, Transport};
+
+/// Methods defined by the SIP RFCs. A request with one of these that is not NOTIFY or OPTIONS
+/// gets 405; any other method is unknown and gets 501 (RFC 3261 §8.2.1).
+const KNOWN_METHODS: &[&str] = &[
+    "INVITE", "ACK", "BYE", "CANCEL", "REGISTER", "OPTIONS", "INFO", "PRACK", "SUBSCRIBE", "NOTIFY", "UPDATE",
+    "MESSAGE", "REFER", "PUBLISH",
+];
+
+/// Settings of the endpoint.
+#[derive(Debug, Clone)]
+pub struct EndpointConfig {
+    /// The accepted events and how they are compared.
+    pub events: EventMatcher,
+    /// Bounds on received messages.
+    pub limits: Limits,
+    /// Most completed UDP transactions remembered at once (each for Timer J = 32 s).
+    pub max_transactions: usize,
+    /// A dropped message is logged at most once per source address per this interval.
+    pub drop_log_interval: Duration,
+    /// Most source addresses remembered for drop logging.
+    pub max_drop_log_sources: usize,
+}
+
+impl Default for EndpointConfig {
+    fn default() -> Self {
+        EndpointConfig {
+            events: EventMatcher::default(),
+            limits: Limits::default(),
+            max_transactions: 4096,
+            drop_log_interval: Duration::from_secs(60),
+            max_drop_log_sources: 1024,
+        }
+    }
+}
+
+/// Running totals, for status snapshots and periodic summaries.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Counters {
+    /// Messages handed to [`Endpoint::handle`].
+    pub received: u64,
+    /// Responses produced (retransmitted ones included).
+    pub responses: u64,
+    /// Accepted NOTIFYs turned into resync requests.
+    pub resync_requests: u64,
+    /// Retransmissions answered from the transaction table.
+    pub retransmissions: u64,
+    /// Same Call-ID/From-tag/CSeq with a new branch, answered from the table.
+    pub duplicates: u64,
+    /// Requests answered with a 4xx or 5xx.
+    pub rejected: u64,
+    /// ACKs, absorbed without an answer.
+    pub acks: u64,
+    /// CRLF keep-alives.
+    pub keepalives: u64,
+    /// Responses received (nothing here sends requests they could answer); dropped.
+    pub dropped_responses: u64,
+    /// Messages over the size limit; dropped.
+    pub dropped_oversize: u64,
+    /// Input that is not a SIP request; dropped.
+    pub dropped_garbage: u64,
+    /// Requests without the fields a response needs; dropped.
+    pub dropped_unanswerable: u64,
+    /// Completed transactions evicted early because the table was full.
+    pub transactions_evicted: u64,
+}
+
+/// What happened to a message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Disposition {
+    /// An accepted NOTIFY: answered 200 and a resync request produced.
+    Resync,
+    /// Answered with this status code (OPTIONS, errors).
+    Answered(u16),
+    /// A retransmission: the stored response is sent again; nothing else happens.
+    Retransmission,
+    /// Same Call-ID, From-tag and CSeq as a recent request: stored response sent again.
+    Duplicate,
+    /// An ACK: never answered.
+    Absorbed,
+    /// Dropped without an answer.
+    Dropped {
+        /// Why.
+        reason: Unanswerable,
+        /// True when this source has not been logged within the drop-log interval; the caller
+        /// logs the drop only then, so a flood produces a bounded number of log lines.
+        log: bool,
+    },
+}
+
+/// The decision for one message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Handled {
+    /// Bytes to send back: to the source address over UDP, on the same connection over TCP.
+    pub reply: Option<Bytes>,
+    /// The resync request to hand to the engine, after the reply has been sent.
+    pub resync: Option<ResyncRequest>,
+    /// What happened.
+    pub disposition: Disposition,
+    /// Over TCP: the message framing can no longer be trusted; close after sending the reply.
+    pub close: bool,
+}
+
+impl Handled {
+    fn dropped(reason: Unanswerable, log: bool) -> Handled {
+        Handled {
+            reply: None,
+            resync: None,
+            disposition: Disposition::Dropped { reason, log },
+            close: false,
+        }
+    }
+}
+
+/// The sans-IO SIP endpoint.
+#[derive(Debug)]
+pub struct Endpoint {
+    config: EndpointConfig,
+    udp_transactions: TransactionTable,
+    counters: Counters,
+    tag_key: std::collections::hash_map::RandomState,
+    drop_log: HashMap<IpAddr, Instant>,
+}
+
+impl Endpoint {
+    /// A new endpoint.
+    pub fn new(config: EndpointConfig) -> Endpoint {
+        Endpoint {
+            udp_transactions: TransactionTable::new(config.max_transactions, TIMER_J_UDP),
+            config,
+            counters: Counters::default(),
+            tag_key: Default::default(),
+            drop_log: HashMap::new(),
+        }
+    }
+
+    /// The current settings.
+    pub fn config(&self) -> &EndpointConfig {
+        &self.config
+    }
+
+    /// Replaces the accepted events (a settings change takes effect for the next message).
+    pub fn set_events(&mut self, events: EventMatcher) {
+        self.config.events = events;
+    }
+
+    /// A snapshot of the counters.
+    pub fn counters(&self) -> Counters {
+        Counters {
+            transactions_evicted: self.udp_transactions.evicted(),
+            ..self.counters
+        }
+    }
+
+    /// When [`Endpoint::handle_timeout`] next has work (a transaction's Timer J).
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.udp_transactions.next_expiry()
+    }
+
+    /// Expires completed transactions whose Timer J has fired by `now`.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        self.udp_transactions.expire(now);
+    }
+
+    /// Number of completed transactions currently remembered.
+    pub fn transactions(&self) -> usize {
+        self.udp_transactions.len()
+    }
+
+    /// Handles one message: a whole UDP datagram, or one message framed off a TCP stream by
+    /// [`super::StreamFramer`].
+    pub fn handle(&mut self, now: Instant, source: SocketAddr, transport: Transport, bytes: &[u8]) -> Handled {
+        self.counters.received += 1;
+        let framing = match transport {
+            Transport::Udp => Framing::Datagram,
+            Transport::Tcp => Framing::Stream,
+        };
+        let req = match message::parse(bytes, framing, &self.config.limits) {
+            Ok(req) => req,
+            Err(reason) => return self.drop(now, source, reason),
+        };
+        if req.method == "ACK" {
+            // RFC 3261 §17.2.1: an ACK is never answered, whether it matches a transaction or not.
+            self.counters.acks += 1;
+            return Handled {
+                reply: None,
+                resync: None,
+                disposition: Disposition::Absorbed,
+                close: false,
+            };
+        }
+
+        let keys = match (transport, &req.cseq, &req.top_via) {
+            (Transport::Udp, Some(_), Some(_)) => Some(transaction_keys(&req)),
+            _ => None,
+        };
+        if let Some((key, dup)) = &keys {
+            match self.udp_transactions.lookup(now, key, dup) {
+                Lookup::New => {}
+                Lookup::Retransmission(reply) => {
+                    self.counters.retransmissions += 1;
+                    self.counters.responses += 1;
+                    return Handled {
+                        reply: Some(reply),
+                        resync: None,
+                        disposition: Disposition::Retransmission,
+                        close: false,
+                    };
+                }
+                Lookup::Duplicate(reply) => {
+                    self.counters.duplicates += 1;
+                    self.counters.responses += 1;
+                    return Handled {
+                        reply: Some(reply),
+                        resync: None,
+                        disposition: Disposition::Duplicate,
+                        close: false,
+                    };
+                }
+            }
+        }
+
+        let (status, extra, event) = self.decide(&req);
+        let allow_events = self.config.events.allow_events().to_owned();
+        let extra: Vec<(&str, &str)> = extra
+            .iter()
+            .map(|(n, v)| match v {
+                Extra::AllowEvents => (*n, allow_events.as_str()),
+                Extra::Text(t) => (*n, t.as_str()),
+            })
+            .collect();
+        let to_tag = self.to_tag(&req);
+        let reply = Bytes::from(response::build(&req, status, &to_tag, source, &extra));
+        if let Some((key, dup)) = keys {
+            self.udp_transactions.insert(now, key, dup, reply.clone());
+        }
+        self.counters.responses += 1;
+        let close = transport == Transport::Tcp
+            && matches!(
+                req.defect,
+                Some(Defect::ContentLength | Defect::ConflictingContentLength | Defect::MissingContentLength)
+            );
+        match event {
+            Some(event) => {
+                self.counters.resync_requests += 1;
+                Handled {
+                    reply: Some(reply),
+                    resync: Some(ResyncRequest {
+                        source,
+                        transport,
+                        reboot: event.reboot(),
+                        event: event.event,
+                        params: event.params,
+                        call_id: req.call_id().to_owned(),
+                        received_at: now,
+                    }),
+                    disposition: Disposition::Resync,
+                    close,
+                }
+            }
+            None => {
+                if status.code() >= 400 {
+                    self.counters.rejected += 1;
+                }
+                Handled {
+                    reply: Some(reply),
+                    resync: None,
+                    disposition: Disposition::Answered(status.code()),
+                    close,
+                }
+            }
+        }
+    }
+
+    /// The response to a new request, and the accepted event when it is a resync trigger.
+    fn decide(&self, req: &Request) -> (Status, Vec<(&'static str, Extra)>, Option<EventHeader>) {
+        let allow = || vec![("Allow", Extra::Text(ALLOW.to_owned()))];
+        if !req.is_sip2() {
+            return (Status::VersionNotSupported, vec![], None);
+        }
+        if let Some(defect) = &req.defect {
+            return (Status::BadRequest(defect.reason()), vec![], None);
+        }
+        let method = req.method.as_str();
+        if method != "NOTIFY" && method != "OPTIONS" {
+            let status = if KNOWN_METHODS.contains(&method) {
+                Status::MethodNotAllowed
+            } else {
+                Status::NotImplemented
+            };
+            return (status, allow(), None);
+        }
+        if req.cseq.as_ref().is_some_and(|c| c.method != req.method) {
+            return (Status::BadRequest(Defect::CSeqMethodMismatch.reason()), vec![], None);
+        }
+        let scheme = req.uri.split(':').next().unwrap_or_default();
+        if !["sip", "sips", "tel"].iter().any(|s| s.eq_ignore_ascii_case(scheme)) {
+            return (Status::UnsupportedUriScheme, vec![], None);
+        }
+        let required: Vec<&str> = req.values(&Name::Require).flat_map(headers::split_values).collect();
+        if !required.is_empty() {
+            return (Status::BadExtension, vec![("Unsupported", Extra::Text(required.join(", ")))], None);
+        }
+        // The normalised request must also be a valid message for the model.
+        let model = match rsip::Request::try_from(req.to_normalised_bytes()) {
+            Ok(model) => model,
+            Err(_) => return (Status::BadRequest("Malformed Request"), vec![], None),
+        };
+        if method == "OPTIONS" {
+            let mut extra = allow();
+            extra.push(("Allow-Events", Extra::AllowEvents));
+            extra.push(("Accept", Extra::Text("application/simple-message-summary, text/plain".into())));
+            return (Status::Ok, extra, None);
+        }
+        let event = model.headers.iter().find_map(|h| match h {
+            rsip::Header::Event(e) => Some(e.to_string()),
+            _ => None,
+        });
+        let Some(event) = event else {
+            return (Status::BadRequest("Missing Event Header"), vec![], None);
+        };
+        let Some(event) = EventHeader::parse(&event, self.config.limits.max_event_params) else {
+            return (Status::BadRequest("Empty Event Header"), vec![], None);
+        };
+        if headers::param(req.to(), "tag").is_some() {
+            return (Status::CallDoesNotExist, vec![], None);
+        }
+        if !self.config.events.matches(&event.event) {
+            return (Status::BadEvent, vec![("Allow-Events", Extra::AllowEvents)], None);
+        }
+        (Status::Ok, vec![], Some(event))
+    }
+
+    /// A To-tag derived from the transaction, so a retransmission answered after its
+    /// transaction expired still carries the same tag; keyed per process, so it is not
+    /// predictable from the request.
+    fn to_tag(&self, req: &Request) -> String {
+        let branch = req.top_via.as_ref().and_then(|v| v.branch.as_deref());
+        let h = self.tag_key.hash_one((req.call_id(), from_tag(req), req.cseq_raw(), branch));
+        format!("{h:016x}")
+    }
+
+    fn drop(&mut self, now: Instant, source: SocketAddr, reason: Unanswerable) -> Handled {
+        let counter = match reason {
+            Unanswerable::KeepAlive => {
+                self.counters.keepalives += 1;
+                return Handled::dropped(reason, false);
+            }
+            Unanswerable::Response => &mut self.counters.dropped_responses,
+            Unanswerable::TooLarge(_) => &mut self.counters.dropped_oversize,
+            Unanswerable::Garbage(_) => &mut self.counters.dropped_garbage,
+            Unanswerable::MissingField(_) => &mut self.counters.dropped_unanswerable,
+        };
+        *counter += 1;
+        let log = self.should_log(now, source.ip());
+        Handled::dropped(reason, log)
+    }
+
+    fn should_log(&mut self, now: Instant, ip: IpAddr) -> bool {
+        let interval = self.config.drop_log_interval;
+        if let Some(last) = self.drop_log.get_mut(&ip) {
+            if now.saturating_duration_since(*last) < interval {
+                return false;
+            }
+            *last = now;
+            return true;
+        }
+        if self.drop_log.len() >= self.config.max_drop_log_sources {
+            self.drop_log.retain(|_, last| now.saturating_duration_since(*last) < interval);
+            if self.drop_log.len() >= self.config.max_drop_log_sources {
+                return false;
+            }
+        }
+        self.drop_log.insert(ip, now);
+        true
+    }
+}
+
+/// An extra response header's value.
+enum Extra {
+    AllowEvents,
+    Text(String),
+}
+
+fn from_tag(req: &Request) -> &str {
+    headers::param(req.from(), "tag").flatten().unwrap_or_default()
+}
+
+fn transaction_keys(req: &Request) -> (TxKey, DupKey) {
+    let cseq = req.cseq.as_ref().expect("checked by caller");
+    let via = req.top_via.as_ref().expect("checked by caller");
+    let method = if req.method == "ACK" { "INVITE" } else { req.method.as_str() };
+    let key = match &via.branch {
+        Some(b) if b.starts_with("z9hG4bK") && b.len() > "z9hG4bK".len() => TxKey::Branch {
+            branch: b.clone(),
+            sent_by: via.sent_by.to_ascii_lowercase(),
+            method: method.to_owned(),
+        },
+        _ => TxKey::Legacy {
+            uri: req.uri.clone(),
+            from_tag: from_tag(req).to_owned(),
+            call_id: req.call_id().to_owned(),
+            cseq: cseq.number,
+            method: method.to_owned(),
+            top_via: req.first(&Name::Via).unwrap_or_default().to_owned(),
+        },
+    };
+    let dup = DupKey {
+        call_id: req.call_id().to_owned(),
+        from_tag: from_tag(req).to_owned(),
+        cseq: cseq.number,
+        method: cseq.method.clone(),
+    };
+    (key, dup)
+}

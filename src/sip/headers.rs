@@ -1,0 +1,454 @@
+//! Header-section normalisation (RFC 3261 §7.3).
+//!
+//! `rsip` 0.4 expects one header per line, a long name and `Name: value` spacing. Real senders
+//! and RFC 3261 allow more, and all of it must be accepted:
+//!
+//! * compact names (§7.3.3 and the RFCs that added more: `o` Event and `u` Allow-Events from
+//!   RFC 6665, `r` Refer-To from RFC 3515, …),
+//! * any letter case in a header name (§7.3.1: names are case-insensitive),
+//! * whitespace between the name and the colon (§7.3.1 `HCOLON = *( SP / HTAB ) ":" SWS`),
+//! * folded values: a line that starts with SP or HTAB continues the previous one (§7.3.1).
+//!
+//! [`parse_header_section`] turns the raw section into [`HeaderField`]s with canonical names
+//! and unfolded, trimmed values, enforcing the [`Limits`].
+
+use super::escape::excerpt;
+use super::limits::Limits;
+
+/// A header name: the ones this crate acts on are recognised, every other one is kept as sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Name {
+    /// `Via` / `v`
+    Via,
+    /// `From` / `f`
+    From,
+    /// `To` / `t`
+    To,
+    /// `Call-ID` / `i`
+    CallId,
+    /// `CSeq`
+    CSeq,
+    /// `Content-Length` / `l`
+    ContentLength,
+    /// `Event` / `o`
+    Event,
+    /// `Require`
+    Require,
+    /// Any other header, by its canonical spelling when known, else as received.
+    Other(Box<str>),
+}
+
+/// Compact forms (RFC 3261 §7.3.3, RFC 6665 §8.2.1, RFC 3515, RFC 3892, RFC 3841, RFC 4028,
+/// RFC 4474) and the long names they stand for.
+const COMPACT: &[(u8, &str)] = &[
+    (b'a', "Accept-Contact"),
+    (b'b', "Referred-By"),
+    (b'c', "Content-Type"),
+    (b'd', "Request-Disposition"),
+    (b'e', "Content-Encoding"),
+    (b'f', "From"),
+    (b'i', "Call-ID"),
+    (b'j', "Reject-Contact"),
+    (b'k', "Supported"),
+    (b'l', "Content-Length"),
+    (b'm', "Contact"),
+    (b'n', "Identity-Info"),
+    (b'o', "Event"),
+    (b'r', "Refer-To"),
+    (b's', "Subject"),
+    (b't', "To"),
+    (b'u', "Allow-Events"),
+    (b'v', "Via"),
+    (b'x', "Session-Expires"),
+    (b'y', "Identity"),
+];
+
+/// Long names whose canonical spelling is restored whatever case they arrive in, so that the
+/// normalised message handed to `rsip` reads like RFC 3261 examples.
+const CANONICAL: &[&str] = &[
+    "Accept",
+    "Accept-Encoding",
+    "Accept-Language",
+    "Alert-Info",
+    "Allow",
+    "Allow-Events",
+    "Authentication-Info",
+    "Authorization",
+    "Call-ID",
+    "Call-Info",
+    "Contact",
+    "Content-Disposition",
+    "Content-Encoding",
+    "Content-Language",
+    "Content-Length",
+    "Content-Type",
+    "CSeq",
+    "Date",
+    "Error-Info",
+    "Event",
+    "Expires",
+    "From",
+    "In-Reply-To",
+    "Max-Forwards",
+    "MIME-Version",
+    "Min-Expires",
+    "Organization",
+    "Priority",
+    "Proxy-Authenticate",
+    "Proxy-Authorization",
+    "Proxy-Require",
+    "Record-Route",
+    "Reply-To",
+    "Require",
+    "Retry-After",
+    "Route",
+    "Server",
+    "Subject",
+    "Subscription-State",
+    "Supported",
+    "Timestamp",
+    "To",
+    "Unsupported",
+    "User-Agent",
+    "Via",
+    "Warning",
+    "WWW-Authenticate",
+];
+
+impl Name {
+    /// Maps a received name (long or compact, any case) to its canonical [`Name`].
+    pub fn from_wire(raw: &str) -> Name {
+        let long: &str = if raw.len() == 1 {
+            let c = raw.as_bytes()[0].to_ascii_lowercase();
+            match COMPACT.iter().find(|(k, _)| *k == c) {
+                Some((_, long)) => long,
+                None => return Name::Other(raw.into()),
+            }
+        } else {
+            match CANONICAL.iter().find(|n| n.eq_ignore_ascii_case(raw)) {
+                Some(n) => n,
+                None => return Name::Other(raw.into()),
+            }
+        };
+        match long {
+            "Via" => Name::Via,
+            "From" => Name::From,
+            "To" => Name::To,
+            "Call-ID" => Name::CallId,
+            "CSeq" => Name::CSeq,
+            "Content-Length" => Name::ContentLength,
+            "Event" => Name::Event,
+            "Require" => Name::Require,
+            other => Name::Other(other.into()),
+        }
+    }
+
+    /// The canonical spelling used when the message is re-serialised.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Name::Via => "Via",
+            Name::From => "From",
+            Name::To => "To",
+            Name::CallId => "Call-ID",
+            Name::CSeq => "CSeq",
+            Name::ContentLength => "Content-Length",
+            Name::Event => "Event",
+            Name::Require => "Require",
+            Name::Other(s) => s,
+        }
+    }
+}
+
+/// One header field after normalisation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HeaderField {
+    /// Canonical name.
+    pub name: Name,
+    /// Value with folding undone (each fold becomes one SP) and surrounding whitespace removed.
+    pub value: String,
+}
+
+/// Why a header section could not be normalised.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum HeaderError {
+    /// More header fields than [`Limits::max_headers`].
+    #[error("more than {0} header fields")]
+    TooMany(usize),
+    /// A line, or a header after unfolding, longer than [`Limits::max_line_bytes`].
+    #[error("a header line is longer than {0} bytes")]
+    LineTooLong(usize),
+    /// A line that is neither `name: value` nor a continuation.
+    #[error("malformed header line \"{0}\"")]
+    Malformed(String),
+    /// A continuation line before any header.
+    #[error("continuation line before the first header")]
+    LeadingContinuation,
+    /// A header value that is not UTF-8.
+    #[error("header {0} is not UTF-8")]
+    NotUtf8(String),
+}
+
+/// Is `b` a `token` character (RFC 3261 §25.1)?
+pub fn is_token_char(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"-.!%*_+`'~".contains(&b)
+}
+
+/// Splits `bytes` into lines ending in CRLF (a bare LF is tolerated, as most stacks do).
+pub fn lines(bytes: &[u8]) -> impl Iterator<Item = &[u8]> {
+    bytes.split(|&b| b == b'\n').map(|l| l.strip_suffix(b"\r").unwrap_or(l))
+}
+
+fn trim_ws(mut s: &[u8]) -> &[u8] {
+    while let [b' ' | b'\t', rest @ ..] = s {
+        s = rest;
+    }
+    while let [rest @ .., b' ' | b'\t'] = s {
+        s = rest;
+    }
+    s
+}
+
+/// A normalised header section: the fields that could be read, and the first defect met.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HeaderSection {
+    /// Fields in the order received, canonical names, unfolded and trimmed values.
+    pub fields: Vec<HeaderField>,
+    /// The first problem found. Lines that could not be read are skipped, so that a request
+    /// with a broken header can still be answered with 400 when the fields a response needs
+    /// are intact.
+    pub defect: Option<HeaderError>,
+}
+
+/// Normalises a header section (the bytes between the start line and the empty line, without
+/// either). Each returned field has a canonical name and an unfolded, trimmed value.
+pub fn parse_header_section(section: &[u8], limits: &Limits) -> HeaderSection {
+    let mut out = HeaderSection::default();
+    let defect = |out: &mut HeaderSection, e: HeaderError| {
+        out.defect.get_or_insert(e);
+    };
+    // (name, value bytes) pairs, values still possibly folded across several lines.
+    let mut raw: Vec<(&[u8], Vec<u8>)> = Vec::new();
+    for line in lines(section) {
+        if line.is_empty() {
+            continue;
+        }
+        if line.len() > limits.max_line_bytes {
+            defect(&mut out, HeaderError::LineTooLong(limits.max_line_bytes));
+            continue;
+        }
+        if matches!(line[0], b' ' | b'\t') {
+            let Some((_, value)) = raw.last_mut() else {
+                defect(&mut out, HeaderError::LeadingContinuation);
+                continue;
+            };
+            let more = trim_ws(line);
+            if value.len() + more.len() + 1 > limits.max_line_bytes {
+                defect(&mut out, HeaderError::LineTooLong(limits.max_line_bytes));
+                continue;
+            }
+            if !more.is_empty() {
+                if !value.is_empty() {
+                    value.push(b' ');
+                }
+                value.extend_from_slice(more);
+            }
+            continue;
+        }
+        let Some(colon) = line.iter().position(|&b| b == b':') else {
+            defect(&mut out, HeaderError::Malformed(excerpt(line)));
+            continue;
+        };
+        let name = trim_ws(&line[..colon]);
+        if name.is_empty() || !name.iter().all(|&b| is_token_char(b)) {
+            defect(&mut out, HeaderError::Malformed(excerpt(line)));
+            continue;
+        }
+        if raw.len() == limits.max_headers {
+            defect(&mut out, HeaderError::TooMany(limits.max_headers));
+            break;
+        }
+        raw.push((name, trim_ws(&line[colon + 1..]).to_vec()));
+    }
+    out.fields.reserve(raw.len());
+    for (name, value) in raw {
+        // The name is all token characters, hence ASCII.
+        let name = std::str::from_utf8(name).unwrap_or_default();
+        let value = match String::from_utf8(value) {
+            Ok(v) => v,
+            Err(e) => {
+                defect(&mut out, HeaderError::NotUtf8(excerpt(name.as_bytes())));
+                String::from_utf8_lossy(e.as_bytes()).into_owned()
+            }
+        };
+        out.fields.push(HeaderField {
+            name: Name::from_wire(name),
+            value,
+        });
+    }
+    out
+}
+
+/// Splits a header value into its comma-separated values (RFC 3261 §7.3.1), ignoring commas
+/// inside quoted strings and `<…>`.
+pub fn split_values(value: &str) -> impl Iterator<Item = &str> {
+    let mut rest = Some(value);
+    std::iter::from_fn(move || {
+        let s = rest?;
+        let end = find_unquoted(s, b',');
+        match end {
+            Some(i) => {
+                rest = Some(&s[i + 1..]);
+                Some(s[..i].trim())
+            }
+            None => {
+                rest = None;
+                Some(s.trim())
+            }
+        }
+    })
+    .filter(|v| !v.is_empty())
+}
+
+/// Index of the first `needle` that is outside a quoted string and outside `<…>`.
+pub fn find_unquoted(s: &str, needle: u8) -> Option<usize> {
+    let bytes = s.as_bytes();
+    let (mut quoted, mut angle, mut i) = (false, false, 0);
+    while i < bytes.len() {
+        let b = bytes[i];
+        if quoted {
+            match b {
+                b'\\' => i += 1,
+                b'"' => quoted = false,
+                _ => {}
+            }
+        } else {
+            match b {
+                b'"' => quoted = true,
+                b'<' => angle = true,
+                b'>' => angle = false,
+                _ if b == needle && !angle => return Some(i),
+                _ => {}
+            }
+        }
+        i += 1;
+    }
+    None
+}
+
+/// Header parameters (`;name=value`) of a name-addr / Via / Event value: everything after the
+/// first unquoted `;` outside `<…>`. Names are returned as sent; quoted values are unquoted.
+pub fn params(value: &str) -> impl Iterator<Item = (&str, Option<&str>)> {
+    let mut rest = find_unquoted(value, b';').map(|i| &value[i + 1..]);
+    std::iter::from_fn(move || loop {
+        let s = rest?;
+        let (item, next) = match find_unquoted(s, b';') {
+            Some(i) => (&s[..i], Some(&s[i + 1..])),
+            None => (s, None),
+        };
+        rest = next;
+        let item = item.trim();
+        if item.is_empty() {
+            continue;
+        }
+        return Some(match item.split_once('=') {
+            Some((n, v)) => {
+                let v = v.trim();
+                let v = v
+                    .strip_prefix('"')
+                    .and_then(|v| v.strip_suffix('"'))
+                    .unwrap_or(v);
+                (n.trim(), Some(v))
+            }
+            None => (item, None),
+        });
+    })
+}
+
+/// The value of parameter `name` (ASCII case-insensitive), if present.
+pub fn param<'a>(value: &'a str, name: &str) -> Option<Option<&'a str>> {
+    params(value)
+        .find(|(n, _)| n.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(s: &str) -> Vec<(String, String)> {
+        let section = parse_header_section(s.as_bytes(), &Limits::default());
+        assert_eq!(section.defect, None);
+        section
+            .fields
+            .into_iter()
+            .map(|h| (h.name.as_str().to_owned(), h.value))
+            .collect()
+    }
+
+    #[test]
+    fn compact_names_case_and_space_before_colon() {
+        let h = parse("o: check-sync\r\nv :SIP/2.0/UDP a\r\ncall-id\t: x\r\nL: 0\r\nX-Foo: bar\r\n");
+        assert_eq!(
+            h,
+            vec![
+                ("Event".into(), "check-sync".into()),
+                ("Via".into(), "SIP/2.0/UDP a".into()),
+                ("Call-ID".into(), "x".into()),
+                ("Content-Length".into(), "0".into()),
+                ("X-Foo".into(), "bar".into()),
+            ]
+        );
+    }
+
+    #[test]
+    fn folded_lines_are_joined() {
+        let h = parse("Event: check-sync\r\n   ;reboot=true\r\nTo: <sip:a@b>\r\n\t;tag=1\r\n");
+        assert_eq!(h[0].1, "check-sync ;reboot=true");
+        assert_eq!(h[1].1, "<sip:a@b> ;tag=1");
+    }
+
+    #[test]
+    fn unknown_compact_letter_is_kept() {
+        let h = parse("z: 1\r\n");
+        assert_eq!(h[0].0, "z");
+    }
+
+    #[test]
+    fn limits_are_enforced() {
+        let limits = Limits {
+            max_headers: 2,
+            ..Limits::default()
+        };
+        let s = parse_header_section(b"a: 1\r\nb: 2\r\nc: 3\r\n", &limits);
+        assert_eq!(s.defect, Some(HeaderError::TooMany(2)));
+        assert_eq!(s.fields.len(), 2);
+        let long = format!("X: {}\r\nCall-ID: 1\r\n", "a".repeat(10_000));
+        let s = parse_header_section(long.as_bytes(), &Limits::default());
+        assert!(matches!(s.defect, Some(HeaderError::LineTooLong(_))));
+        assert_eq!(s.fields.len(), 1, "the good line after the long one is kept");
+        let s = parse_header_section(b"no colon here\r\n", &Limits::default());
+        assert!(matches!(s.defect, Some(HeaderError::Malformed(_))));
+        let s = parse_header_section(b" x\r\n", &Limits::default());
+        assert_eq!(s.defect, Some(HeaderError::LeadingContinuation));
+    }
+
+    #[test]
+    fn params_and_values() {
+        let v = "\"A;b\" <sip:x;lr>;tag=12 ; reboot = true;flag;q=\"x y\"";
+        let p: Vec<_> = params(v).collect();
+        assert_eq!(
+            p,
+            vec![
+                ("tag", Some("12")),
+                ("reboot", Some("true")),
+                ("flag", None),
+                ("q", Some("x y"))
+            ]
+        );
+        assert_eq!(param(v, "TAG"), Some(Some("12")));
+        let vals: Vec<_> = split_values("SIP/2.0/UDP a;x=\"1,2\", SIP/2.0/TCP b").collect();
+        assert_eq!(vals, vec!["SIP/2.0/UDP a;x=\"1,2\"", "SIP/2.0/TCP b"]);
+    }
+}

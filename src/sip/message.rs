@@ -1,0 +1,496 @@
+//! The front end: one framed message in, a normalised request (or a reason to drop it) out.
+//!
+//! This is where everything RFC 3261 lets a sender vary is absorbed before `rsip` sees the
+//! message: the start line is split by hand (so that a bad version still gets 505 and an
+//! unknown method 501), headers are normalised by [`super::headers`], and the body is cut to
+//! `Content-Length` (RFC 3261 §18.3: on UDP, octets past it are discarded; a value larger than
+//! the datagram is an error, answered with 400).
+//!
+//! A request whose fields are present but broken is still returned, with its first
+//! [`Defect`], so that the endpoint can answer 400 instead of dropping it.
+
+use super::escape::excerpt;
+use super::headers::{self, is_token_char, HeaderError, HeaderField, Name};
+use super::limits::Limits;
+
+/// Why a message cannot be answered at all. Such input is dropped and counted.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Unanswerable {
+    /// Nothing but whitespace / CRLF keep-alives.
+    #[error("keep-alive")]
+    KeepAlive,
+    /// A SIP response; this endpoint sends no requests that responses could belong to.
+    #[error("a response, not a request")]
+    Response,
+    /// Larger than [`Limits::max_message_bytes`].
+    #[error("message larger than {0} bytes")]
+    TooLarge(usize),
+    /// The first line is not a SIP request line.
+    #[error("not a SIP request: \"{0}\"")]
+    Garbage(String),
+    /// A request without the fields a response must copy (Via, From, To, Call-ID, CSeq).
+    #[error("request lacks {0}, so no response can be built")]
+    MissingField(&'static str),
+}
+
+/// What makes an otherwise answerable request malformed; answered with 400 and this phrase.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Defect {
+    /// Extra whitespace or a bad element in the request line (RFC 4475 §3.1.2.7-10).
+    RequestLine,
+    /// A header line that could not be read.
+    Header(HeaderError),
+    /// A Content-Length that is not a non-negative integer (RFC 4475 §3.1.2.3).
+    ContentLength,
+    /// Two different Content-Length values (RFC 4475 §3.3.9).
+    ConflictingContentLength,
+    /// Content-Length larger than the bytes that arrived (RFC 4475 §3.1.2.2).
+    ContentLengthExceedsMessage,
+    /// Content-Length missing on a stream transport, where it is mandatory (RFC 3261 §18.3).
+    MissingContentLength,
+    /// A header that may appear once appears several times (RFC 4475 §3.3.8).
+    Duplicate(&'static str),
+    /// CSeq is not `number method`, or the number exceeds 2^32-1 (RFC 4475 §3.1.2.4).
+    CSeq,
+    /// CSeq names another method than the request line (RFC 4475 §3.1.2.17).
+    CSeqMethodMismatch,
+    /// A Via that is not `SIP/2.0/transport sent-by`.
+    Via,
+}
+
+impl Defect {
+    /// The reason phrase of the 400 response.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Defect::RequestLine => "Malformed Request-Line",
+            Defect::Header(HeaderError::TooMany(_)) => "Too Many Headers",
+            Defect::Header(HeaderError::LineTooLong(_)) => "Header Too Long",
+            Defect::Header(HeaderError::NotUtf8(_)) => "Header Not UTF-8",
+            Defect::Header(_) => "Malformed Header",
+            Defect::ContentLength => "Bad Content-Length",
+            Defect::ConflictingContentLength => "Conflicting Content-Length",
+            Defect::ContentLengthExceedsMessage => "Content-Length Exceeds Message",
+            Defect::MissingContentLength => "Missing Content-Length",
+            Defect::Duplicate("From") => "Duplicate From Header",
+            Defect::Duplicate("To") => "Duplicate To Header",
+            Defect::Duplicate("Call-ID") => "Duplicate Call-ID Header",
+            Defect::Duplicate("CSeq") => "Duplicate CSeq Header",
+            Defect::Duplicate(_) => "Duplicate Header",
+            Defect::CSeq => "Malformed CSeq",
+            Defect::CSeqMethodMismatch => "CSeq Method Mismatch",
+            Defect::Via => "Malformed Via",
+        }
+    }
+}
+
+/// The parts of the CSeq header.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CSeq {
+    /// Sequence number, at most 2^32-1.
+    pub number: u32,
+    /// Method token.
+    pub method: String,
+}
+
+/// The top Via's parts needed for transaction matching and RFC 3581 handling.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TopVia {
+    /// Transport token (`UDP`, `TCP`, …), upper-cased.
+    pub transport: String,
+    /// `host[:port]` as sent.
+    pub sent_by: String,
+    /// The `branch` parameter, if any.
+    pub branch: Option<String>,
+}
+
+/// A request as the front end understood it.
+#[derive(Debug, Clone)]
+pub struct Request {
+    /// Method token from the request line (case preserved: methods are case-sensitive).
+    pub method: String,
+    /// Request-URI as sent.
+    pub uri: String,
+    /// SIP-Version as sent (compared case-insensitively with `SIP/2.0`).
+    pub version: String,
+    /// Normalised headers, in order.
+    pub headers: Vec<HeaderField>,
+    /// Body, cut to Content-Length.
+    pub body: Vec<u8>,
+    /// Index in `headers` of From, To, Call-ID and CSeq (the first of each).
+    pub(crate) from: usize,
+    pub(crate) to: usize,
+    pub(crate) call_id: usize,
+    pub(crate) cseq_index: usize,
+    /// Parsed CSeq, when it parses.
+    pub cseq: Option<CSeq>,
+    /// Parsed top Via, when it parses.
+    pub top_via: Option<TopVia>,
+    /// The first thing wrong with the request, if any.
+    pub defect: Option<Defect>,
+}
+
+impl Request {
+    /// Values of all headers named `name`, in order.
+    pub fn values<'a>(&'a self, name: &'a Name) -> impl Iterator<Item = &'a str> + 'a {
+        self.headers
+            .iter()
+            .filter(move |h| &h.name == name)
+            .map(|h| h.value.as_str())
+    }
+    /// The first header named `name`.
+    pub fn first<'a>(&'a self, name: &'a Name) -> Option<&'a str> {
+        self.values(name).next()
+    }
+    /// The From value.
+    pub fn from(&self) -> &str {
+        &self.headers[self.from].value
+    }
+    /// The To value.
+    pub fn to(&self) -> &str {
+        &self.headers[self.to].value
+    }
+    /// The Call-ID value.
+    pub fn call_id(&self) -> &str {
+        &self.headers[self.call_id].value
+    }
+    /// The raw CSeq value.
+    pub fn cseq_raw(&self) -> &str {
+        &self.headers[self.cseq_index].value
+    }
+    /// Is the version `SIP/2.0`?
+    pub fn is_sip2(&self) -> bool {
+        self.version.eq_ignore_ascii_case("SIP/2.0")
+    }
+    /// Serialises the normalised request in the form `rsip` 0.4 parses: one field per line,
+    /// long canonical names, `Name: value`, and the body.
+    pub fn to_normalised_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(256 + self.body.len());
+        for part in [&self.method, " ", &self.uri, " ", &self.version, "\r\n"] {
+            out.extend_from_slice(part.as_bytes());
+        }
+        for h in &self.headers {
+            out.extend_from_slice(h.name.as_str().as_bytes());
+            out.extend_from_slice(b": ");
+            out.extend_from_slice(h.value.as_bytes());
+            out.extend_from_slice(b"\r\n");
+        }
+        out.extend_from_slice(b"\r\n");
+        out.extend_from_slice(&self.body);
+        out
+    }
+}
+
+/// How the message arrived, which decides Content-Length rules (RFC 3261 §18.3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Framing {
+    /// A whole datagram: Content-Length optional, excess octets discarded.
+    Datagram,
+    /// A message framed off a stream by [`super::frame::StreamFramer`]: Content-Length
+    /// mandatory.
+    Stream,
+}
+
+/// Finds the end of the header section: returns (header bytes, body start).
+pub(crate) fn split_head(bytes: &[u8]) -> Option<(usize, usize)> {
+    let mut i = 0;
+    while let Some(off) = bytes[i..].iter().position(|&b| b == b'\n') {
+        let nl = i + off;
+        let next = &bytes[nl + 1..];
+        if next.starts_with(b"\r\n") {
+            return Some((nl + 1, nl + 3));
+        }
+        if next.starts_with(b"\n") {
+            return Some((nl + 1, nl + 2));
+        }
+        i = nl + 1;
+    }
+    None
+}
+
+/// Parses one framed message.
+pub fn parse(bytes: &[u8], framing: Framing, limits: &Limits) -> Result<Request, Unanswerable> {
+    if bytes.len() > limits.max_message_bytes {
+        return Err(Unanswerable::TooLarge(limits.max_message_bytes));
+    }
+    // RFC 3261 §7.5: ignore empty lines before the start line.
+    let start = bytes
+        .iter()
+        .position(|&b| !matches!(b, b'\r' | b'\n'))
+        .ok_or(Unanswerable::KeepAlive)?;
+    let bytes = &bytes[start..];
+    let (head_end, body_start) = split_head(bytes).unwrap_or((bytes.len(), bytes.len()));
+    let head = &bytes[..head_end.min(limits.max_header_bytes)];
+    let line_end = head.iter().position(|&b| b == b'\n').unwrap_or(head.len());
+    let start_line = headers::lines(&head[..line_end]).next().unwrap_or_default();
+
+    if start_line.len() >= 4 && start_line[..4].eq_ignore_ascii_case(b"SIP/") {
+        return Err(Unanswerable::Response);
+    }
+    let (method, uri, version, mut defect) = request_line(start_line)?;
+    let section = headers::parse_header_section(&head[(line_end + 1).min(head.len())..], limits);
+    if head_end > limits.max_header_bytes {
+        defect.get_or_insert(Defect::Header(HeaderError::TooMany(limits.max_headers)));
+    }
+    if let Some(e) = section.defect {
+        defect.get_or_insert(Defect::Header(e));
+    }
+    let fields = section.fields;
+
+    let find = |name: Name, label: &'static str| -> Result<(usize, bool), Unanswerable> {
+        let mut it = fields.iter().enumerate().filter(|(_, h)| h.name == name);
+        let (first, _) = it.next().ok_or(Unanswerable::MissingField(label))?;
+        Ok((first, it.next().is_some()))
+    };
+    if !fields.iter().any(|h| h.name == Name::Via) {
+        return Err(Unanswerable::MissingField("Via"));
+    }
+    let mut indices = [0usize; 4];
+    for (slot, (name, label)) in indices.iter_mut().zip([
+        (Name::From, "From"),
+        (Name::To, "To"),
+        (Name::CallId, "Call-ID"),
+        (Name::CSeq, "CSeq"),
+    ]) {
+        let (i, dup) = find(name, label)?;
+        *slot = i;
+        if dup {
+            defect.get_or_insert(Defect::Duplicate(label));
+        }
+    }
+    let [from, to, call_id, cseq_index] = indices;
+
+    let cseq = parse_cseq(&fields[cseq_index].value);
+    if cseq.is_none() {
+        defect.get_or_insert(Defect::CSeq);
+    }
+    let top_via = fields
+        .iter()
+        .find(|h| h.name == Name::Via)
+        .and_then(|h| headers::split_values(&h.value).next())
+        .and_then(parse_via);
+    if top_via.is_none() {
+        defect.get_or_insert(Defect::Via);
+    }
+
+    // Body framing by Content-Length.
+    let available = &bytes[body_start.min(bytes.len())..];
+    let mut lengths = fields
+        .iter()
+        .filter(|h| h.name == Name::ContentLength)
+        .map(|h| parse_length(&h.value));
+    let body = match (lengths.next(), framing) {
+        (None, Framing::Datagram) => available,
+        (None, Framing::Stream) => {
+            defect.get_or_insert(Defect::MissingContentLength);
+            &[][..]
+        }
+        (Some(first), _) => {
+            if lengths.any(|other| other != first) {
+                defect.get_or_insert(Defect::ConflictingContentLength);
+                &[][..]
+            } else {
+                match first {
+                    None => {
+                        defect.get_or_insert(Defect::ContentLength);
+                        &[][..]
+                    }
+                    Some(n) if n > available.len() => {
+                        defect.get_or_insert(Defect::ContentLengthExceedsMessage);
+                        available
+                    }
+                    Some(n) => &available[..n],
+                }
+            }
+        }
+    };
+
+    Ok(Request {
+        method,
+        uri,
+        version,
+        body: body.to_vec(),
+        headers: fields,
+        from,
+        to,
+        call_id,
+        cseq_index,
+        cseq,
+        top_via,
+        defect,
+    })
+}
+
+/// Splits `Method SP Request-URI SP SIP-Version`. Extra whitespace is a [`Defect`]; a line
+/// that does not look like a request line at all is [`Unanswerable::Garbage`].
+fn request_line(line: &[u8]) -> Result<(String, String, String, Option<Defect>), Unanswerable> {
+    let garbage = || Unanswerable::Garbage(excerpt(line));
+    let text = std::str::from_utf8(line).map_err(|_| garbage())?;
+    let parts: Vec<&str> = text.split(' ').collect();
+    let words: Vec<&str> = parts.iter().copied().filter(|p| !p.is_empty()).collect();
+    if words.len() < 3 {
+        return Err(garbage());
+    }
+    let (method, version) = (words[0], words[words.len() - 1]);
+    let version_ok = version.len() > 4
+        && version[..4].eq_ignore_ascii_case("SIP/")
+        && version[4..].split_once('.').is_some_and(|(a, b)| {
+            !a.is_empty() && !b.is_empty() && (a.bytes().chain(b.bytes())).all(|c| c.is_ascii_digit())
+        });
+    if !version_ok || !method.bytes().all(is_token_char) {
+        return Err(garbage());
+    }
+    let uri = words[1..words.len() - 1].join(" ");
+    let exact = parts.len() == 3;
+    let uri_ok = words.len() == 3
+        && !uri.starts_with('<')
+        && uri.contains(':')
+        && !uri.bytes().any(|b| b.is_ascii_control());
+    let defect = (!exact || !uri_ok).then_some(Defect::RequestLine);
+    Ok((method.to_owned(), uri, version.to_owned(), defect))
+}
+
+/// `1*DIGIT LWS Method`, number at most 2^32-1.
+pub(crate) fn parse_cseq(value: &str) -> Option<CSeq> {
+    let mut it = value.split_ascii_whitespace();
+    let (num, method) = (it.next()?, it.next()?);
+    if it.next().is_some() || !num.bytes().all(|b| b.is_ascii_digit()) || !method.bytes().all(is_token_char) {
+        return None;
+    }
+    Some(CSeq {
+        number: num.parse().ok()?,
+        method: method.to_owned(),
+    })
+}
+
+/// `SIP/2.0/transport sent-by *(;param)`.
+pub(crate) fn parse_via(value: &str) -> Option<TopVia> {
+    let head_end = headers::find_unquoted(value, b';').unwrap_or(value.len());
+    let head = &value[..head_end];
+    let (protocol, sent_by) = head.trim().split_once(|c: char| c == ' ' || c == '\t')?;
+    let mut proto = protocol.split('/').map(str::trim);
+    let (name, version, transport) = (proto.next()?, proto.next()?, proto.next()?);
+    if !name.eq_ignore_ascii_case("SIP") || version != "2.0" || transport.is_empty() {
+        return None;
+    }
+    let sent_by = sent_by.trim();
+    if sent_by.is_empty() || sent_by.contains(char::is_whitespace) {
+        return None;
+    }
+    let branch = headers::param(value, "branch").flatten().map(str::to_owned);
+    Some(TopVia {
+        transport: transport.to_ascii_uppercase(),
+        sent_by: sent_by.to_owned(),
+        branch,
+    })
+}
+
+/// A Content-Length value: `1*DIGIT`, bounded. `None` when invalid.
+fn parse_length(value: &str) -> Option<usize> {
+    let v = value.trim();
+    if v.is_empty() || v.len() > 10 || !v.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    v.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NOTIFY: &[u8] = b"NOTIFY sip:1001@192.0.2.10:5060 SIP/2.0\r\n\
+Via: SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bK776asdhds\r\n\
+From: <sip:pbx@192.0.2.1>;tag=1928301774\r\n\
+To: <sip:1001@192.0.2.10>\r\n\
+Call-ID: a84b4c76e66710@192.0.2.1\r\n\
+CSeq: 102 NOTIFY\r\n\
+Event: check-sync;reboot=false\r\n\
+Subscription-State: terminated\r\n\
+Content-Length: 0\r\n\r\n";
+
+    fn p(bytes: &[u8]) -> Result<Request, Unanswerable> {
+        parse(bytes, Framing::Datagram, &Limits::default())
+    }
+
+    #[test]
+    fn parses_the_contract_example() {
+        let r = p(NOTIFY).unwrap();
+        assert_eq!(r.method, "NOTIFY");
+        assert!(r.is_sip2());
+        assert_eq!(r.defect, None);
+        assert_eq!(r.call_id(), "a84b4c76e66710@192.0.2.1");
+        assert_eq!(
+            r.cseq,
+            Some(CSeq {
+                number: 102,
+                method: "NOTIFY".into()
+            })
+        );
+        let via = r.top_via.clone().unwrap();
+        assert_eq!(via.sent_by, "192.0.2.1:5060");
+        assert_eq!(via.branch.as_deref(), Some("z9hG4bK776asdhds"));
+        assert_eq!(r.first(&Name::Event), Some("check-sync;reboot=false"));
+    }
+
+    #[test]
+    fn classifies_unanswerable_input() {
+        assert_eq!(p(b"\r\n\r\n").unwrap_err(), Unanswerable::KeepAlive);
+        assert_eq!(p(b"SIP/2.0 200 OK\r\n\r\n").unwrap_err(), Unanswerable::Response);
+        assert!(matches!(p(b"hello world\r\n\r\n").unwrap_err(), Unanswerable::Garbage(_)));
+        assert!(matches!(p(b"\x16\x03\x01\x02\x00").unwrap_err(), Unanswerable::Garbage(_)));
+        let no_call_id = b"NOTIFY sip:a@b SIP/2.0\r\nVia: SIP/2.0/UDP h\r\nFrom: <sip:a@b>\r\nTo: <sip:a@b>\r\nCSeq: 1 NOTIFY\r\n\r\n";
+        assert_eq!(p(no_call_id).unwrap_err(), Unanswerable::MissingField("Call-ID"));
+        let big = vec![b'a'; 70_000];
+        assert_eq!(p(&big).unwrap_err(), Unanswerable::TooLarge(65536));
+    }
+
+    #[test]
+    fn content_length_rules() {
+        let with = |cl: &str, body: &str| {
+            let s = String::from_utf8(NOTIFY.to_vec())
+                .unwrap()
+                .replace("Content-Length: 0\r\n", cl);
+            p(format!("{s}{body}").as_bytes()).unwrap()
+        };
+        assert_eq!(with("Content-Length: 3\r\n", "abcdef").body, b"abc");
+        assert_eq!(with("", "abcdef").body, b"abcdef");
+        assert_eq!(with("l: 9999\r\n", "abc").defect, Some(Defect::ContentLengthExceedsMessage));
+        assert_eq!(with("l: -999\r\n", "abc").defect, Some(Defect::ContentLength));
+        assert_eq!(
+            with("l: 1\r\nContent-Length: 2\r\n", "abc").defect,
+            Some(Defect::ConflictingContentLength)
+        );
+        let stream = String::from_utf8(NOTIFY.to_vec()).unwrap().replace("Content-Length: 0\r\n", "");
+        assert_eq!(
+            parse(stream.as_bytes(), Framing::Stream, &Limits::default()).unwrap().defect,
+            Some(Defect::MissingContentLength)
+        );
+    }
+
+    #[test]
+    fn request_line_defects() {
+        let r = p(b"NOTIFY  sip:a@b SIP/2.0\r\nVia: SIP/2.0/UDP h\r\nFrom: <sip:a@b>\r\nTo: <sip:a@b>\r\nCall-ID: 1\r\nCSeq: 1 NOTIFY\r\n\r\n").unwrap();
+        assert_eq!(r.defect, Some(Defect::RequestLine));
+        let r = p(b"NOTIFY sip:a@b SIP/7.0\r\nVia: SIP/2.0/UDP h\r\nFrom: <sip:a@b>\r\nTo: <sip:a@b>\r\nCall-ID: 1\r\nCSeq: 1 NOTIFY\r\n\r\n").unwrap();
+        assert!(!r.is_sip2());
+    }
+
+    #[test]
+    fn cseq_bounds() {
+        assert_eq!(parse_cseq("4294967295 NOTIFY").unwrap().number, u32::MAX);
+        assert_eq!(parse_cseq("4294967296 NOTIFY"), None);
+        assert_eq!(parse_cseq("36893488147419103232 REGISTER"), None);
+        assert_eq!(parse_cseq("1"), None);
+        assert_eq!(parse_cseq("0009 NOTIFY").unwrap().number, 9);
+    }
+
+    #[test]
+    fn normalised_bytes_parse_with_rsip() {
+        let folded = b"NOTIFY sip:1001@192.0.2.10 SIP/2.0\r\nv : SIP/2.0/UDP 192.0.2.1;branch=z9hG4bKx\r\nf: <sip:pbx@192.0.2.1>;tag=1\r\nt: <sip:1001@192.0.2.10>\r\ni: abc\r\nCSEQ : 1 NOTIFY\r\no: check-sync\r\n ;reboot=true\r\nl: 0\r\n\r\n";
+        let r = p(folded).unwrap();
+        assert_eq!(r.defect, None);
+        let model = rsip::Request::try_from(r.to_normalised_bytes()).expect("rsip parses the normalised form");
+        assert_eq!(model.method, rsip::Method::Notify);
+    }
+}

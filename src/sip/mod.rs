@@ -1,0 +1,26 @@
+//! The sans-IO SIP front end: framing, normalisation, the response table, transactions.
+//!
+//! Nothing here opens a socket, spawns a task or reads a clock. A driver (the tokio listeners
+//! in [`crate::transport`], or a host softphone stack that owns port 5060) hands bytes, the
+//! source address, the transport and `now` to [`Endpoint::handle`], sends the returned reply,
+//! then forwards the returned [`crate::ResyncRequest`] to the engine.
+//!
+//! `rsip` is the message model behind this front end; none of its types appear in this
+//! module's public API.
+
+mod endpoint;
+pub mod escape;
+mod event;
+mod frame;
+pub mod headers;
+mod limits;
+pub mod message;
+mod response;
+pub mod transaction;
+
+pub use endpoint::{Counters, Disposition, Endpoint, EndpointConfig, Handled};
+pub use event::{EventHeader, EventMatch, EventMatcher};
+pub use frame::{FrameError, StreamFramer, StreamItem, PONG};
+pub use limits::Limits;
+pub use message::Unanswerable;
+pub use response::{Status, ALLOW};

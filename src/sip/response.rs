@@ -1,0 +1,215 @@
+//! Building responses (RFC 3261 §8.2.6.2 and §18.2.1, RFC 3581 §4).
+//!
+//! A response copies every Via in order, From, To (adding a To-tag when there is none),
+//! Call-ID and CSeq, and carries `Content-Length: 0`. The top Via gets `received` when the
+//! sent-by host is not the address the request came from, and a filled-in `rport` when the
+//! sender asked for one. The response itself always goes back to the source address and port;
+//! no address is ever taken from the message.
+
+use std::net::{IpAddr, SocketAddr};
+
+use super::headers::{self, Name};
+use super::message::Request;
+
+/// Status codes this endpoint sends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Status {
+    /// 200 OK
+    Ok,
+    /// 400 Bad Request (with a reason naming what is wrong)
+    BadRequest(&'static str),
+    /// 403 Forbidden
+    Forbidden,
+    /// 405 Method Not Allowed
+    MethodNotAllowed,
+    /// 416 Unsupported URI Scheme
+    UnsupportedUriScheme,
+    /// 420 Bad Extension
+    BadExtension,
+    /// 481 Call/Transaction Does Not Exist
+    CallDoesNotExist,
+    /// 489 Bad Event
+    BadEvent,
+    /// 501 Not Implemented
+    NotImplemented,
+    /// 505 Version Not Supported
+    VersionNotSupported,
+}
+
+impl Status {
+    /// The numeric code.
+    pub fn code(self) -> u16 {
+        match self {
+            Status::Ok => 200,
+            Status::BadRequest(_) => 400,
+            Status::Forbidden => 403,
+            Status::MethodNotAllowed => 405,
+            Status::UnsupportedUriScheme => 416,
+            Status::BadExtension => 420,
+            Status::CallDoesNotExist => 481,
+            Status::BadEvent => 489,
+            Status::NotImplemented => 501,
+            Status::VersionNotSupported => 505,
+        }
+    }
+
+    /// The reason phrase.
+    pub fn reason(self) -> &'static str {
+        match self {
+            Status::Ok => "OK",
+            Status::BadRequest(r) => r,
+            Status::Forbidden => "Forbidden",
+            Status::MethodNotAllowed => "Method Not Allowed",
+            Status::UnsupportedUriScheme => "Unsupported URI Scheme",
+            Status::BadExtension => "Bad Extension",
+            Status::CallDoesNotExist => "Call/Transaction Does Not Exist",
+            Status::BadEvent => "Bad Event",
+            Status::NotImplemented => "Not Implemented",
+            Status::VersionNotSupported => "Version Not Supported",
+        }
+    }
+}
+
+/// The methods an `Allow` header lists.
+pub const ALLOW: &str = "NOTIFY, OPTIONS";
+
+/// Writes the response to `req` with `status` and `extra` headers (name, value).
+pub fn build(req: &Request, status: Status, to_tag: &str, source: SocketAddr, extra: &[(&str, &str)]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(512);
+    out.extend_from_slice(format!("SIP/2.0 {} {}\r\n", status.code(), status.reason()).as_bytes());
+    let mut first_via = true;
+    for via in req.values(&Name::Via) {
+        if first_via {
+            first_via = false;
+            let (top, rest) = match headers::find_unquoted(via, b',') {
+                Some(i) => (&via[..i], Some(&via[i..])),
+                None => (via, None),
+            };
+            let mut v = top.trim_end().to_owned();
+            annotate_top_via(&mut v, source);
+            if let Some(rest) = rest {
+                v.push_str(rest);
+            }
+            push_line(&mut out, "Via", &v);
+        } else {
+            push_line(&mut out, "Via", via);
+        }
+    }
+    push_line(&mut out, "From", req.from());
+    let to = req.to();
+    if headers::param(to, "tag").is_some() {
+        push_line(&mut out, "To", to);
+    } else {
+        push_line(&mut out, "To", &format!("{to};tag={to_tag}"));
+    }
+    push_line(&mut out, "Call-ID", req.call_id());
+    push_line(&mut out, "CSeq", req.cseq_raw());
+    for (name, value) in extra {
+        push_line(&mut out, name, value);
+    }
+    out.extend_from_slice(b"Content-Length: 0\r\n\r\n");
+    out
+}
+
+fn push_line(out: &mut Vec<u8>, name: &str, value: &str) {
+    out.extend_from_slice(name.as_bytes());
+    out.extend_from_slice(b": ");
+    out.extend_from_slice(value.as_bytes());
+    out.extend_from_slice(b"\r\n");
+}
+
+/// RFC 3261 §18.2.1 `received` and RFC 3581 §4 `rport` on the top Via value.
+fn annotate_top_via(via: &mut String, source: SocketAddr) {
+    let sent_by_host = super::message::parse_via(via).map(|v| host_of(&v.sent_by).to_owned());
+    let rport = headers::param(via, "rport").map(|v| v.map(str::to_owned));
+    let has_received = headers::param(via, "received").is_some();
+    let differs = match sent_by_host.as_deref().map(|h| h.parse::<IpAddr>()) {
+        Some(Ok(ip)) => ip != source.ip(),
+        _ => true,
+    };
+    if !has_received && (differs || rport.is_some()) {
+        via.push_str(";received=");
+        via.push_str(&source.ip().to_string());
+    }
+    if rport == Some(None) {
+        // Replace the bare `rport` with `rport=PORT`.
+        if let Some(pos) = find_bare_param(via, "rport") {
+            via.insert_str(pos + "rport".len(), &format!("={}", source.port()));
+        }
+    }
+}
+
+/// Host part of `host[:port]`, IPv6 references without brackets.
+fn host_of(sent_by: &str) -> &str {
+    if let Some(rest) = sent_by.strip_prefix('[') {
+        return rest.split(']').next().unwrap_or(rest);
+    }
+    sent_by.rsplit_once(':').map_or(sent_by, |(h, _)| h)
+}
+
+/// Byte offset of a value-less parameter `;name` (followed by `;`, `,`, whitespace or end).
+fn find_bare_param(value: &str, name: &str) -> Option<usize> {
+    let lower = value.to_ascii_lowercase();
+    let mut from = 0;
+    while let Some(i) = lower[from..].find(name) {
+        let at = from + i;
+        let before = lower[..at].trim_end().ends_with(';');
+        let after = lower[at + name.len()..].chars().next();
+        if before && matches!(after, None | Some(';' | ',' | ' ' | '\t')) {
+            return Some(at);
+        }
+        from = at + name.len();
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sip::limits::Limits;
+    use crate::sip::message::{parse, Framing};
+
+    fn req(vias: &str) -> Request {
+        let raw = format!(
+            "NOTIFY sip:a@b SIP/2.0\r\n{vias}From: <sip:p@x>;tag=9\r\nTo: <sip:a@b>\r\nCall-ID: c1\r\nCSeq: 5 NOTIFY\r\n\r\n"
+        );
+        parse(raw.as_bytes(), Framing::Datagram, &Limits::default()).unwrap()
+    }
+
+    #[test]
+    fn copies_fields_adds_tag_received_and_rport() {
+        let r = req("Via: SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bK1;rport\r\nv: SIP/2.0/UDP proxy;branch=z9hG4bK0\r\n");
+        let src: SocketAddr = "127.0.0.1:40000".parse().unwrap();
+        let out = String::from_utf8(build(&r, Status::BadEvent, "abc", src, &[("Allow-Events", "check-sync")])).unwrap();
+        assert_eq!(
+            out,
+            "SIP/2.0 489 Bad Event\r\n\
+Via: SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bK1;rport=40000;received=127.0.0.1\r\n\
+Via: SIP/2.0/UDP proxy;branch=z9hG4bK0\r\n\
+From: <sip:p@x>;tag=9\r\n\
+To: <sip:a@b>;tag=abc\r\n\
+Call-ID: c1\r\n\
+CSeq: 5 NOTIFY\r\n\
+Allow-Events: check-sync\r\n\
+Content-Length: 0\r\n\r\n"
+        );
+    }
+
+    #[test]
+    fn no_received_when_sent_by_matches_source() {
+        let r = req("Via: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bK1, SIP/2.0/UDP h2;branch=z9hG4bK2\r\n");
+        let out = String::from_utf8(build(&r, Status::Ok, "t", "127.0.0.1:5070".parse().unwrap(), &[])).unwrap();
+        assert!(out.contains("Via: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bK1, SIP/2.0/UDP h2;branch=z9hG4bK2\r\n"), "{out}");
+        assert!(out.starts_with("SIP/2.0 200 OK\r\n"));
+    }
+
+    #[test]
+    fn existing_to_tag_is_kept() {
+        let raw = "NOTIFY sip:a@b SIP/2.0\r\nVia: SIP/2.0/UDP [::1]:5060;branch=z9hG4bK1\r\nFrom: <sip:p@x>;tag=9\r\nTo: <sip:a@b>;tag=old\r\nCall-ID: c1\r\nCSeq: 5 NOTIFY\r\n\r\n";
+        let r = parse(raw.as_bytes(), Framing::Datagram, &Limits::default()).unwrap();
+        let out = String::from_utf8(build(&r, Status::CallDoesNotExist, "new", "[::1]:5060".parse().unwrap(), &[])).unwrap();
+        assert!(out.contains("To: <sip:a@b>;tag=old\r\n"));
+        assert!(!out.contains("received"), "{out}");
+    }
+}

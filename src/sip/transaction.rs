@@ -1,0 +1,249 @@
+//! Completed non-INVITE server transactions (RFC 3261 §17.2.2) and duplicate detection.
+//!
+//! Over UDP a sender retransmits a request until it sees a final response. Once answered, a
+//! transaction stays "completed" for Timer J = 64·T1 = 32 s; a retransmission in that window
+//! gets the stored response again and is never processed twice. Over TCP Timer J is zero, so
+//! nothing is stored.
+//!
+//! Matching follows §17.2.3: with an RFC 3261 branch (`z9hG4bK…`) the key is the branch, the
+//! sent-by and the method (ACK matches the INVITE it acknowledges); without one, the RFC 2543
+//! rule keys on Request-URI, tags, Call-ID, CSeq and top Via. On top of that, a request with
+//! the same Call-ID, From-tag and CSeq but a new branch inside the window is a duplicate too:
+//! one-file scripts resend with fixed values and a fresh branch.
+//!
+//! The table is bounded ([`TransactionTable::new`]); when full, the oldest entry is evicted
+//! early (counted). Time is only ever the `now` passed in.
+
+use std::collections::{HashMap, VecDeque};
+use std::time::{Duration, Instant};
+
+/// RFC 3261 Timer J for UDP: 64 × T1 (T1 = 500 ms).
+pub const TIMER_J_UDP: Duration = Duration::from_secs(32);
+
+/// Identifies a server transaction.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum TxKey {
+    /// RFC 3261 matching: branch, sent-by, method.
+    Branch {
+        /// The `branch` parameter of the top Via.
+        branch: String,
+        /// sent-by of the top Via, lower-cased.
+        sent_by: String,
+        /// Request method (`INVITE` for an ACK).
+        method: String,
+    },
+    /// RFC 2543 fall-back matching.
+    Legacy {
+        /// Request-URI.
+        uri: String,
+        /// From-tag (may be empty).
+        from_tag: String,
+        /// Call-ID.
+        call_id: String,
+        /// CSeq number.
+        cseq: u32,
+        /// Request method (`INVITE` for an ACK).
+        method: String,
+        /// Top Via value.
+        top_via: String,
+    },
+}
+
+/// The "same Call-ID, From-tag and CSeq" key.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct DupKey {
+    /// Call-ID.
+    pub call_id: String,
+    /// From-tag (may be empty).
+    pub from_tag: String,
+    /// CSeq number.
+    pub cseq: u32,
+    /// CSeq method.
+    pub method: String,
+}
+
+#[derive(Debug)]
+struct Entry {
+    response: bytes::Bytes,
+    expires: Instant,
+    dup: DupKey,
+}
+
+/// What a lookup found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Lookup {
+    /// A retransmission of a completed transaction: resend this.
+    Retransmission(bytes::Bytes),
+    /// Same Call-ID, From-tag and CSeq as a completed transaction: resend this.
+    Duplicate(bytes::Bytes),
+    /// A new request.
+    New,
+}
+
+/// Completed server transactions, bounded and expiring by the `now` passed in.
+#[derive(Debug)]
+pub struct TransactionTable {
+    entries: HashMap<TxKey, Entry>,
+    dups: HashMap<DupKey, TxKey>,
+    order: VecDeque<(Instant, TxKey)>,
+    capacity: usize,
+    lifetime: Duration,
+    evicted: u64,
+}
+
+impl TransactionTable {
+    /// A table holding at most `capacity` transactions for `lifetime` each.
+    pub fn new(capacity: usize, lifetime: Duration) -> TransactionTable {
+        TransactionTable {
+            entries: HashMap::new(),
+            dups: HashMap::new(),
+            order: VecDeque::new(),
+            capacity: capacity.max(1),
+            lifetime,
+            evicted: 0,
+        }
+    }
+
+    /// Looks a request up (after expiring what is due at `now`).
+    pub fn lookup(&mut self, now: Instant, key: &TxKey, dup: &DupKey) -> Lookup {
+        self.expire(now);
+        if let Some(e) = self.entries.get(key) {
+            return Lookup::Retransmission(e.response.clone());
+        }
+        if let Some(e) = self.dups.get(dup).and_then(|k| self.entries.get(k)) {
+            return Lookup::Duplicate(e.response.clone());
+        }
+        Lookup::New
+    }
+
+    /// Records the final response of a new transaction.
+    pub fn insert(&mut self, now: Instant, key: TxKey, dup: DupKey, response: bytes::Bytes) {
+        if self.lifetime.is_zero() {
+            return;
+        }
+        self.expire(now);
+        while self.entries.len() >= self.capacity {
+            match self.order.pop_front() {
+                Some((_, old)) => {
+                    if self.remove(&old) {
+                        self.evicted += 1;
+                    }
+                }
+                None => break,
+            }
+        }
+        let expires = now + self.lifetime;
+        self.dups.insert(dup.clone(), key.clone());
+        self.order.push_back((expires, key.clone()));
+        self.entries.insert(
+            key,
+            Entry {
+                response,
+                expires,
+                dup,
+            },
+        );
+    }
+
+    /// Drops every transaction whose Timer J has fired by `now`.
+    pub fn expire(&mut self, now: Instant) {
+        while let Some((at, _)) = self.order.front() {
+            if *at > now {
+                break;
+            }
+            let (at, key) = self.order.pop_front().expect("front exists");
+            if self.entries.get(&key).is_some_and(|e| e.expires == at) {
+                self.remove(&key);
+            }
+        }
+    }
+
+    fn remove(&mut self, key: &TxKey) -> bool {
+        match self.entries.remove(key) {
+            Some(e) => {
+                if self.dups.get(&e.dup) == Some(key) {
+                    self.dups.remove(&e.dup);
+                }
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// When the next transaction expires, if any.
+    pub fn next_expiry(&self) -> Option<Instant> {
+        self.order.front().map(|(at, _)| *at)
+    }
+
+    /// Number of completed transactions held.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Is the table empty?
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// Transactions evicted before their Timer J because the table was full.
+    pub fn evicted(&self) -> u64 {
+        self.evicted
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(branch: &str) -> TxKey {
+        TxKey::Branch {
+            branch: branch.into(),
+            sent_by: "h".into(),
+            method: "NOTIFY".into(),
+        }
+    }
+    fn dup(cseq: u32) -> DupKey {
+        DupKey {
+            call_id: "c".into(),
+            from_tag: "f".into(),
+            cseq,
+            method: "NOTIFY".into(),
+        }
+    }
+
+    #[test]
+    fn retransmission_and_duplicate_within_timer_j_only() {
+        let t0 = Instant::now();
+        let mut t = TransactionTable::new(16, TIMER_J_UDP);
+        assert_eq!(t.lookup(t0, &key("b1"), &dup(1)), Lookup::New);
+        t.insert(t0, key("b1"), dup(1), "resp".into());
+        let at = t0 + Duration::from_secs(31);
+        assert_eq!(t.lookup(at, &key("b1"), &dup(1)), Lookup::Retransmission("resp".into()));
+        assert_eq!(t.lookup(at, &key("b2"), &dup(1)), Lookup::Duplicate("resp".into()));
+        assert_eq!(t.lookup(at, &key("b2"), &dup(2)), Lookup::New);
+        assert_eq!(t.next_expiry(), Some(t0 + TIMER_J_UDP));
+        assert_eq!(t.lookup(t0 + TIMER_J_UDP, &key("b1"), &dup(1)), Lookup::New);
+        assert!(t.is_empty());
+    }
+
+    #[test]
+    fn bounded_with_oldest_evicted() {
+        let t0 = Instant::now();
+        let mut t = TransactionTable::new(2, TIMER_J_UDP);
+        for (i, b) in ["a", "b", "c"].into_iter().enumerate() {
+            t.insert(t0, key(b), dup(i as u32), b.to_string().into());
+        }
+        assert_eq!(t.len(), 2);
+        assert_eq!(t.evicted(), 1);
+        assert_eq!(t.lookup(t0, &key("a"), &dup(0)), Lookup::New);
+        assert_eq!(t.lookup(t0, &key("c"), &dup(2)), Lookup::Retransmission("c".into()));
+    }
+
+    #[test]
+    fn zero_lifetime_stores_nothing() {
+        let t0 = Instant::now();
+        let mut t = TransactionTable::new(2, Duration::ZERO);
+        t.insert(t0, key("a"), dup(0), "x".into());
+        assert_eq!(t.lookup(t0, &key("a"), &dup(0)), Lookup::New);
+    }
+}

@@ -1,0 +1,1 @@
+//! tokio drivers (filled in below).

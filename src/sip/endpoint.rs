@@ -328,21 +328,23 @@ impl Endpoint {
         if !required.is_empty() {
             return (Status::BadExtension, vec![("Unsupported", Extra::Text(required.join(", ")))], None);
         }
-        // The normalised request must also be a valid message for the model.
-        let model = match rsip::Request::try_from(req.to_normalised_bytes()) {
-            Ok(model) => model,
-            Err(_) => return (Status::BadRequest("Malformed Request"), vec![], None),
-        };
+        // The normalised request is modelled by rsip. rsip 0.4 rejects some URIs RFC 3261
+        // allows (RFC 4475 §3.1.1.9 `sip:user;par=u%40example.net@example.com`): the front
+        // end has already validated the request, so its view is used then.
+        let model = rsip::Request::try_from(req.to_normalised_bytes()).ok();
         if method == "OPTIONS" {
             let mut extra = allow();
             extra.push(("Allow-Events", Extra::AllowEvents));
             extra.push(("Accept", Extra::Text("application/simple-message-summary, text/plain".into())));
             return (Status::Ok, extra, None);
         }
-        let event = model.headers.iter().find_map(|h| match h {
-            rsip::Header::Event(e) => Some(e.to_string()),
-            _ => None,
-        });
+        let event = match &model {
+            Some(model) => model.headers.iter().find_map(|h| match h {
+                rsip::Header::Event(e) => Some(e.to_string()),
+                _ => None,
+            }),
+            None => req.first(&Name::Event).map(str::to_owned),
+        };
         let Some(event) = event else {
             return (Status::BadRequest("Missing Event Header"), vec![], None);
         };

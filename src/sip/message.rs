@@ -58,6 +58,8 @@ pub enum Defect {
     CSeqMethodMismatch,
     /// A Via that is not `SIP/2.0/transport sent-by`.
     Via,
+    /// A From or To that is neither a name-addr nor an addr-spec (RFC 4475 §3.1.2.6, 14, 15).
+    Address(&'static str),
 }
 
 impl Defect {
@@ -81,6 +83,8 @@ impl Defect {
             Defect::CSeq => "Malformed CSeq",
             Defect::CSeqMethodMismatch => "CSeq Method Mismatch",
             Defect::Via => "Malformed Via",
+            Defect::Address("From") => "Malformed From Header",
+            Defect::Address(_) => "Malformed To Header",
         }
     }
 }
@@ -261,6 +265,11 @@ pub fn parse(bytes: &[u8], framing: Framing, limits: &Limits) -> Result<Request,
     }
     let [from, to, call_id, cseq_index] = indices;
 
+    for (i, label) in [(from, "From"), (to, "To")] {
+        if !address_well_formed(&fields[i].value) {
+            defect.get_or_insert(Defect::Address(label));
+        }
+    }
     let cseq = parse_cseq(&fields[cseq_index].value);
     if cseq.is_none() {
         defect.get_or_insert(Defect::CSeq);
@@ -270,7 +279,7 @@ pub fn parse(bytes: &[u8], framing: Framing, limits: &Limits) -> Result<Request,
         .find(|h| h.name == Name::Via)
         .and_then(|h| headers::split_values(&h.value).next())
         .and_then(parse_via);
-    if top_via.is_none() {
+    if top_via.is_none() || fields.iter().any(|h| h.name == Name::Via && !via_well_formed(&h.value)) {
         defect.get_or_insert(Defect::Via);
     }
 
@@ -364,26 +373,100 @@ pub(crate) fn parse_cseq(value: &str) -> Option<CSeq> {
     })
 }
 
-/// `SIP/2.0/transport sent-by *(;param)`.
+/// `SIP/2.0/transport sent-by *(;param)`, with the LWS RFC 3261 allows around `/` and `:`
+/// (RFC 4475 §3.1.1.1 writes `SIP  /   2.0 /UDP`).
 pub(crate) fn parse_via(value: &str) -> Option<TopVia> {
     let head_end = headers::find_unquoted(value, b';').unwrap_or(value.len());
-    let head = &value[..head_end];
-    let (protocol, sent_by) = head.trim().split_once(|c: char| c == ' ' || c == '\t')?;
-    let mut proto = protocol.split('/').map(str::trim);
-    let (name, version, transport) = (proto.next()?, proto.next()?, proto.next()?);
-    if !name.eq_ignore_ascii_case("SIP") || version != "2.0" || transport.is_empty() {
+    let mut proto = value[..head_end].splitn(3, '/');
+    let (name, version, rest) = (proto.next()?.trim(), proto.next()?.trim(), proto.next()?.trim_start());
+    if !name.eq_ignore_ascii_case("SIP") || version != "2.0" {
         return None;
     }
-    let sent_by = sent_by.trim();
-    if sent_by.is_empty() || sent_by.contains(char::is_whitespace) {
+    let (transport, sent_by) = rest.split_once(|c: char| c == ' ' || c == '\t')?;
+    let sent_by: String = sent_by.chars().filter(|c| !c.is_whitespace()).collect();
+    if transport.is_empty() || !transport.bytes().all(is_token_char) || sent_by.is_empty() {
         return None;
     }
     let branch = headers::param(value, "branch").flatten().map(str::to_owned);
     Some(TopVia {
         transport: transport.to_ascii_uppercase(),
-        sent_by: sent_by.to_owned(),
+        sent_by,
         branch,
     })
+}
+
+/// Every comma-separated value of a Via header parses, and no value or parameter is empty
+/// (RFC 4475 §3.1.2.1 `;;,;,,`).
+fn via_well_formed(value: &str) -> bool {
+    let mut rest = value;
+    loop {
+        let (item, next) = match headers::find_unquoted(rest, b',') {
+            Some(i) => (&rest[..i], Some(&rest[i + 1..])),
+            None => (rest, None),
+        };
+        if parse_via(item).is_none() {
+            return false;
+        }
+        if let Some(p) = headers::find_unquoted(item, b';') {
+            if item[p + 1..].split(';').any(|param| param.trim().is_empty()) {
+                return false;
+            }
+        }
+        match next {
+            Some(n) => rest = n,
+            None => return true,
+        }
+    }
+}
+
+/// Is a From/To value a `name-addr` or an `addr-spec` followed by parameters (RFC 3261
+/// §20.20)? Checks what a response would copy wrongly: quotes balanced, a display name that is
+/// a quoted string or tokens, no whitespace inside `<…>`, an addr-spec without whitespace.
+/// Non-ASCII display-name text is tolerated, as deployed PBXes send it unquoted.
+pub(crate) fn address_well_formed(value: &str) -> bool {
+    let bytes = value.as_bytes();
+    let mut i = 0;
+    // Optional display name.
+    if bytes.first() == Some(&b'"') {
+        i = 1;
+        loop {
+            match bytes.get(i) {
+                None => return false,
+                Some(b'\\') => i += 2,
+                Some(b'"') => {
+                    i += 1;
+                    break;
+                }
+                Some(_) => i += 1,
+            }
+        }
+        let rest = value[i..].trim_start();
+        return rest.starts_with('<') && angle_addr_ok(rest);
+    }
+    match value.find('<') {
+        Some(lt) => {
+            let display = &value[..lt];
+            let display_ok = display
+                .bytes()
+                .all(|b| is_token_char(b) || b == b' ' || b == b'\t' || b >= 0x80);
+            display_ok && angle_addr_ok(&value[lt..])
+        }
+        None => {
+            let end = headers::find_unquoted(value, b';').unwrap_or(value.len());
+            let spec = value[..end].trim();
+            !spec.is_empty() && !spec.contains(|c: char| c.is_whitespace() || c == '"' || c == '>')
+        }
+    }
+}
+
+/// `<uri>` with no whitespace inside, followed by nothing or `;params`.
+fn angle_addr_ok(s: &str) -> bool {
+    let Some(inner_end) = s.find('>') else {
+        return false;
+    };
+    let inner = &s[1..inner_end];
+    let after = s[inner_end + 1..].trim_start();
+    !inner.is_empty() && !inner.contains(char::is_whitespace) && (after.is_empty() || after.starts_with(';'))
 }
 
 /// A Content-Length value: `1*DIGIT`, bounded. `None` when invalid.
@@ -474,6 +557,30 @@ Content-Length: 0\r\n\r\n";
         assert_eq!(r.defect, Some(Defect::RequestLine));
         let r = p(b"NOTIFY sip:a@b SIP/7.0\r\nVia: SIP/2.0/UDP h\r\nFrom: <sip:a@b>\r\nTo: <sip:a@b>\r\nCall-ID: 1\r\nCSeq: 1 NOTIFY\r\n\r\n").unwrap();
         assert!(!r.is_sip2());
+    }
+
+    #[test]
+    fn addresses() {
+        for ok in [
+            "<sip:a@b>;tag=1",
+            "\"A \\\"B\\\"\" <sip:a@b>",
+            "caller<sip:caller@example.com>;tag=323",
+            "sip:vivekg@example.com ; tag = 1918181833n",
+            "Bob Smith <sip:b@x>",
+            "\"x\"<sip:a@b>",
+        ] {
+            assert!(address_well_formed(ok), "{ok}");
+        }
+        for bad in [
+            "\"Mr. J. User <sip:j.user@example.com>",
+            "< sip:t.watson@example.org >",
+            "Bell, Alexander <sip:a.g.bell@example.com>;tag=43",
+            "<sip:a@b",
+            "<sip:a@b> junk",
+            "",
+        ] {
+            assert!(!address_well_formed(bad), "{bad}");
+        }
     }
 
     #[test]

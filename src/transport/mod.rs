@@ -1,1 +1,200 @@
-//! tokio drivers (filled in below).
+//! tokio drivers: UDP and TCP listeners that feed an [`Endpoint`].
+//!
+//! These are the only parts of the SIP path that touch sockets, tasks and the clock. Each
+//! received datagram or framed TCP message goes to the shared [`Endpoint`] (a short critical
+//! section, never held across an `.await`), the reply is sent first, and only then is the
+//! [`ResyncRequest`] forwarded to the engine through a bounded channel.
+
+mod tcp;
+mod udp;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::net::{TcpListener, UdpSocket};
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinSet;
+
+use crate::resync::{ResyncRequest, Transport};
+use crate::sip::{Disposition, Endpoint, Handled};
+
+/// An [`Endpoint`] shared by every listener.
+pub type SharedEndpoint = Arc<Mutex<Endpoint>>;
+
+/// Bounds on TCP connections.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TcpOptions {
+    /// Most connections open at once; further ones are accepted and closed at once.
+    pub max_connections: usize,
+    /// A connection with nothing buffered is closed after this long without data.
+    pub idle_timeout: Duration,
+    /// A message must be complete this long after its first byte arrived, or the
+    /// connection is closed.
+    pub message_deadline: Duration,
+}
+
+impl Default for TcpOptions {
+    fn default() -> Self {
+        TcpOptions {
+            max_connections: 256,
+            idle_timeout: Duration::from_secs(120),
+            message_deadline: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Errors of the listeners.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum TransportError {
+    /// A listening address could not be bound.
+    #[error("cannot listen on {transport}:{addr}: {source}{hint}")]
+    Bind {
+        /// Transport of the listener.
+        transport: Transport,
+        /// Address asked for.
+        addr: SocketAddr,
+        /// The OS error.
+        source: std::io::Error,
+        /// What to do about it.
+        hint: &'static str,
+    },
+    /// Nothing to listen on.
+    #[error("no listen address configured: give --listen udp:ADDR:PORT or tcp:ADDR:PORT, or [sip] listen in the configuration")]
+    NothingToListenOn,
+}
+
+/// Bound but not yet serving listeners.
+#[derive(Debug)]
+pub struct Listeners {
+    udp: Vec<Arc<UdpSocket>>,
+    tcp: Vec<TcpListener>,
+}
+
+fn bind_error(transport: Transport, addr: SocketAddr, source: std::io::Error) -> TransportError {
+    let hint = match source.kind() {
+        std::io::ErrorKind::AddrInUse => {
+            " (another process already uses this port: stop it, or choose another port with --listen)"
+        }
+        std::io::ErrorKind::PermissionDenied => {
+            " (ports below 1024 need privileges: run with CAP_NET_BIND_SERVICE or choose a port above 1023)"
+        }
+        std::io::ErrorKind::AddrNotAvailable => " (this address does not belong to this machine)",
+        _ => "",
+    };
+    TransportError::Bind {
+        transport,
+        addr,
+        source,
+        hint,
+    }
+}
+
+impl Listeners {
+    /// Binds every address. Port 0 picks a free port; see [`Listeners::local_addrs`].
+    pub async fn bind(udp: &[SocketAddr], tcp: &[SocketAddr]) -> Result<Listeners, TransportError> {
+        if udp.is_empty() && tcp.is_empty() {
+            return Err(TransportError::NothingToListenOn);
+        }
+        let mut out = Listeners {
+            udp: Vec::new(),
+            tcp: Vec::new(),
+        };
+        for &addr in udp {
+            let s = UdpSocket::bind(addr)
+                .await
+                .map_err(|e| bind_error(Transport::Udp, addr, e))?;
+            out.udp.push(Arc::new(s));
+        }
+        for &addr in tcp {
+            let l = TcpListener::bind(addr)
+                .await
+                .map_err(|e| bind_error(Transport::Tcp, addr, e))?;
+            out.tcp.push(l);
+        }
+        Ok(out)
+    }
+
+    /// The bound addresses, in the order given to [`Listeners::bind`], UDP first.
+    pub fn local_addrs(&self) -> Vec<(Transport, SocketAddr)> {
+        let udp = self
+            .udp
+            .iter()
+            .filter_map(|s| s.local_addr().ok())
+            .map(|a| (Transport::Udp, a));
+        let tcp = self
+            .tcp
+            .iter()
+            .filter_map(|l| l.local_addr().ok())
+            .map(|a| (Transport::Tcp, a));
+        udp.chain(tcp).collect()
+    }
+
+    /// Serves until `shutdown` completes. Accepted resync requests go to `sink`; when the
+    /// channel is full the request is dropped and counted, because a run is already pending.
+    pub async fn serve<F>(self, endpoint: SharedEndpoint, sink: mpsc::Sender<ResyncRequest>, tcp: TcpOptions, shutdown: F)
+    where
+        F: Future<Output = ()>,
+    {
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let mut tasks = JoinSet::new();
+        for socket in self.udp {
+            tasks.spawn(udp::serve(socket, endpoint.clone(), sink.clone(), stop_rx.clone()));
+        }
+        for listener in self.tcp {
+            tasks.spawn(tcp::serve(listener, endpoint.clone(), sink.clone(), tcp, stop_rx.clone()));
+        }
+        tasks.spawn(expire_transactions(endpoint.clone(), stop_rx.clone()));
+        shutdown.await;
+        let _ = stop_tx.send(true);
+        while tasks.join_next().await.is_some() {}
+    }
+}
+
+/// Keeps the transaction table tidy between messages, in bounded steps.
+async fn expire_transactions(endpoint: SharedEndpoint, mut stop: watch::Receiver<bool>) {
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {
+                let now = tokio::time::Instant::now().into_std();
+                lock(&endpoint).handle_timeout(now);
+            }
+            _ = stop.changed() => return,
+        }
+    }
+}
+
+/// Locks the endpoint; a panic while it was held cannot leave it inconsistent in a way that
+/// matters more than stopping the listener would, so poisoning is ignored.
+pub(crate) fn lock(endpoint: &SharedEndpoint) -> std::sync::MutexGuard<'_, Endpoint> {
+    endpoint.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Logs what deserves it and forwards the resync request; called after the reply was sent.
+pub(crate) fn after_reply(handled: Handled, source: SocketAddr, transport: Transport, sink: &mpsc::Sender<ResyncRequest>) {
+    match &handled.disposition {
+        Disposition::Dropped { reason, log: true } => {
+            tracing::warn!(%source, %transport, %reason, "dropped a message (further drops from this source are counted, not logged, for a while)");
+        }
+        Disposition::Dropped { .. } | Disposition::Absorbed => {}
+        Disposition::Answered(code) => tracing::debug!(%source, %transport, code, "answered"),
+        Disposition::Retransmission | Disposition::Duplicate => {
+            tracing::debug!(%source, %transport, disposition = ?handled.disposition, "answered again from the transaction table")
+        }
+        Disposition::Resync => {}
+    }
+    if let Some(req) = handled.resync {
+        tracing::info!(%source, %transport, event = %req.event, reboot = ?req.reboot, call_id = %crate::sip::escape::excerpt(req.call_id.as_bytes()), "resync requested");
+        if let Err(e) = sink.try_send(req) {
+            match e {
+                mpsc::error::TrySendError::Full(_) => {
+                    tracing::debug!("resync request coalesced: the engine already has requests pending")
+                }
+                mpsc::error::TrySendError::Closed(_) => tracing::warn!("resync request lost: the engine has stopped"),
+            }
+        }
+    }
+}

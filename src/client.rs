@@ -1,1 +1,194 @@
-//! NOTIFY client.
+//! A minimal SIP client for sending one out-of-dialog NOTIFY (the `notify` command).
+//!
+//! Sans-IO like the rest: [`NotifyClient`] builds the request and judges received bytes; the
+//! caller owns the socket and the clock. Over UDP the request is retransmitted per RFC 3261
+//! §17.1.2.2 Timer E (T1 = 500 ms doubling up to T2 = 4 s) until a final response arrives or
+//! Timer F (64·T1 = 32 s) fires.
+
+use std::collections::hash_map::RandomState;
+use std::hash::BuildHasher;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use crate::resync::Transport;
+use crate::sip::headers::{self, Name};
+use crate::sip::Limits;
+
+/// RFC 3261 T1.
+pub const T1: Duration = Duration::from_millis(500);
+/// RFC 3261 T2.
+pub const T2: Duration = Duration::from_secs(4);
+/// RFC 3261 Timer F: a non-INVITE client transaction gives up after 64·T1.
+pub const TIMER_F: Duration = Duration::from_secs(32);
+
+/// The final outcome of a NOTIFY.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FinalResponse {
+    /// Status code.
+    pub code: u16,
+    /// The status line, e.g. `SIP/2.0 200 OK`.
+    pub status_line: String,
+}
+
+/// One NOTIFY transaction.
+#[derive(Debug, Clone)]
+pub struct NotifyClient {
+    request: Vec<u8>,
+    call_id: String,
+    branch: String,
+}
+
+fn random_token(state: &RandomState, salt: u64) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or_default();
+    format!("{:016x}", state.hash_one((nanos, std::process::id(), salt)))
+}
+
+impl NotifyClient {
+    /// Builds a NOTIFY with `Event: {event}` from `local` to `target` for `to_uri`.
+    pub fn new(
+        transport: Transport,
+        local: SocketAddr,
+        target: SocketAddr,
+        event: &str,
+        to_uri: &str,
+    ) -> NotifyClient {
+        let state = RandomState::new();
+        let branch = format!("z9hG4bK{}", random_token(&state, 1));
+        let call_id = random_token(&state, 2);
+        let tag = &random_token(&state, 3)[..10];
+        let proto = match transport {
+            Transport::Udp => "UDP",
+            Transport::Tcp => "TCP",
+        };
+        let local_host = match local {
+            SocketAddr::V4(a) => a.to_string(),
+            SocketAddr::V6(a) => format!("[{}]:{}", a.ip(), a.port()),
+        };
+        let request = format!(
+            "NOTIFY {to_uri} SIP/2.0\r\n\
+Via: SIP/2.0/{proto} {local_host};branch={branch};rport\r\n\
+Max-Forwards: 70\r\n\
+From: <sip:sip-resync@{local_host}>;tag={tag}\r\n\
+To: <{to_uri}>\r\n\
+Call-ID: {call_id}\r\n\
+CSeq: 1 NOTIFY\r\n\
+Event: {event}\r\n\
+Subscription-State: terminated\r\n\
+User-Agent: sip-resync/{version}\r\n\
+Content-Length: 0\r\n\r\n",
+            version = env!("CARGO_PKG_VERSION"),
+        );
+        let _ = target;
+        NotifyClient {
+            request: request.into_bytes(),
+            call_id,
+            branch,
+        }
+    }
+
+    /// The request bytes (sent again unchanged for each retransmission).
+    pub fn request(&self) -> &[u8] {
+        &self.request
+    }
+
+    /// The interval before retransmission number `n` (0-based) over UDP: T1, 2·T1, … capped
+    /// at T2. After a provisional response the interval is T2 (RFC 3261 §17.1.2.2).
+    pub fn retransmit_interval(n: u32, provisional_seen: bool) -> Duration {
+        if provisional_seen {
+            return T2;
+        }
+        T1.saturating_mul(1u32 << n.min(4)).min(T2)
+    }
+
+    /// Judges received bytes: `Some(Ok(final))` for a final response to this request,
+    /// `Some(Err(code))` for a provisional one, `None` for anything else (ignored).
+    pub fn on_response(&self, bytes: &[u8]) -> Option<Result<FinalResponse, u16>> {
+        let limits = Limits::default();
+        let head_end = crate::sip::message::split_head(bytes).map_or(bytes.len(), |(h, _)| h);
+        let head = &bytes[..head_end];
+        let line_end = head.iter().position(|&b| b == b'\n').unwrap_or(head.len());
+        let status_line = std::str::from_utf8(&head[..line_end])
+            .ok()?
+            .trim_end()
+            .to_owned();
+        let mut parts = status_line.splitn(3, ' ');
+        if !parts.next()?.eq_ignore_ascii_case("SIP/2.0") {
+            return None;
+        }
+        let code: u16 = parts.next()?.parse().ok()?;
+        if !(100..700).contains(&code) {
+            return None;
+        }
+        let section =
+            headers::parse_header_section(&head[(line_end + 1).min(head.len())..], &limits);
+        let call_id_ok = section
+            .fields
+            .iter()
+            .any(|h| h.name == Name::CallId && h.value == self.call_id);
+        let branch_ok = section
+            .fields
+            .iter()
+            .find(|h| h.name == Name::Via)
+            .and_then(|h| {
+                headers::param(&h.value, "branch")
+                    .flatten()
+                    .map(|b| b == self.branch)
+            })
+            .unwrap_or(false);
+        if !call_id_ok || !branch_ok {
+            return None;
+        }
+        Some(if code < 200 {
+            Err(code)
+        } else {
+            Ok(FinalResponse { code, status_line })
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sip::{Endpoint, EndpointConfig};
+    use std::time::Instant;
+
+    #[test]
+    fn timer_e_doubles_to_t2() {
+        let v: Vec<u64> = (0..6)
+            .map(|n| NotifyClient::retransmit_interval(n, false).as_millis() as u64)
+            .collect();
+        assert_eq!(v, [500, 1000, 2000, 4000, 4000, 4000]);
+        assert_eq!(NotifyClient::retransmit_interval(0, true), T2);
+    }
+
+    #[test]
+    fn round_trip_through_the_endpoint() {
+        let local: SocketAddr = "127.0.0.1:40000".parse().unwrap();
+        let target: SocketAddr = "127.0.0.1:5060".parse().unwrap();
+        let c = NotifyClient::new(
+            Transport::Udp,
+            local,
+            target,
+            "check-sync;reboot=true",
+            "sip:1001@127.0.0.1:5060",
+        );
+        let mut ep = Endpoint::new(EndpointConfig::default());
+        let h = ep.handle(Instant::now(), local, Transport::Udp, c.request());
+        let reply = h.reply.clone().unwrap();
+        assert_eq!(
+            h.resync.as_ref().map(|r| r.reboot),
+            Some(Some(true)),
+            "{h:?} {}",
+            String::from_utf8_lossy(&reply)
+        );
+        let r = c.on_response(&reply).unwrap().unwrap();
+        assert_eq!(r.code, 200);
+        assert_eq!(r.status_line, "SIP/2.0 200 OK");
+        // A response to another transaction is ignored.
+        let other = NotifyClient::new(Transport::Udp, local, target, "check-sync", "sip:a@b");
+        assert_eq!(other.on_response(&reply), None);
+    }
+}

@@ -1,1 +1,282 @@
-fn main() {}
+//! The `sip-resync` command: a thin layer over the library.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use sip_resync::config::{self, ListenAddr};
+use sip_resync::sip::{Endpoint, EndpointConfig};
+use sip_resync::transport::{self, Listeners};
+use sip_resync::Transport;
+
+/// Exit codes, documented in docs/cli.md.
+mod exit {
+    /// A final non-2xx response (notify).
+    pub const NON_2XX: u8 = 1;
+    /// Usage or configuration error.
+    pub const CONFIG: u8 = 2;
+    /// No final response in time (notify).
+    pub const TIMEOUT: u8 = 3;
+    /// A socket could not be bound or reached.
+    pub const NETWORK: u8 = 4;
+}
+
+#[derive(Parser)]
+#[command(
+    name = "sip-resync",
+    version,
+    about = "Keeps a SIP phone's provisioning current: answers check-sync NOTIFYs from the PBX",
+    long_about = "Keeps a SIP phone's provisioning current.\n\n\
+`run` listens for out-of-dialog SIP NOTIFY requests (Event: check-sync, or the text the \
+configuration accepts) over UDP and TCP, answers them per RFC 3261 and signals a resync. \
+`notify` sends such a NOTIFY, for testing a deployment.\n\n\
+Logging goes to standard error; RUST_LOG (e.g. RUST_LOG=debug) sets the level."
+)]
+struct Cli {
+    /// Log line format on standard error.
+    #[arg(long, value_enum, default_value_t = LogFormat::Text, global = true)]
+    log_format: LogFormat,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the agent: listen for check-sync NOTIFYs until SIGINT or SIGTERM.
+    Run {
+        /// Configuration file: sip-resync TOML, or a Panasonic .cfg file used as it is
+        /// (its CFG_RESYNC_FROM_SIP sets the accepted event).
+        #[arg(long, value_name = "FILE")]
+        config: PathBuf,
+        /// Where to listen, overriding the file: udp:ADDR:PORT or tcp:ADDR:PORT; repeat for
+        /// several (IPv6 as udp:[::1]:5060). Port 0 picks a free port.
+        #[arg(long, value_name = "TRANSPORT:ADDR:PORT")]
+        listen: Vec<ListenAddr>,
+        /// Directory for persisted state (created when missing).
+        #[arg(long, value_name = "DIR")]
+        state_dir: Option<PathBuf>,
+    },
+    /// Send one out-of-dialog NOTIFY and print the final response's status line.
+    ///
+    /// Exits 0 on a 2xx response, 1 on another final response, 3 when none came in time,
+    /// 4 on a network error.
+    Notify {
+        /// Where to send it: udp:HOST:PORT or tcp:HOST:PORT.
+        #[arg(value_name = "TARGET")]
+        target: String,
+        /// Event header value.
+        #[arg(long, default_value = "check-sync")]
+        event: String,
+        /// Request-URI and To (default sip:HOST:PORT of the target).
+        #[arg(long, value_name = "SIP-URI")]
+        to: Option<String>,
+        /// Seconds to wait for a final response (RFC 3261 Timer F is 32).
+        #[arg(long, default_value_t = 32)]
+        timeout: u64,
+    },
+}
+
+fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.log_format);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match cli.command {
+        Command::Run {
+            config,
+            listen,
+            state_dir,
+        } => runtime.block_on(run(config, listen, state_dir)),
+        Command::Notify {
+            target,
+            event,
+            to,
+            timeout,
+        } => runtime.block_on(notify(&target, &event, to, timeout)),
+    }
+}
+
+async fn run(
+    config_path: PathBuf,
+    listen: Vec<ListenAddr>,
+    state_dir: Option<PathBuf>,
+) -> ExitCode {
+    let settings = match config::load(&config_path) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(exit::CONFIG);
+        }
+    };
+    for w in &settings.warnings {
+        tracing::warn!("{w}");
+    }
+    if let Some(dir) = &state_dir {
+        if let Err(e) = std::fs::create_dir_all(dir) {
+            eprintln!(
+                "error: cannot create the state directory {}: {e} (choose a writable --state-dir)",
+                dir.display()
+            );
+            return ExitCode::from(exit::CONFIG);
+        }
+    }
+    let listen = if listen.is_empty() {
+        settings.sip.listen.clone()
+    } else {
+        listen
+    };
+    let pick = |t: Transport| -> Vec<SocketAddr> {
+        listen
+            .iter()
+            .filter(|l| l.transport == t)
+            .map(|l| l.addr)
+            .collect()
+    };
+    let listeners = match Listeners::bind(&pick(Transport::Udp), &pick(Transport::Tcp)).await {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(exit::NETWORK);
+        }
+    };
+    let matcher = settings.sip.matcher();
+    for (transport, addr) in listeners.local_addrs() {
+        tracing::info!(
+            "listening on {transport}:{addr} for NOTIFY with Event {}",
+            matcher.allow_events()
+        );
+    }
+    let endpoint = Arc::new(Mutex::new(Endpoint::new(EndpointConfig {
+        events: matcher,
+        max_transactions: settings.sip.max_transactions,
+        ..EndpointConfig::default()
+    })));
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<sip_resync::ResyncRequest>(64);
+    // The provisioning engine consumes these; until it is configured, each is logged by the
+    // listener ("resync requested") and acknowledged here.
+    let consumer = tokio::spawn(async move {
+        while let Some(req) = rx.recv().await {
+            tracing::debug!(source = %req.source, event = %req.event, "resync request received");
+        }
+    });
+    listeners
+        .serve(endpoint.clone(), tx, settings.sip.tcp, shutdown_signal())
+        .await;
+    let _ = consumer.await;
+    let c = transport::lock_counters(&endpoint);
+    tracing::info!(
+        received = c.received,
+        resync_requests = c.resync_requests,
+        rejected = c.rejected,
+        dropped =
+            c.dropped_garbage + c.dropped_oversize + c.dropped_unanswerable + c.dropped_responses,
+        "stopped"
+    );
+    ExitCode::SUCCESS
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+    tracing::info!("shutting down");
+}
+
+async fn notify(target: &str, event: &str, to: Option<String>, timeout: u64) -> ExitCode {
+    let Some((transport, hostport)) = target.split_once(':') else {
+        eprintln!("error: target \"{target}\" must be udp:HOST:PORT or tcp:HOST:PORT");
+        return ExitCode::from(exit::CONFIG);
+    };
+    let transport = match transport.to_ascii_lowercase().as_str() {
+        "udp" => Transport::Udp,
+        "tcp" => Transport::Tcp,
+        _ => {
+            eprintln!("error: target \"{target}\": transport must be udp or tcp");
+            return ExitCode::from(exit::CONFIG);
+        }
+    };
+    let addr = match tokio::net::lookup_host(hostport)
+        .await
+        .map(|mut a| a.next())
+    {
+        Ok(Some(a)) => a,
+        _ => {
+            eprintln!(
+                "error: target \"{target}\": cannot resolve \"{hostport}\" (expected HOST:PORT)"
+            );
+            return ExitCode::from(exit::CONFIG);
+        }
+    };
+    let to = to.unwrap_or_else(|| format!("sip:{hostport}"));
+    match transport::send_notify(
+        transport,
+        addr,
+        event,
+        &to,
+        Duration::from_secs(timeout.max(1)),
+    )
+    .await
+    {
+        Ok(fin) => {
+            println!("{}", fin.status_line);
+            if (200..300).contains(&fin.code) {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(exit::NON_2XX)
+            }
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            match e {
+                transport::NotifyError::Timeout { .. } => ExitCode::from(exit::TIMEOUT),
+                _ => ExitCode::from(exit::NETWORK),
+            }
+        }
+    }
+}

@@ -31,18 +31,30 @@ fn addr(server: &TestServer, transport: SippTransport) -> SocketAddr {
 
 /// Runs the scenario (must succeed), then expects exactly `expected` check-sync signals,
 /// all from `transport`. Returns them.
-fn expect_signals(scenario: &str, transport: SippTransport, calls: u32, expected: usize) -> Vec<Signal> {
+#[track_caller]
+fn expect_signals(
+    scenario: &str,
+    transport: SippTransport,
+    calls: u32,
+    expected: usize,
+) -> Vec<Signal> {
     let server = start();
     let run = sipp::run_scenario(scenario, addr(&server, transport), transport, calls);
     run.assert_success();
     let signals = server.wait_for_signals(expected, SIGNAL_WAIT);
-    assert_eq!(server.signal_count(), expected, "signals: {signals:#?}\n{}", run.report());
+    assert_eq!(
+        server.signal_count(),
+        expected,
+        "signals: {signals:#?}\n{}",
+        run.report()
+    );
     check_signals(&signals, transport, &run);
     signals
 }
 
 /// Like [`expect_signals`] with one call and one signal, for scenarios that send the same
 /// request twice: waits a little more so that a second (wrong) signal would be seen.
+#[track_caller]
 fn expect_single_signal_despite_repeat(scenario: &str, transport: SippTransport) -> Signal {
     let server = start();
     let run = sipp::run_scenario(scenario, addr(&server, transport), transport, 1);
@@ -50,25 +62,46 @@ fn expect_single_signal_despite_repeat(scenario: &str, transport: SippTransport)
     server.wait_for_signals(1, SIGNAL_WAIT);
     std::thread::sleep(SETTLE);
     let signals = server.signals();
-    assert_eq!(signals.len(), 1, "the repeated NOTIFY must not signal again: {signals:#?}\n{}", run.report());
+    assert_eq!(
+        signals.len(),
+        1,
+        "the repeated NOTIFY must not signal again: {signals:#?}\n{}",
+        run.report()
+    );
     check_signals(&signals, transport, &run);
     signals.into_iter().next().unwrap()
 }
 
+#[track_caller]
 fn check_signals(signals: &[Signal], transport: SippTransport, run: &SippRun) {
     for s in signals {
-        assert!(s.event.eq_ignore_ascii_case("check-sync"), "unexpected event in {s:?}\n{}", run.report());
-        assert_eq!(s.transport, transport.as_str(), "signal from the wrong transport: {s:?}");
+        assert!(
+            s.event.eq_ignore_ascii_case("check-sync"),
+            "unexpected event in {s:?}\n{}",
+            run.report()
+        );
+        assert_eq!(
+            s.transport,
+            transport.as_str(),
+            "signal from the wrong transport: {s:?}"
+        );
     }
 }
 
 /// Runs the scenario (must succeed) and expects no signal at all.
+#[track_caller]
 fn expect_no_signal(scenario: &str, transport: SippTransport) -> SippRun {
     let server = start();
     let run = sipp::run_scenario(scenario, addr(&server, transport), transport, 1);
     run.assert_success();
     std::thread::sleep(SETTLE);
-    assert_eq!(server.signal_count(), 0, "no resync expected: {:#?}\n{}", server.signals(), run.report());
+    assert_eq!(
+        server.signal_count(),
+        0,
+        "no resync expected: {:#?}\n{}",
+        server.signals(),
+        run.report()
+    );
     run
 }
 
@@ -181,7 +214,11 @@ fn notify_nat_tcp() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Repeated NOTIFYs: answered again, signalled once.
+// Repeated NOTIFYs. Over UDP a repeat within 32 s (same branch, or same Call-ID/From-tag/CSeq
+// with a new branch) is answered again and signalled once. Over TCP there are no
+// retransmissions: a non-INVITE server transaction ends with its final response on a reliable
+// transport (RFC 3261 §17.2.2, Timer J = 0), so the repeat is a new request: answered 200 and
+// signalled again.
 
 #[test]
 fn notify_retransmit_udp() {
@@ -190,7 +227,7 @@ fn notify_retransmit_udp() {
 
 #[test]
 fn notify_retransmit_tcp() {
-    expect_single_signal_despite_repeat("notify_retransmit.xml", SippTransport::Tcp);
+    expect_signals("notify_retransmit.xml", SippTransport::Tcp, 1, 2);
 }
 
 #[test]
@@ -200,7 +237,7 @@ fn notify_duplicate_new_branch_udp() {
 
 #[test]
 fn notify_duplicate_new_branch_tcp() {
-    expect_single_signal_despite_repeat("notify_duplicate_new_branch.xml", SippTransport::Tcp);
+    expect_signals("notify_duplicate_new_branch.xml", SippTransport::Tcp, 1, 2);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -271,12 +308,14 @@ fn method_not_allowed_tcp() {
 
 #[test]
 fn method_not_allowed_invite_udp() {
-    expect_no_signal("method_not_allowed_invite.xml", SippTransport::Udp).assert_no_stray_messages();
+    expect_no_signal("method_not_allowed_invite.xml", SippTransport::Udp)
+        .assert_no_stray_messages();
 }
 
 #[test]
 fn method_not_allowed_invite_tcp() {
-    expect_no_signal("method_not_allowed_invite.xml", SippTransport::Tcp).assert_no_stray_messages();
+    expect_no_signal("method_not_allowed_invite.xml", SippTransport::Tcp)
+        .assert_no_stray_messages();
 }
 
 #[test]
@@ -382,18 +421,36 @@ fn every_fixture_has_a_test() {
     ];
     let mut found: Vec<String> = std::fs::read_dir(sipp::fixture("fixtures/sipp"))
         .expect("fixtures/sipp")
-        .map(|e| e.expect("dir entry").file_name().to_string_lossy().into_owned())
+        .map(|e| {
+            e.expect("dir entry")
+                .file_name()
+                .to_string_lossy()
+                .into_owned()
+        })
         .filter(|n| n.ends_with(".xml"))
         .collect();
     found.sort();
-    assert_eq!(found, tested, "fixtures/sipp/*.xml and the tests in this file differ");
+    assert_eq!(
+        found, tested,
+        "fixtures/sipp/*.xml and the tests in this file differ"
+    );
 }
 
 #[test]
 fn a_silent_target_fails_the_scenario() {
     // Nothing answers on this port: the scenario must fail (recv timeout), not pass or hang.
     let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
-    let run = sipp::run_scenario("options.xml", socket.local_addr().unwrap(), SippTransport::Udp, 1);
+    let run = sipp::run_scenario(
+        "options.xml",
+        socket.local_addr().unwrap(),
+        SippTransport::Udp,
+        1,
+    );
     run.assert_failure();
-    assert!(run.elapsed < Duration::from_secs(15), "took {:?}", run.elapsed);
+    assert!(
+        run.elapsed < Duration::from_secs(15),
+        "took {:?}",
+        run.elapsed
+    );
+    let _ = std::fs::remove_dir_all(&run.work_dir);
 }

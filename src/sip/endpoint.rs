@@ -28,8 +28,20 @@ use crate::resync::{ResyncRequest, Transport};
 /// Methods defined by the SIP RFCs. A request with one of these that is not NOTIFY or OPTIONS
 /// gets 405; any other method is unknown and gets 501 (RFC 3261 §8.2.1).
 const KNOWN_METHODS: &[&str] = &[
-    "INVITE", "ACK", "BYE", "CANCEL", "REGISTER", "OPTIONS", "INFO", "PRACK", "SUBSCRIBE", "NOTIFY", "UPDATE",
-    "MESSAGE", "REFER", "PUBLISH",
+    "INVITE",
+    "ACK",
+    "BYE",
+    "CANCEL",
+    "REGISTER",
+    "OPTIONS",
+    "INFO",
+    "PRACK",
+    "SUBSCRIBE",
+    "NOTIFY",
+    "UPDATE",
+    "MESSAGE",
+    "REFER",
+    "PUBLISH",
 ];
 
 /// Settings of the endpoint.
@@ -196,7 +208,13 @@ impl Endpoint {
 
     /// Handles one message: a whole UDP datagram, or one message framed off a TCP stream by
     /// [`super::StreamFramer`].
-    pub fn handle(&mut self, now: Instant, source: SocketAddr, transport: Transport, bytes: &[u8]) -> Handled {
+    pub fn handle(
+        &mut self,
+        now: Instant,
+        source: SocketAddr,
+        transport: Transport,
+        bytes: &[u8],
+    ) -> Handled {
         self.counters.received += 1;
         let framing = match transport {
             Transport::Udp => Framing::Datagram,
@@ -265,7 +283,11 @@ impl Endpoint {
         let close = transport == Transport::Tcp
             && matches!(
                 req.defect,
-                Some(Defect::ContentLength | Defect::ConflictingContentLength | Defect::MissingContentLength)
+                Some(
+                    Defect::ContentLength
+                        | Defect::ConflictingContentLength
+                        | Defect::MissingContentLength
+                )
             );
         match event {
             Some(event) => {
@@ -318,15 +340,29 @@ impl Endpoint {
             return (status, allow(), None);
         }
         if req.cseq.as_ref().is_some_and(|c| c.method != req.method) {
-            return (Status::BadRequest(Defect::CSeqMethodMismatch.reason()), vec![], None);
+            return (
+                Status::BadRequest(Defect::CSeqMethodMismatch.reason()),
+                vec![],
+                None,
+            );
         }
         let scheme = req.uri.split(':').next().unwrap_or_default();
-        if !["sip", "sips", "tel"].iter().any(|s| s.eq_ignore_ascii_case(scheme)) {
+        if !["sip", "sips", "tel"]
+            .iter()
+            .any(|s| s.eq_ignore_ascii_case(scheme))
+        {
             return (Status::UnsupportedUriScheme, vec![], None);
         }
-        let required: Vec<&str> = req.values(&Name::Require).flat_map(headers::split_values).collect();
+        let required: Vec<&str> = req
+            .values(&Name::Require)
+            .flat_map(headers::split_values)
+            .collect();
         if !required.is_empty() {
-            return (Status::BadExtension, vec![("Unsupported", Extra::Text(required.join(", ")))], None);
+            return (
+                Status::BadExtension,
+                vec![("Unsupported", Extra::Text(required.join(", ")))],
+                None,
+            );
         }
         // The normalised request is modelled by rsip. rsip 0.4 rejects some URIs RFC 3261
         // allows (RFC 4475 §3.1.1.9 `sip:user;par=u%40example.net@example.com`): the front
@@ -335,12 +371,15 @@ impl Endpoint {
         if method == "OPTIONS" {
             let mut extra = allow();
             extra.push(("Allow-Events", Extra::AllowEvents));
-            extra.push(("Accept", Extra::Text("application/simple-message-summary, text/plain".into())));
+            extra.push((
+                "Accept",
+                Extra::Text("application/simple-message-summary, text/plain".into()),
+            ));
             return (Status::Ok, extra, None);
         }
         let event = match &model {
             Some(model) => model.headers.iter().find_map(|h| match h {
-                rsip::Header::Event(e) => Some(e.to_string()),
+                rsip::Header::Event(e) => Some(rsip::headers::UntypedHeader::value(e).to_owned()),
                 _ => None,
             }),
             None => req.first(&Name::Event).map(str::to_owned),
@@ -355,7 +394,11 @@ impl Endpoint {
             return (Status::CallDoesNotExist, vec![], None);
         }
         if !self.config.events.matches(&event.event) {
-            return (Status::BadEvent, vec![("Allow-Events", Extra::AllowEvents)], None);
+            return (
+                Status::BadEvent,
+                vec![("Allow-Events", Extra::AllowEvents)],
+                None,
+            );
         }
         (Status::Ok, vec![], Some(event))
     }
@@ -365,7 +408,9 @@ impl Endpoint {
     /// predictable from the request.
     fn to_tag(&self, req: &Request) -> String {
         let branch = req.top_via.as_ref().and_then(|v| v.branch.as_deref());
-        let h = self.tag_key.hash_one((req.call_id(), from_tag(req), req.cseq_raw(), branch));
+        let h = self
+            .tag_key
+            .hash_one((req.call_id(), from_tag(req), req.cseq_raw(), branch));
         format!("{h:016x}")
     }
 
@@ -395,7 +440,8 @@ impl Endpoint {
             return true;
         }
         if self.drop_log.len() >= self.config.max_drop_log_sources {
-            self.drop_log.retain(|_, last| now.saturating_duration_since(*last) < interval);
+            self.drop_log
+                .retain(|_, last| now.saturating_duration_since(*last) < interval);
             if self.drop_log.len() >= self.config.max_drop_log_sources {
                 return false;
             }
@@ -412,13 +458,19 @@ enum Extra {
 }
 
 fn from_tag(req: &Request) -> &str {
-    headers::param(req.from(), "tag").flatten().unwrap_or_default()
+    headers::param(req.from(), "tag")
+        .flatten()
+        .unwrap_or_default()
 }
 
 fn transaction_keys(req: &Request) -> (TxKey, DupKey) {
     let cseq = req.cseq.as_ref().expect("checked by caller");
     let via = req.top_via.as_ref().expect("checked by caller");
-    let method = if req.method == "ACK" { "INVITE" } else { req.method.as_str() };
+    let method = if req.method == "ACK" {
+        "INVITE"
+    } else {
+        req.method.as_str()
+    };
     let key = match &via.branch {
         Some(b) if b.starts_with("z9hG4bK") && b.len() > "z9hG4bK".len() => TxKey::Branch {
             branch: b.clone(),

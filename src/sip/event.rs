@@ -54,7 +54,10 @@ impl EventHeader {
     /// The `reboot` parameter: `Some(true)` for `reboot=true`, `Some(false)` for
     /// `reboot=false` (ASCII case-insensitive), `None` when absent or anything else.
     pub fn reboot(&self) -> Option<bool> {
-        let p = self.params.iter().find(|p| p.name.eq_ignore_ascii_case("reboot"))?;
+        let p = self
+            .params
+            .iter()
+            .find(|p| p.name.eq_ignore_ascii_case("reboot"))?;
         match p.value.as_deref() {
             Some(v) if v.eq_ignore_ascii_case("true") => Some(true),
             Some(v) if v.eq_ignore_ascii_case("false") => Some(false),
@@ -128,8 +131,18 @@ mod tests {
         assert_eq!(e.reboot(), Some(true));
         assert_eq!(e.params[1].name, "id");
         assert_eq!(e.params[1].value.as_deref(), Some("7"));
-        assert_eq!(EventHeader::parse("check-sync;reboot=FALSE", 16).unwrap().reboot(), Some(false));
-        assert_eq!(EventHeader::parse("check-sync;reboot=maybe", 16).unwrap().reboot(), None);
+        assert_eq!(
+            EventHeader::parse("check-sync;reboot=FALSE", 16)
+                .unwrap()
+                .reboot(),
+            Some(false)
+        );
+        assert_eq!(
+            EventHeader::parse("check-sync;reboot=maybe", 16)
+                .unwrap()
+                .reboot(),
+            None
+        );
         assert_eq!(EventHeader::parse("check-sync", 16).unwrap().reboot(), None);
         assert_eq!(EventHeader::parse(" ;x", 16), None);
         assert_eq!(EventHeader::parse("a;b;c;d", 2).unwrap().params.len(), 2);

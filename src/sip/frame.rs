@@ -102,14 +102,18 @@ impl StreamFramer {
                     return Ok(Some(StreamItem::Ping));
                 }
                 match self.buf.first() {
-                    Some(b'\r') if self.buf.len() < 4 && b"\r\n\r\n".starts_with(&self.buf) => return Ok(None),
+                    Some(b'\r') if self.buf.len() < 4 && b"\r\n\r\n".starts_with(&self.buf) => {
+                        return Ok(None)
+                    }
                     Some(b'\r' | b'\n') => self.buf.advance(1),
                     Some(_) => break,
                     None => return Ok(None),
                 }
             }
             let from = self.scanned.saturating_sub(3);
-            let Some((head_end, body_start)) = split_head(&self.buf[from..]).map(|(h, b)| (h + from, b + from)) else {
+            let Some((head_end, body_start)) =
+                split_head(&self.buf[from..]).map(|(h, b)| (h + from, b + from))
+            else {
                 self.scanned = self.buf.len();
                 if self.buf.len() > self.limits.max_header_bytes {
                     return Err(FrameError::HeadersTooLarge(self.limits.max_header_bytes));
@@ -139,7 +143,10 @@ impl StreamFramer {
 /// The Content-Length of a header section (start line included): 0 when absent (the request
 /// is then answered 400 by the endpoint and the connection closed), an error when unusable.
 fn content_length(head: &[u8], limits: &Limits) -> Result<usize, FrameError> {
-    let start = head.iter().position(|&b| b == b'\n').map_or(head.len(), |i| i + 1);
+    let start = head
+        .iter()
+        .position(|&b| b == b'\n')
+        .map_or(head.len(), |i| i + 1);
     let mut found: Option<usize> = None;
     for field in headers::parse_header_section(&head[start..], limits).fields {
         if field.name != Name::ContentLength {
@@ -163,7 +170,8 @@ fn content_length(head: &[u8], limits: &Limits) -> Result<usize, FrameError> {
 mod tests {
     use super::*;
 
-    const MSG: &[u8] = b"OPTIONS sip:a@b SIP/2.0\r\nVia: SIP/2.0/TCP h;branch=z9hG4bK1\r\nl: 5\r\n\r\nhello";
+    const MSG: &[u8] =
+        b"OPTIONS sip:a@b SIP/2.0\r\nVia: SIP/2.0/TCP h;branch=z9hG4bK1\r\nl: 5\r\n\r\nhello";
 
     fn framer() -> StreamFramer {
         StreamFramer::new(Limits::default())
@@ -177,9 +185,15 @@ mod tests {
         input.extend_from_slice(b"\r\n\r\n");
         input.extend_from_slice(MSG);
         f.push(&input).unwrap();
-        assert_eq!(f.next_item().unwrap(), Some(StreamItem::Message(Bytes::from_static(MSG))));
+        assert_eq!(
+            f.next_item().unwrap(),
+            Some(StreamItem::Message(Bytes::from_static(MSG)))
+        );
         assert_eq!(f.next_item().unwrap(), Some(StreamItem::Ping));
-        assert_eq!(f.next_item().unwrap(), Some(StreamItem::Message(Bytes::from_static(MSG))));
+        assert_eq!(
+            f.next_item().unwrap(),
+            Some(StreamItem::Message(Bytes::from_static(MSG)))
+        );
         assert_eq!(f.next_item().unwrap(), None);
         assert_eq!(f.buffered(), 0);
     }
@@ -188,10 +202,17 @@ mod tests {
     fn one_message_byte_by_byte() {
         let mut f = framer();
         for (i, b) in MSG.iter().enumerate() {
-            assert_eq!(f.next_item().unwrap(), None, "complete too early at byte {i}");
+            assert_eq!(
+                f.next_item().unwrap(),
+                None,
+                "complete too early at byte {i}"
+            );
             f.push(&[*b]).unwrap();
         }
-        assert_eq!(f.next_item().unwrap(), Some(StreamItem::Message(Bytes::from_static(MSG))));
+        assert_eq!(
+            f.next_item().unwrap(),
+            Some(StreamItem::Message(Bytes::from_static(MSG)))
+        );
     }
 
     #[test]
@@ -201,19 +222,31 @@ mod tests {
         assert_eq!(f.next_item().unwrap(), None);
         assert!(!f.mid_message());
         f.push(MSG).unwrap();
-        assert_eq!(f.next_item().unwrap(), Some(StreamItem::Message(Bytes::from_static(MSG))));
+        assert_eq!(
+            f.next_item().unwrap(),
+            Some(StreamItem::Message(Bytes::from_static(MSG)))
+        );
     }
 
     #[test]
     fn bad_and_oversized_lengths_are_errors() {
         let mut f = framer();
-        f.push(b"OPTIONS sip:a@b SIP/2.0\r\nContent-Length: -999\r\n\r\n").unwrap();
-        assert!(matches!(f.next_item(), Err(FrameError::BadContentLength(_))));
+        f.push(b"OPTIONS sip:a@b SIP/2.0\r\nContent-Length: -999\r\n\r\n")
+            .unwrap();
+        assert!(matches!(
+            f.next_item(),
+            Err(FrameError::BadContentLength(_))
+        ));
         let mut f = framer();
-        f.push(b"OPTIONS sip:a@b SIP/2.0\r\nl: 13\r\nl: 5\r\n\r\n").unwrap();
-        assert!(matches!(f.next_item(), Err(FrameError::BadContentLength(_))));
+        f.push(b"OPTIONS sip:a@b SIP/2.0\r\nl: 13\r\nl: 5\r\n\r\n")
+            .unwrap();
+        assert!(matches!(
+            f.next_item(),
+            Err(FrameError::BadContentLength(_))
+        ));
         let mut f = framer();
-        f.push(b"OPTIONS sip:a@b SIP/2.0\r\nl: 99999999\r\n\r\n").unwrap();
+        f.push(b"OPTIONS sip:a@b SIP/2.0\r\nl: 99999999\r\n\r\n")
+            .unwrap();
         assert!(matches!(f.next_item(), Err(FrameError::MessageTooLarge(_))));
         let mut f = framer();
         let endless = vec![b'a'; 40 * 1024];
@@ -225,10 +258,13 @@ mod tests {
     #[test]
     fn missing_content_length_frames_as_empty_body() {
         let mut f = framer();
-        f.push(b"OPTIONS sip:a@b SIP/2.0\r\nVia: x\r\n\r\nOPTIONS").unwrap();
+        f.push(b"OPTIONS sip:a@b SIP/2.0\r\nVia: x\r\n\r\nOPTIONS")
+            .unwrap();
         assert_eq!(
             f.next_item().unwrap(),
-            Some(StreamItem::Message(Bytes::from_static(b"OPTIONS sip:a@b SIP/2.0\r\nVia: x\r\n\r\n")))
+            Some(StreamItem::Message(Bytes::from_static(
+                b"OPTIONS sip:a@b SIP/2.0\r\nVia: x\r\n\r\n"
+            )))
         );
         assert_eq!(f.next_item().unwrap(), None);
     }

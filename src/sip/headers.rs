@@ -197,7 +197,9 @@ pub fn is_token_char(b: u8) -> bool {
 
 /// Splits `bytes` into lines ending in CRLF (a bare LF is tolerated, as most stacks do).
 pub fn lines(bytes: &[u8]) -> impl Iterator<Item = &[u8]> {
-    bytes.split(|&b| b == b'\n').map(|l| l.strip_suffix(b"\r").unwrap_or(l))
+    bytes
+        .split(|&b| b == b'\n')
+        .map(|l| l.strip_suffix(b"\r").unwrap_or(l))
 }
 
 fn trim_ws(mut s: &[u8]) -> &[u8] {
@@ -389,7 +391,8 @@ mod tests {
 
     #[test]
     fn compact_names_case_and_space_before_colon() {
-        let h = parse("o: check-sync\r\nv :SIP/2.0/UDP a\r\ncall-id\t: x\r\nL: 0\r\nX-Foo: bar\r\n");
+        let h =
+            parse("o: check-sync\r\nv :SIP/2.0/UDP a\r\ncall-id\t: x\r\nL: 0\r\nX-Foo: bar\r\n");
         assert_eq!(
             h,
             vec![
@@ -427,7 +430,11 @@ mod tests {
         let long = format!("X: {}\r\nCall-ID: 1\r\n", "a".repeat(10_000));
         let s = parse_header_section(long.as_bytes(), &Limits::default());
         assert!(matches!(s.defect, Some(HeaderError::LineTooLong(_))));
-        assert_eq!(s.fields.len(), 1, "the good line after the long one is kept");
+        assert_eq!(
+            s.fields.len(),
+            1,
+            "the good line after the long one is kept"
+        );
         let s = parse_header_section(b"no colon here\r\n", &Limits::default());
         assert!(matches!(s.defect, Some(HeaderError::Malformed(_))));
         let s = parse_header_section(b" x\r\n", &Limits::default());

@@ -279,7 +279,11 @@ pub fn parse(bytes: &[u8], framing: Framing, limits: &Limits) -> Result<Request,
         .find(|h| h.name == Name::Via)
         .and_then(|h| headers::split_values(&h.value).next())
         .and_then(parse_via);
-    if top_via.is_none() || fields.iter().any(|h| h.name == Name::Via && !via_well_formed(&h.value)) {
+    if top_via.is_none()
+        || fields
+            .iter()
+            .any(|h| h.name == Name::Via && !via_well_formed(&h.value))
+    {
         defect.get_or_insert(Defect::Via);
     }
 
@@ -345,7 +349,9 @@ fn request_line(line: &[u8]) -> Result<(String, String, String, Option<Defect>),
     let version_ok = version.len() > 4
         && version[..4].eq_ignore_ascii_case("SIP/")
         && version[4..].split_once('.').is_some_and(|(a, b)| {
-            !a.is_empty() && !b.is_empty() && (a.bytes().chain(b.bytes())).all(|c| c.is_ascii_digit())
+            !a.is_empty()
+                && !b.is_empty()
+                && (a.bytes().chain(b.bytes())).all(|c| c.is_ascii_digit())
         });
     if !version_ok || !method.bytes().all(is_token_char) {
         return Err(garbage());
@@ -364,7 +370,10 @@ fn request_line(line: &[u8]) -> Result<(String, String, String, Option<Defect>),
 pub(crate) fn parse_cseq(value: &str) -> Option<CSeq> {
     let mut it = value.split_ascii_whitespace();
     let (num, method) = (it.next()?, it.next()?);
-    if it.next().is_some() || !num.bytes().all(|b| b.is_ascii_digit()) || !method.bytes().all(is_token_char) {
+    if it.next().is_some()
+        || !num.bytes().all(|b| b.is_ascii_digit())
+        || !method.bytes().all(is_token_char)
+    {
         return None;
     }
     Some(CSeq {
@@ -378,7 +387,11 @@ pub(crate) fn parse_cseq(value: &str) -> Option<CSeq> {
 pub(crate) fn parse_via(value: &str) -> Option<TopVia> {
     let head_end = headers::find_unquoted(value, b';').unwrap_or(value.len());
     let mut proto = value[..head_end].splitn(3, '/');
-    let (name, version, rest) = (proto.next()?.trim(), proto.next()?.trim(), proto.next()?.trim_start());
+    let (name, version, rest) = (
+        proto.next()?.trim(),
+        proto.next()?.trim(),
+        proto.next()?.trim_start(),
+    );
     if !name.eq_ignore_ascii_case("SIP") || version != "2.0" {
         return None;
     }
@@ -408,7 +421,10 @@ fn via_well_formed(value: &str) -> bool {
             return false;
         }
         if let Some(p) = headers::find_unquoted(item, b';') {
-            if item[p + 1..].split(';').any(|param| param.trim().is_empty()) {
+            if item[p + 1..]
+                .split(';')
+                .any(|param| param.trim().is_empty())
+            {
                 return false;
             }
         }
@@ -425,10 +441,9 @@ fn via_well_formed(value: &str) -> bool {
 /// Non-ASCII display-name text is tolerated, as deployed PBXes send it unquoted.
 pub(crate) fn address_well_formed(value: &str) -> bool {
     let bytes = value.as_bytes();
-    let mut i = 0;
     // Optional display name.
     if bytes.first() == Some(&b'"') {
-        i = 1;
+        let mut i = 1;
         loop {
             match bytes.get(i) {
                 None => return false,
@@ -466,7 +481,9 @@ fn angle_addr_ok(s: &str) -> bool {
     };
     let inner = &s[1..inner_end];
     let after = s[inner_end + 1..].trim_start();
-    !inner.is_empty() && !inner.contains(char::is_whitespace) && (after.is_empty() || after.starts_with(';'))
+    !inner.is_empty()
+        && !inner.contains(char::is_whitespace)
+        && (after.is_empty() || after.starts_with(';'))
 }
 
 /// A Content-Length value: `1*DIGIT`, bounded. `None` when invalid.
@@ -519,11 +536,23 @@ Content-Length: 0\r\n\r\n";
     #[test]
     fn classifies_unanswerable_input() {
         assert_eq!(p(b"\r\n\r\n").unwrap_err(), Unanswerable::KeepAlive);
-        assert_eq!(p(b"SIP/2.0 200 OK\r\n\r\n").unwrap_err(), Unanswerable::Response);
-        assert!(matches!(p(b"hello world\r\n\r\n").unwrap_err(), Unanswerable::Garbage(_)));
-        assert!(matches!(p(b"\x16\x03\x01\x02\x00").unwrap_err(), Unanswerable::Garbage(_)));
+        assert_eq!(
+            p(b"SIP/2.0 200 OK\r\n\r\n").unwrap_err(),
+            Unanswerable::Response
+        );
+        assert!(matches!(
+            p(b"hello world\r\n\r\n").unwrap_err(),
+            Unanswerable::Garbage(_)
+        ));
+        assert!(matches!(
+            p(b"\x16\x03\x01\x02\x00").unwrap_err(),
+            Unanswerable::Garbage(_)
+        ));
         let no_call_id = b"NOTIFY sip:a@b SIP/2.0\r\nVia: SIP/2.0/UDP h\r\nFrom: <sip:a@b>\r\nTo: <sip:a@b>\r\nCSeq: 1 NOTIFY\r\n\r\n";
-        assert_eq!(p(no_call_id).unwrap_err(), Unanswerable::MissingField("Call-ID"));
+        assert_eq!(
+            p(no_call_id).unwrap_err(),
+            Unanswerable::MissingField("Call-ID")
+        );
         let big = vec![b'a'; 70_000];
         assert_eq!(p(&big).unwrap_err(), Unanswerable::TooLarge(65536));
     }
@@ -538,15 +567,25 @@ Content-Length: 0\r\n\r\n";
         };
         assert_eq!(with("Content-Length: 3\r\n", "abcdef").body, b"abc");
         assert_eq!(with("", "abcdef").body, b"abcdef");
-        assert_eq!(with("l: 9999\r\n", "abc").defect, Some(Defect::ContentLengthExceedsMessage));
-        assert_eq!(with("l: -999\r\n", "abc").defect, Some(Defect::ContentLength));
+        assert_eq!(
+            with("l: 9999\r\n", "abc").defect,
+            Some(Defect::ContentLengthExceedsMessage)
+        );
+        assert_eq!(
+            with("l: -999\r\n", "abc").defect,
+            Some(Defect::ContentLength)
+        );
         assert_eq!(
             with("l: 1\r\nContent-Length: 2\r\n", "abc").defect,
             Some(Defect::ConflictingContentLength)
         );
-        let stream = String::from_utf8(NOTIFY.to_vec()).unwrap().replace("Content-Length: 0\r\n", "");
+        let stream = String::from_utf8(NOTIFY.to_vec())
+            .unwrap()
+            .replace("Content-Length: 0\r\n", "");
         assert_eq!(
-            parse(stream.as_bytes(), Framing::Stream, &Limits::default()).unwrap().defect,
+            parse(stream.as_bytes(), Framing::Stream, &Limits::default())
+                .unwrap()
+                .defect,
             Some(Defect::MissingContentLength)
         );
     }
@@ -597,7 +636,8 @@ Content-Length: 0\r\n\r\n";
         let folded = b"NOTIFY sip:1001@192.0.2.10 SIP/2.0\r\nv : SIP/2.0/UDP 192.0.2.1;branch=z9hG4bKx\r\nf: <sip:pbx@192.0.2.1>;tag=1\r\nt: <sip:1001@192.0.2.10>\r\ni: abc\r\nCSEQ : 1 NOTIFY\r\no: check-sync\r\n ;reboot=true\r\nl: 0\r\n\r\n";
         let r = p(folded).unwrap();
         assert_eq!(r.defect, None);
-        let model = rsip::Request::try_from(r.to_normalised_bytes()).expect("rsip parses the normalised form");
+        let model = rsip::Request::try_from(r.to_normalised_bytes())
+            .expect("rsip parses the normalised form");
         assert_eq!(model.method, rsip::Method::Notify);
     }
 }

@@ -75,7 +75,13 @@ impl Status {
 pub const ALLOW: &str = "NOTIFY, OPTIONS";
 
 /// Writes the response to `req` with `status` and `extra` headers (name, value).
-pub fn build(req: &Request, status: Status, to_tag: &str, source: SocketAddr, extra: &[(&str, &str)]) -> Vec<u8> {
+pub fn build(
+    req: &Request,
+    status: Status,
+    to_tag: &str,
+    source: SocketAddr,
+    extra: &[(&str, &str)],
+) -> Vec<u8> {
     let mut out = Vec::with_capacity(512);
     out.extend_from_slice(format!("SIP/2.0 {} {}\r\n", status.code(), status.reason()).as_bytes());
     let mut first_via = true;
@@ -181,7 +187,14 @@ mod tests {
     fn copies_fields_adds_tag_received_and_rport() {
         let r = req("Via: SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bK1;rport\r\nv: SIP/2.0/UDP proxy;branch=z9hG4bK0\r\n");
         let src: SocketAddr = "127.0.0.1:40000".parse().unwrap();
-        let out = String::from_utf8(build(&r, Status::BadEvent, "abc", src, &[("Allow-Events", "check-sync")])).unwrap();
+        let out = String::from_utf8(build(
+            &r,
+            Status::BadEvent,
+            "abc",
+            src,
+            &[("Allow-Events", "check-sync")],
+        ))
+        .unwrap();
         assert_eq!(
             out,
             "SIP/2.0 489 Bad Event\r\n\
@@ -198,8 +211,17 @@ Content-Length: 0\r\n\r\n"
 
     #[test]
     fn no_received_when_sent_by_matches_source() {
-        let r = req("Via: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bK1, SIP/2.0/UDP h2;branch=z9hG4bK2\r\n");
-        let out = String::from_utf8(build(&r, Status::Ok, "t", "127.0.0.1:5070".parse().unwrap(), &[])).unwrap();
+        let r = req(
+            "Via: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bK1, SIP/2.0/UDP h2;branch=z9hG4bK2\r\n",
+        );
+        let out = String::from_utf8(build(
+            &r,
+            Status::Ok,
+            "t",
+            "127.0.0.1:5070".parse().unwrap(),
+            &[],
+        ))
+        .unwrap();
         assert!(out.contains("Via: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bK1, SIP/2.0/UDP h2;branch=z9hG4bK2\r\n"), "{out}");
         assert!(out.starts_with("SIP/2.0 200 OK\r\n"));
     }
@@ -208,7 +230,14 @@ Content-Length: 0\r\n\r\n"
     fn existing_to_tag_is_kept() {
         let raw = "NOTIFY sip:a@b SIP/2.0\r\nVia: SIP/2.0/UDP [::1]:5060;branch=z9hG4bK1\r\nFrom: <sip:p@x>;tag=9\r\nTo: <sip:a@b>;tag=old\r\nCall-ID: c1\r\nCSeq: 5 NOTIFY\r\n\r\n";
         let r = parse(raw.as_bytes(), Framing::Datagram, &Limits::default()).unwrap();
-        let out = String::from_utf8(build(&r, Status::CallDoesNotExist, "new", "[::1]:5060".parse().unwrap(), &[])).unwrap();
+        let out = String::from_utf8(build(
+            &r,
+            Status::CallDoesNotExist,
+            "new",
+            "[::1]:5060".parse().unwrap(),
+            &[],
+        ))
+        .unwrap();
         assert!(out.contains("To: <sip:a@b>;tag=old\r\n"));
         assert!(!out.contains("received"), "{out}");
     }

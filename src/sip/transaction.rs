@@ -218,8 +218,14 @@ mod tests {
         assert_eq!(t.lookup(t0, &key("b1"), &dup(1)), Lookup::New);
         t.insert(t0, key("b1"), dup(1), "resp".into());
         let at = t0 + Duration::from_secs(31);
-        assert_eq!(t.lookup(at, &key("b1"), &dup(1)), Lookup::Retransmission("resp".into()));
-        assert_eq!(t.lookup(at, &key("b2"), &dup(1)), Lookup::Duplicate("resp".into()));
+        assert_eq!(
+            t.lookup(at, &key("b1"), &dup(1)),
+            Lookup::Retransmission("resp".into())
+        );
+        assert_eq!(
+            t.lookup(at, &key("b2"), &dup(1)),
+            Lookup::Duplicate("resp".into())
+        );
         assert_eq!(t.lookup(at, &key("b2"), &dup(2)), Lookup::New);
         assert_eq!(t.next_expiry(), Some(t0 + TIMER_J_UDP));
         assert_eq!(t.lookup(t0 + TIMER_J_UDP, &key("b1"), &dup(1)), Lookup::New);
@@ -236,7 +242,10 @@ mod tests {
         assert_eq!(t.len(), 2);
         assert_eq!(t.evicted(), 1);
         assert_eq!(t.lookup(t0, &key("a"), &dup(0)), Lookup::New);
-        assert_eq!(t.lookup(t0, &key("c"), &dup(2)), Lookup::Retransmission("c".into()));
+        assert_eq!(
+            t.lookup(t0, &key("c"), &dup(2)),
+            Lookup::Retransmission("c".into())
+        );
     }
 
     #[test]

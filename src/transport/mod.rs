@@ -5,8 +5,11 @@
 //! section, never held across an `.await`), the reply is sent first, and only then is the
 //! [`ResyncRequest`] forwarded to the engine through a bounded channel.
 
+mod notify;
 mod tcp;
 mod udp;
+
+pub use notify::{send_notify, NotifyError};
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -134,17 +137,33 @@ impl Listeners {
 
     /// Serves until `shutdown` completes. Accepted resync requests go to `sink`; when the
     /// channel is full the request is dropped and counted, because a run is already pending.
-    pub async fn serve<F>(self, endpoint: SharedEndpoint, sink: mpsc::Sender<ResyncRequest>, tcp: TcpOptions, shutdown: F)
-    where
+    pub async fn serve<F>(
+        self,
+        endpoint: SharedEndpoint,
+        sink: mpsc::Sender<ResyncRequest>,
+        tcp: TcpOptions,
+        shutdown: F,
+    ) where
         F: Future<Output = ()>,
     {
         let (stop_tx, stop_rx) = watch::channel(false);
         let mut tasks = JoinSet::new();
         for socket in self.udp {
-            tasks.spawn(udp::serve(socket, endpoint.clone(), sink.clone(), stop_rx.clone()));
+            tasks.spawn(udp::serve(
+                socket,
+                endpoint.clone(),
+                sink.clone(),
+                stop_rx.clone(),
+            ));
         }
         for listener in self.tcp {
-            tasks.spawn(tcp::serve(listener, endpoint.clone(), sink.clone(), tcp, stop_rx.clone()));
+            tasks.spawn(tcp::serve(
+                listener,
+                endpoint.clone(),
+                sink.clone(),
+                tcp,
+                stop_rx.clone(),
+            ));
         }
         tasks.spawn(expire_transactions(endpoint.clone(), stop_rx.clone()));
         shutdown.await;
@@ -173,8 +192,18 @@ pub(crate) fn lock(endpoint: &SharedEndpoint) -> std::sync::MutexGuard<'_, Endpo
     endpoint.lock().unwrap_or_else(|p| p.into_inner())
 }
 
+/// A snapshot of a shared endpoint's counters.
+pub fn lock_counters(endpoint: &SharedEndpoint) -> crate::sip::Counters {
+    lock(endpoint).counters()
+}
+
 /// Logs what deserves it and forwards the resync request; called after the reply was sent.
-pub(crate) fn after_reply(handled: Handled, source: SocketAddr, transport: Transport, sink: &mpsc::Sender<ResyncRequest>) {
+pub(crate) fn after_reply(
+    handled: Handled,
+    source: SocketAddr,
+    transport: Transport,
+    sink: &mpsc::Sender<ResyncRequest>,
+) {
     match &handled.disposition {
         Disposition::Dropped { reason, log: true } => {
             tracing::warn!(%source, %transport, %reason, "dropped a message (further drops from this source are counted, not logged, for a while)");
@@ -191,9 +220,13 @@ pub(crate) fn after_reply(handled: Handled, source: SocketAddr, transport: Trans
         if let Err(e) = sink.try_send(req) {
             match e {
                 mpsc::error::TrySendError::Full(_) => {
-                    tracing::debug!("resync request coalesced: the engine already has requests pending")
+                    tracing::debug!(
+                        "resync request coalesced: the engine already has requests pending"
+                    )
                 }
-                mpsc::error::TrySendError::Closed(_) => tracing::warn!("resync request lost: the engine has stopped"),
+                mpsc::error::TrySendError::Closed(_) => {
+                    tracing::warn!("resync request lost: the engine has stopped")
+                }
             }
         }
     }

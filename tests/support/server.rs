@@ -76,7 +76,9 @@ impl TestServer {
                 .expect("runtime");
             rt.block_on(async move {
                 let localhost: SocketAddr = "127.0.0.1:0".parse().unwrap();
-                let listeners = Listeners::bind(&[localhost], &[localhost]).await.expect("bind on loopback");
+                let listeners = Listeners::bind(&[localhost], &[localhost])
+                    .await
+                    .expect("bind on loopback");
                 addr_tx.send(listeners.local_addrs()).unwrap();
                 let (tx, mut rx) = tokio::sync::mpsc::channel(1024);
                 let collector = tokio::spawn(async move {
@@ -92,7 +94,9 @@ impl TestServer {
                 let _ = collector.await;
             });
         });
-        let addrs = addr_rx.recv_timeout(Duration::from_secs(10)).expect("listeners bound");
+        let addrs = addr_rx
+            .recv_timeout(Duration::from_secs(10))
+            .expect("listeners bound");
         let find = |t: Transport| addrs.iter().find(|(tr, _)| *tr == t).unwrap().1;
         TestServer {
             udp: find(Transport::Udp),

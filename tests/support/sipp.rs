@@ -73,11 +73,18 @@ pub fn sipp_binary() -> PathBuf {
             return is_executable(&p).then_some(p);
         }
         let on_path = std::env::var_os("PATH")
-            .map(|paths| std::env::split_paths(&paths).map(|dir| dir.join("sipp")).collect::<Vec<_>>())
+            .map(|paths| {
+                std::env::split_paths(&paths)
+                    .map(|dir| dir.join("sipp"))
+                    .collect::<Vec<_>>()
+            })
             .unwrap_or_default();
         on_path
             .into_iter()
-            .chain([PathBuf::from("/usr/bin/sipp"), PathBuf::from("/usr/sbin/sipp")])
+            .chain([
+                PathBuf::from("/usr/bin/sipp"),
+                PathBuf::from("/usr/sbin/sipp"),
+            ])
             .find(|p| is_executable(p))
     });
     match found {
@@ -99,7 +106,9 @@ pub fn sipp_binary() -> PathBuf {
 #[cfg(unix)]
 fn is_executable(p: &Path) -> bool {
     use std::os::unix::fs::PermissionsExt;
-    std::fs::metadata(p).map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0).unwrap_or(false)
+    std::fs::metadata(p)
+        .map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        .unwrap_or(false)
 }
 
 #[cfg(not(unix))]
@@ -160,23 +169,46 @@ impl SippRun {
     #[track_caller]
     pub fn assert_failure(&self) -> &Self {
         if self.success() {
-            panic!("SIPp scenario was expected to fail but passed\n{}", self.report());
+            panic!(
+                "SIPp scenario was expected to fail but passed\n{}",
+                self.report()
+            );
         }
         self
     }
 
     /// Messages SIPp received but could not attribute to a call and therefore threw away
-    /// (e.g. an answer to garbage, or a response for an unknown Call-ID). A listener that
-    /// stays silent when it should produces none.
+    /// (e.g. an answer to garbage, a response for an unknown Call-ID, or one arriving after
+    /// its call ended): the matching lines of the errors log, plus the non-zero
+    /// "dead call msg" / "out-of-call msg" counters of the final screen. A listener that stays
+    /// silent when it should produces none.
     pub fn discarded_messages(&self) -> Vec<String> {
-        self.error_log
+        let mut found: Vec<String> = self
+            .error_log
             .lines()
             .filter(|l| {
                 let l = l.to_ascii_lowercase();
                 l.contains("discard") || l.contains("can't be mapped")
             })
             .map(str::to_owned)
-            .collect()
+            .collect();
+        for marker in ["dead call msg (discarded)", "out-of-call msg (discarded)"] {
+            let worst = self
+                .screen_log
+                .lines()
+                .filter_map(|line| {
+                    let before = line[..line.find(marker)?].trim_end();
+                    let digits =
+                        before.len() - before.trim_end_matches(|c: char| c.is_ascii_digit()).len();
+                    before[before.len() - digits..].parse::<u64>().ok()
+                })
+                .max()
+                .unwrap_or(0);
+            if worst > 0 {
+                found.push(format!("final screen: {worst} {marker}"));
+            }
+        }
+        found
     }
 
     /// Panics if SIPp discarded any message (see [`SippRun::discarded_messages`]).
@@ -184,7 +216,10 @@ impl SippRun {
     pub fn assert_no_stray_messages(&self) -> &Self {
         let stray = self.discarded_messages();
         if !stray.is_empty() {
-            panic!("SIPp received messages it could not match to a call: {stray:#?}\n{}", self.report());
+            panic!(
+                "SIPp received messages it could not match to a call: {stray:#?}\n{}",
+                self.report()
+            );
         }
         self
     }
@@ -192,7 +227,14 @@ impl SippRun {
     /// A human-readable account of the run: command, exit status and all the logs.
     pub fn report(&self) -> String {
         let mut out = String::new();
-        let _ = writeln!(out, "scenario : {} over {} ({} call(s)) against {}", self.scenario, self.transport.as_str(), self.calls, self.target);
+        let _ = writeln!(
+            out,
+            "scenario : {} over {} ({} call(s)) against {}",
+            self.scenario,
+            self.transport.as_str(),
+            self.calls,
+            self.target
+        );
         let _ = writeln!(out, "command  : {}", self.command);
         let status = match self.status {
             Some(s) => format!("{s}"),
@@ -226,10 +268,22 @@ impl SippRun {
 ///  -recv_timeout 5000 -default_behaviors all,-bye -trace_err -error_file <dir>/errors.log
 ///  -trace_msg -message_file <dir>/messages.log -trace_stat -stf <dir>/stats.csv
 ///  -trace_screen -screen_file <dir>/screen.log`
-pub fn run_scenario(scenario: &str, target: SocketAddr, transport: SippTransport, calls: u32) -> SippRun {
+pub fn run_scenario(
+    scenario: &str,
+    target: SocketAddr,
+    transport: SippTransport,
+    calls: u32,
+) -> SippRun {
     let scenario_path = fixture(&format!("fixtures/sipp/{scenario}"));
-    assert!(scenario_path.is_file(), "no such SIPp scenario: {}", scenario_path.display());
-    assert!(target.ip().is_loopback(), "SIPp tests only talk to loopback, not {target}");
+    assert!(
+        scenario_path.is_file(),
+        "no such SIPp scenario: {}",
+        scenario_path.display()
+    );
+    assert!(
+        target.ip().is_loopback(),
+        "SIPp tests only talk to loopback, not {target}"
+    );
     assert!(calls > 0, "at least one call");
     let sipp = sipp_binary();
 
@@ -237,7 +291,16 @@ pub fn run_scenario(scenario: &str, target: SocketAddr, transport: SippTransport
     loop {
         attempt += 1;
         let (sip_port, control_port) = (reserve_port(true), reserve_port(false));
-        let run = run_once(&sipp, scenario, &scenario_path, target, transport, calls, sip_port, control_port);
+        let run = run_once(
+            &sipp,
+            scenario,
+            &scenario_path,
+            target,
+            transport,
+            calls,
+            sip_port,
+            control_port,
+        );
         release_port(sip_port);
         release_port(control_port);
         if run.exit_code() == Some(SIPP_EXIT_BIND_ERROR) && attempt < BIND_RETRIES {
@@ -365,10 +428,18 @@ fn run_once(
 fn work_dir(scenario: &str, transport: SippTransport) -> PathBuf {
     static COUNTER: AtomicU32 = AtomicU32::new(0);
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    let stem = scenario.trim_end_matches(".xml").replace(|c: char| !c.is_ascii_alphanumeric() && c != '_' && c != '-', "_");
-    let dir = std::env::temp_dir().join(format!("sip-resync-sipp-{}-{n}-{stem}-{}", std::process::id(), transport.as_str()));
+    let stem = scenario.trim_end_matches(".xml").replace(
+        |c: char| !c.is_ascii_alphanumeric() && c != '_' && c != '-',
+        "_",
+    );
+    let dir = std::env::temp_dir().join(format!(
+        "sip-resync-sipp-{}-{n}-{stem}-{}",
+        std::process::id(),
+        transport.as_str()
+    ));
     let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("cannot create {}: {e}", dir.display()));
+    std::fs::create_dir_all(&dir)
+        .unwrap_or_else(|e| panic!("cannot create {}: {e}", dir.display()));
     dir
 }
 
@@ -383,7 +454,9 @@ fn reserved() -> &'static Mutex<HashSet<u16>> {
 /// then exits with 254 and [`run_scenario`] retries.
 fn reserve_port(also_tcp: bool) -> u16 {
     for _ in 0..100 {
-        let Ok(udp) = UdpSocket::bind("127.0.0.1:0") else { continue };
+        let Ok(udp) = UdpSocket::bind("127.0.0.1:0") else {
+            continue;
+        };
         let Ok(addr) = udp.local_addr() else { continue };
         let port = addr.port();
         if also_tcp && TcpListener::bind(("127.0.0.1", port)).is_err() {
@@ -403,12 +476,18 @@ fn release_port(port: u16) {
 
 /// The file's content (its last [`LOG_TAIL`] bytes if larger), lossily decoded; "" if absent.
 fn read_tail(path: &Path) -> String {
-    let Ok(mut f) = File::open(path) else { return String::new() };
+    let Ok(mut f) = File::open(path) else {
+        return String::new();
+    };
     let len = f.metadata().map(|m| m.len()).unwrap_or(0);
     let mut prefix = String::new();
     if len > LOG_TAIL {
         let _ = f.seek(SeekFrom::Start(len - LOG_TAIL));
-        prefix = format!("[... {} earlier bytes not shown; see {} ...]\n", len - LOG_TAIL, path.display());
+        prefix = format!(
+            "[... {} earlier bytes not shown; see {} ...]\n",
+            len - LOG_TAIL,
+            path.display()
+        );
     }
     let mut buf = Vec::new();
     let _ = f.read_to_end(&mut buf);
@@ -416,7 +495,10 @@ fn read_tail(path: &Path) -> String {
 }
 
 fn shell_quote(s: &str) -> String {
-    if !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || "-_./:,=@+".contains(c)) {
+    if !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./:,=@+".contains(c))
+    {
         s.to_owned()
     } else {
         format!("'{}'", s.replace('\'', r"'\''"))

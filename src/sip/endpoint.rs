@@ -494,3 +494,204 @@ fn transaction_keys(req: &Request) -> (TxKey, DupKey) {
     };
     (key, dup)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SRC: &str = "127.0.0.1:5070";
+
+    fn notify(branch: &str, cseq: u32, event: Option<&str>, to_tag: bool) -> Vec<u8> {
+        let event = event.map(|e| format!("Event: {e}\r\n")).unwrap_or_default();
+        let tag = if to_tag { ";tag=abc" } else { "" };
+        format!(
+            "NOTIFY sip:1001@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5070;branch={branch}\r\nFrom: <sip:pbx@127.0.0.1>;tag=f1\r\nTo: <sip:1001@127.0.0.1>{tag}\r\nCall-ID: cid-1\r\nCSeq: {cseq} NOTIFY\r\n{event}Content-Length: 0\r\n\r\n"
+        )
+        .into_bytes()
+    }
+
+    fn code(h: &Handled) -> Option<u16> {
+        let r = h.reply.as_ref()?;
+        std::str::from_utf8(r).ok()?.split(' ').nth(1)?.parse().ok()
+    }
+
+    fn ep() -> Endpoint {
+        Endpoint::new(EndpointConfig::default())
+    }
+
+    #[test]
+    fn response_table() {
+        let now = Instant::now();
+        let src = SRC.parse().unwrap();
+        let mut e = ep();
+        let cases: Vec<(Vec<u8>, Option<u16>, bool)> = vec![
+            (notify("z9hG4bK1", 1, Some("check-sync"), false), Some(200), true),
+            (notify("z9hG4bK2", 2, Some("Check-Sync;reboot=true"), false), Some(200), true),
+            (notify("z9hG4bK3", 3, Some("presence"), false), Some(489), false),
+            (notify("z9hG4bK4", 4, None, false), Some(400), false),
+            (notify("z9hG4bK5", 5, Some("check-sync"), true), Some(481), false),
+            (
+                b"OPTIONS sip:a@b SIP/2.0\r\nv: SIP/2.0/UDP h;branch=z9hG4bK6\r\nf: <sip:x@y>;tag=1\r\nt: <sip:a@b>\r\ni: o1\r\nCSeq: 1 OPTIONS\r\n\r\n".to_vec(),
+                Some(200),
+                false,
+            ),
+            (
+                b"ACK sip:a@b SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK7\r\nFrom: <sip:x@y>;tag=1\r\nTo: <sip:a@b>;tag=2\r\nCall-ID: a1\r\nCSeq: 1 ACK\r\n\r\n".to_vec(),
+                None,
+                false,
+            ),
+            (
+                b"SUBSCRIBE sip:a@b SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK8\r\nFrom: <sip:x@y>;tag=1\r\nTo: <sip:a@b>\r\nCall-ID: s1\r\nCSeq: 1 SUBSCRIBE\r\n\r\n".to_vec(),
+                Some(405),
+                false,
+            ),
+            (
+                b"NOTIFY sip:a@b SIP/3.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK9\r\nFrom: <sip:x@y>;tag=1\r\nTo: <sip:a@b>\r\nCall-ID: v1\r\nCSeq: 1 NOTIFY\r\nEvent: check-sync\r\n\r\n".to_vec(),
+                Some(505),
+                false,
+            ),
+            (
+                b"NOTIFY sip:a@b SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK10\r\nFrom: <sip:x@y>;tag=1\r\nTo: <sip:a@b>\r\nCall-ID: m1\r\nCSeq: 1 OPTIONS\r\nEvent: check-sync\r\n\r\n".to_vec(),
+                Some(400),
+                false,
+            ),
+            (b"garbage\r\n\r\n".to_vec(), None, false),
+        ];
+        for (i, (msg, want, resync)) in cases.iter().enumerate() {
+            let h = e.handle(now, src, Transport::Udp, msg);
+            assert_eq!(code(&h), *want, "case {i}: {h:?}");
+            assert_eq!(h.resync.is_some(), *resync, "case {i}");
+        }
+        let c = e.counters();
+        assert_eq!(c.resync_requests, 2);
+        assert_eq!(c.acks, 1);
+        assert_eq!(c.dropped_garbage, 1);
+    }
+
+    #[test]
+    fn reasons_and_extra_headers() {
+        let now = Instant::now();
+        let mut e = ep();
+        let src = SRC.parse().unwrap();
+        let text = |h: Handled| String::from_utf8(h.reply.unwrap().to_vec()).unwrap();
+        let r = text(e.handle(
+            now,
+            src,
+            Transport::Udp,
+            &notify("z9hG4bKa", 1, None, false),
+        ));
+        assert!(r.starts_with("SIP/2.0 400 Missing Event Header\r\n"), "{r}");
+        let r = text(e.handle(
+            now,
+            src,
+            Transport::Udp,
+            &notify("z9hG4bKb", 2, Some("resync"), false),
+        ));
+        assert!(r.contains("\r\nAllow-Events: check-sync\r\n"), "{r}");
+        assert!(r.contains("\r\nTo: <sip:1001@127.0.0.1>;tag="), "{r}");
+    }
+
+    #[test]
+    fn retransmission_gets_the_same_response_and_no_second_signal_for_timer_j() {
+        let t0 = Instant::now();
+        let src = SRC.parse().unwrap();
+        let mut e = ep();
+        let msg = notify("z9hG4bKr", 7, Some("check-sync"), false);
+        let first = e.handle(t0, src, Transport::Udp, &msg);
+        assert!(first.resync.is_some());
+        // Retransmissions across Timer J, on a virtual clock.
+        for ms in [500u64, 1500, 3500, 7500, 15_500, 31_999] {
+            let h = e.handle(t0 + Duration::from_millis(ms), src, Transport::Udp, &msg);
+            assert_eq!(h.disposition, Disposition::Retransmission, "at {ms} ms");
+            assert_eq!(h.reply, first.reply, "byte-identical response at {ms} ms");
+            assert!(h.resync.is_none());
+        }
+        // Same Call-ID/From-tag/CSeq, new branch: a duplicate.
+        let dup = e.handle(
+            t0 + Duration::from_secs(5),
+            src,
+            Transport::Udp,
+            &notify("z9hG4bKnew", 7, Some("check-sync"), false),
+        );
+        assert_eq!(dup.disposition, Disposition::Duplicate);
+        assert!(dup.resync.is_none());
+        assert_eq!(e.poll_timeout(), Some(t0 + TIMER_J_UDP));
+        // After Timer J the transaction is gone; the same bytes are a new request.
+        e.handle_timeout(t0 + TIMER_J_UDP);
+        assert_eq!(e.transactions(), 0);
+        let later = e.handle(t0 + TIMER_J_UDP, src, Transport::Udp, &msg);
+        assert!(later.resync.is_some());
+        assert_eq!(e.counters().resync_requests, 2);
+        assert_eq!(e.counters().retransmissions, 6);
+        assert_eq!(e.counters().duplicates, 1);
+    }
+
+    #[test]
+    fn tcp_keeps_no_transactions() {
+        let t0 = Instant::now();
+        let src = SRC.parse().unwrap();
+        let mut e = ep();
+        let msg = notify("z9hG4bKt", 1, Some("check-sync"), false);
+        assert!(e.handle(t0, src, Transport::Tcp, &msg).resync.is_some());
+        assert!(e.handle(t0, src, Transport::Tcp, &msg).resync.is_some());
+        assert_eq!(e.transactions(), 0);
+    }
+
+    #[test]
+    fn drops_are_logged_once_per_source_per_interval() {
+        let t0 = Instant::now();
+        let mut e = ep();
+        let a: SocketAddr = "127.0.0.1:1".parse().unwrap();
+        let b: SocketAddr = "127.0.0.2:1".parse().unwrap();
+        let logged = |h: Handled| matches!(h.disposition, Disposition::Dropped { log: true, .. });
+        assert!(logged(e.handle(t0, a, Transport::Udp, b"junk")));
+        assert!(!logged(e.handle(
+            t0 + Duration::from_secs(1),
+            a,
+            Transport::Udp,
+            b"junk"
+        )));
+        assert!(logged(e.handle(
+            t0 + Duration::from_secs(1),
+            b,
+            Transport::Udp,
+            b"junk"
+        )));
+        assert!(logged(e.handle(
+            t0 + Duration::from_secs(61),
+            a,
+            Transport::Udp,
+            b"junk"
+        )));
+        assert_eq!(e.counters().dropped_garbage, 4);
+    }
+
+    #[test]
+    fn strict_matching_and_settings_change() {
+        let now = Instant::now();
+        let src = SRC.parse().unwrap();
+        let mut e = ep();
+        e.set_events(EventMatcher::new(
+            ["resync"],
+            super::super::EventMatch::Strict,
+        ));
+        assert_eq!(
+            code(&e.handle(
+                now,
+                src,
+                Transport::Udp,
+                &notify("z9hG4bKs1", 1, Some("RESYNC"), false)
+            )),
+            Some(489)
+        );
+        assert_eq!(
+            code(&e.handle(
+                now,
+                src,
+                Transport::Udp,
+                &notify("z9hG4bKs2", 2, Some("resync"), false)
+            )),
+            Some(200)
+        );
+    }
+}

@@ -395,7 +395,7 @@ pub(crate) fn parse_via(value: &str) -> Option<TopVia> {
     if !name.eq_ignore_ascii_case("SIP") || version != "2.0" {
         return None;
     }
-    let (transport, sent_by) = rest.split_once(|c: char| c == ' ' || c == '\t')?;
+    let (transport, sent_by) = rest.split_once([' ', '\t'])?;
     let sent_by: String = sent_by.chars().filter(|c| !c.is_whitespace()).collect();
     if transport.is_empty() || !transport.bytes().all(is_token_char) || sent_by.is_empty() {
         return None;

@@ -1,0 +1,171 @@
+//! Raw-socket tests of the listeners on 127.0.0.1: UDP retransmissions, TCP framing across
+//! reads, keep-alives, and the TCP bounds.
+
+mod support;
+
+use std::io::{Read, Write};
+use std::net::{TcpStream, UdpSocket};
+use std::time::Duration;
+
+use sip_resync::transport::TcpOptions;
+use support::server::{TestServer, TestServerOptions};
+
+fn notify(branch: &str, cseq: u32) -> Vec<u8> {
+    format!(
+        "NOTIFY sip:1001@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/TCP 127.0.0.1:5999;branch={branch}\r\nFrom: <sip:pbx@127.0.0.1>;tag=f1\r\nTo: <sip:1001@127.0.0.1>\r\nCall-ID: sock-{branch}\r\nCSeq: {cseq} NOTIFY\r\nEvent: check-sync\r\nContent-Length: 0\r\n\r\n"
+    )
+    .into_bytes()
+}
+
+fn read_responses(stream: &mut TcpStream, n: usize) -> String {
+    stream
+        .set_read_timeout(Some(Duration::from_secs(3)))
+        .unwrap();
+    let mut got = String::new();
+    let mut buf = [0u8; 4096];
+    while got.matches("SIP/2.0 ").count() < n {
+        let k = stream.read(&mut buf).expect("response in time");
+        assert!(k > 0, "connection closed early; got {got}");
+        got.push_str(&String::from_utf8_lossy(&buf[..k]));
+    }
+    got
+}
+
+#[test]
+fn udp_retransmissions_get_identical_answers_and_one_signal() {
+    let server = TestServer::start(TestServerOptions::default());
+    let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
+    sock.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+    let msg = notify("z9hG4bKretrans1", 1);
+    let mut replies = Vec::new();
+    for _ in 0..5 {
+        sock.send_to(&msg, server.udp_addr()).unwrap();
+        let mut buf = [0u8; 4096];
+        let (n, from) = sock.recv_from(&mut buf).unwrap();
+        assert_eq!(from, server.udp_addr());
+        replies.push(buf[..n].to_vec());
+    }
+    assert!(
+        replies.windows(2).all(|w| w[0] == w[1]),
+        "every retransmission gets the same bytes"
+    );
+    assert!(replies[0].starts_with(b"SIP/2.0 200 OK\r\n"));
+    assert_eq!(server.wait_for_signals(1, Duration::from_secs(1)).len(), 1);
+    std::thread::sleep(Duration::from_millis(100));
+    assert_eq!(
+        server.signal_count(),
+        1,
+        "exactly one signal for five copies"
+    );
+    assert_eq!(server.counters().retransmissions, 4);
+}
+
+#[test]
+fn tcp_several_messages_in_one_write_and_one_split_over_many() {
+    let server = TestServer::start(TestServerOptions::default());
+    let mut s = TcpStream::connect(server.tcp_addr()).unwrap();
+    let mut two = notify("z9hG4bKt1", 1);
+    two.extend_from_slice(&notify("z9hG4bKt2", 2));
+    s.write_all(&two).unwrap();
+    let got = read_responses(&mut s, 2);
+    assert_eq!(got.matches("SIP/2.0 200 OK").count(), 2, "{got}");
+    let third = notify("z9hG4bKt3", 3);
+    for chunk in third.chunks(7) {
+        s.write_all(chunk).unwrap();
+        s.flush().unwrap();
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    let got = read_responses(&mut s, 1);
+    assert!(got.contains("CSeq: 3 NOTIFY"), "{got}");
+    assert_eq!(server.wait_for_signals(3, Duration::from_secs(2)).len(), 3);
+    assert!(server.signals().iter().all(|s| s.transport == "tcp"));
+}
+
+#[test]
+fn tcp_double_crlf_gets_a_single_crlf() {
+    let server = TestServer::start(TestServerOptions::default());
+    let mut s = TcpStream::connect(server.tcp_addr()).unwrap();
+    s.write_all(b"\r\n\r\n").unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+    let mut buf = [0u8; 16];
+    let n = s.read(&mut buf).unwrap();
+    assert_eq!(&buf[..n], b"\r\n");
+    // The connection is still usable afterwards.
+    s.write_all(&notify("z9hG4bKping", 1)).unwrap();
+    assert!(read_responses(&mut s, 1).starts_with("SIP/2.0 200 OK"));
+}
+
+#[test]
+fn tcp_bad_content_length_closes_the_connection() {
+    let server = TestServer::start(TestServerOptions::default());
+    let mut s = TcpStream::connect(server.tcp_addr()).unwrap();
+    let msg = String::from_utf8(notify("z9hG4bKncl", 1))
+        .unwrap()
+        .replace("Content-Length: 0", "Content-Length: -999");
+    s.write_all(msg.as_bytes()).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+    let mut buf = [0u8; 64];
+    assert_eq!(
+        s.read(&mut buf).unwrap_or(0),
+        0,
+        "closed without processing"
+    );
+    assert_eq!(server.signal_count(), 0);
+}
+
+#[test]
+fn tcp_incomplete_message_hits_its_deadline_and_idle_connections_time_out() {
+    let server = TestServer::start(TestServerOptions {
+        tcp: TcpOptions {
+            max_connections: 4,
+            idle_timeout: Duration::from_millis(400),
+            message_deadline: Duration::from_millis(300),
+        },
+        ..TestServerOptions::default()
+    });
+    let mut slow = TcpStream::connect(server.tcp_addr()).unwrap();
+    slow.write_all(&notify("z9hG4bKslow", 1)[..40]).unwrap();
+    let idle = TcpStream::connect(server.tcp_addr()).unwrap();
+    for mut s in [slow, idle] {
+        s.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
+        let mut buf = [0u8; 16];
+        let started = std::time::Instant::now();
+        assert_eq!(
+            s.read(&mut buf).unwrap_or(0),
+            0,
+            "the server closes the connection"
+        );
+        assert!(started.elapsed() < Duration::from_secs(2));
+    }
+}
+
+#[test]
+fn tcp_connection_cap_leaves_udp_answering() {
+    let server = TestServer::start(TestServerOptions {
+        tcp: TcpOptions {
+            max_connections: 3,
+            ..TcpOptions::default()
+        },
+        ..TestServerOptions::default()
+    });
+    let held: Vec<TcpStream> = (0..3)
+        .map(|_| TcpStream::connect(server.tcp_addr()).unwrap())
+        .collect();
+    std::thread::sleep(Duration::from_millis(100));
+    // A fourth connection is accepted and closed at once.
+    let mut extra = TcpStream::connect(server.tcp_addr()).unwrap();
+    extra
+        .set_read_timeout(Some(Duration::from_secs(2)))
+        .unwrap();
+    let _ = extra.write_all(&notify("z9hG4bKcap", 1));
+    let mut buf = [0u8; 64];
+    assert_eq!(extra.read(&mut buf).unwrap_or(0), 0);
+    // UDP is unaffected.
+    let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
+    sock.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+    sock.send_to(&notify("z9hG4bKudp", 1), server.udp_addr())
+        .unwrap();
+    let (n, _) = sock.recv_from(&mut buf).unwrap();
+    assert!(buf[..n].starts_with(b"SIP/2.0 200"));
+    drop(held);
+}

@@ -29,6 +29,7 @@
 pub mod client;
 pub mod config;
 pub mod resync;
+pub mod schedule;
 pub mod sip;
 pub mod transport;
 

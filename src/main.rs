@@ -83,6 +83,39 @@ enum Command {
         #[arg(long, default_value_t = 32)]
         timeout: u64,
     },
+    /// Print the next scheduled polls of a configuration, one per line.
+    ///
+    /// Each line is the RFC 3339 instant with its UTC offset in the chosen zone, a space, and
+    /// the rule that produced it. The same --seed always gives the same output.
+    Schedule {
+        /// Configuration file of any dialect (TOML, Panasonic .cfg, Snom XML).
+        #[arg(long, value_name = "FILE")]
+        config: PathBuf,
+        /// When the agent starts with a valid clock: RFC 3339 (2026-03-08T09:00:00-05:00) or
+        /// YYYY-MM-DDTHH:MM in the zone. Default: now.
+        #[arg(long, value_name = "TIME")]
+        from: Option<String>,
+        /// How many polls to print.
+        #[arg(long, default_value_t = 10)]
+        count: usize,
+        /// Seed of the random draws (an agent derives it from its MAC address).
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// IANA time zone, e.g. Europe/Berlin. Default: the configuration's, else the system's.
+        #[arg(long, value_name = "ZONE")]
+        tz: Option<String>,
+        /// When the polling settings last changed (same forms as --from). Default: --from.
+        #[arg(long, value_name = "TIME")]
+        changed_at: Option<String>,
+    },
+    /// Validate a configuration file of any dialect and print the effective settings.
+    ///
+    /// Exits 0 when the file is usable (warnings are printed), 2 with located errors otherwise.
+    Check {
+        /// The file to check.
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+    },
 }
 
 fn init_logging(format: LogFormat) {
@@ -122,7 +155,166 @@ fn main() -> ExitCode {
             to,
             timeout,
         } => runtime.block_on(notify(&target, &event, to, timeout)),
+        Command::Schedule {
+            config,
+            from,
+            count,
+            seed,
+            tz,
+            changed_at,
+        } => schedule(&config, from, count, seed, tz, changed_at),
+        Command::Check { file } => check(&file),
     }
+}
+
+/// Parses RFC 3339, or a civil `YYYY-MM-DDTHH:MM[:SS]` in `tz` (a time in a gap is shifted
+/// forward, a time in a fold takes the first occurrence).
+fn parse_instant(s: &str, tz: &jiff::tz::TimeZone) -> Result<jiff::Timestamp, String> {
+    if let Ok(ts) = s.parse::<jiff::Timestamp>() {
+        return Ok(ts);
+    }
+    let civil: jiff::civil::DateTime = s.parse().map_err(|_| {
+        format!("\"{s}\" is neither RFC 3339 (2026-03-08T09:00:00-05:00) nor YYYY-MM-DDTHH:MM")
+    })?;
+    civil
+        .to_zoned(tz.clone())
+        .map(|z| z.timestamp())
+        .map_err(|e| format!("\"{s}\": {e}"))
+}
+
+fn load_or_report(path: &std::path::Path) -> Result<config::Settings, ExitCode> {
+    config::load(path).map_err(|e| {
+        eprintln!("error: {e}");
+        ExitCode::from(exit::CONFIG)
+    })
+}
+
+/// A schedule warning located in its file when the key is known there.
+fn located(settings: &config::Settings, w: &sip_resync::schedule::Warning) -> String {
+    match settings.line_of(w.key()) {
+        Some(line) => format!("{}:{line}: {w}", settings.path.display()),
+        None => format!("{}: {w}", settings.path.display()),
+    }
+}
+
+fn schedule(
+    path: &std::path::Path,
+    from: Option<String>,
+    count: usize,
+    seed: u64,
+    tz: Option<String>,
+    changed_at: Option<String>,
+) -> ExitCode {
+    use sip_resync::schedule::{PersistedState, Schedule};
+    let settings = match load_or_report(path) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    let zone = match tz {
+        Some(name) => config::zone_named(&name).map_err(|m| format!("--tz: {m}")),
+        None => settings.zone().map_err(|e| e.to_string()),
+    };
+    let times = zone.and_then(|zone| {
+        let from = match &from {
+            Some(s) => parse_instant(s, &zone).map_err(|m| format!("--from: {m}"))?,
+            None => jiff::Timestamp::now(),
+        };
+        let changed = match &changed_at {
+            Some(s) => parse_instant(s, &zone).map_err(|m| format!("--changed-at: {m}"))?,
+            None => from,
+        };
+        Ok((zone, from, changed))
+    });
+    let (zone, from, changed) = match times {
+        Ok(t) => t,
+        Err(m) => {
+            eprintln!("error: {m}");
+            return ExitCode::from(exit::CONFIG);
+        }
+    };
+    for w in &settings.warnings {
+        eprintln!("warning: {w}");
+    }
+    let state = PersistedState {
+        changed_at: Some(changed),
+        last_success: None,
+    };
+    let (mut plan, warnings) = Schedule::new(&settings.schedule, zone.clone(), state, seed, from);
+    for w in &warnings {
+        eprintln!("warning: {}", located(&settings, w));
+    }
+    let mut printed = 0;
+    for poll in plan.polls(from, true).take(count) {
+        println!("{}", poll.to_line(&zone));
+        printed += 1;
+    }
+    if printed == 0 {
+        eprintln!("no polls: {}", plan.describe());
+    }
+    ExitCode::SUCCESS
+}
+
+fn check(path: &std::path::Path) -> ExitCode {
+    use sip_resync::schedule::{PersistedState, Schedule};
+    let settings = match load_or_report(path) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    let zone = match settings.zone() {
+        Ok(z) => z,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(exit::CONFIG);
+        }
+    };
+    let (plan, schedule_warnings) = Schedule::new(
+        &settings.schedule,
+        zone.clone(),
+        PersistedState::default(),
+        0,
+        jiff::Timestamp::now(),
+    );
+    let listen: Vec<String> = settings.sip.listen.iter().map(|l| l.to_string()).collect();
+    println!("{}: valid {}", path.display(), settings.dialect);
+    println!("  sip.listen          {}", listen.join(", "));
+    println!("  sip.events          {}", settings.sip.events.join(", "));
+    let mode = match settings.sip.event_match {
+        sip_resync::sip::EventMatch::CaseInsensitive => "case-insensitive",
+        sip_resync::sip::EventMatch::Strict => "strict",
+    };
+    println!("  sip.event_match     {mode}");
+    println!(
+        "  schedule.time_zone  {}",
+        zone.iana_name()
+            .unwrap_or("(system zone without an IANA name)")
+    );
+    println!("  schedule            {}", plan.describe());
+    for w in &settings.warnings {
+        println!("warning: {w}");
+    }
+    for w in &schedule_warnings {
+        println!("warning: {}", located(&settings, w));
+    }
+    if !settings.unused.is_empty() {
+        let shown: Vec<&str> = settings
+            .unused
+            .iter()
+            .take(20)
+            .map(String::as_str)
+            .collect();
+        let more = settings.unused.len().saturating_sub(shown.len());
+        let more = if more > 0 {
+            format!(" and {more} more")
+        } else {
+            String::new()
+        };
+        println!(
+            "note: {} setting(s) not used by sip-resync, kept for the phone: {}{more}",
+            settings.unused.len(),
+            shown.join(", ")
+        );
+    }
+    ExitCode::SUCCESS
 }
 
 async fn run(

@@ -7,6 +7,7 @@
 //! file, the line and the key.
 
 pub mod panasonic;
+pub mod snom;
 
 use std::fmt;
 use std::net::SocketAddr;
@@ -16,6 +17,7 @@ use std::str::FromStr;
 use serde::Deserialize;
 
 use crate::resync::Transport;
+use crate::schedule::{LocalTime, PanasonicPolling, ScheduleSettings, SnomMode, SnomPolling};
 use crate::sip::{EventMatch, EventMatcher};
 use crate::transport::TcpOptions;
 
@@ -156,6 +158,18 @@ pub enum Dialect {
     Toml,
     /// A Panasonic standard format file.
     Panasonic,
+    /// A Snom XML settings file.
+    Snom,
+}
+
+impl fmt::Display for Dialect {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Dialect::Toml => "sip-resync TOML",
+            Dialect::Panasonic => "Panasonic standard format (.cfg)",
+            Dialect::Snom => "Snom XML settings",
+        })
+    }
 }
 
 /// The SIP listener's settings.
@@ -202,8 +216,61 @@ pub struct Settings {
     pub dialect: Dialect,
     /// SIP listener settings.
     pub sip: SipSettings,
+    /// Timed polling settings.
+    pub schedule: ScheduleSettings,
+    /// IANA time zone for wall-clock schedules; `None` means the system's.
+    pub time_zone: Option<String>,
     /// Non-fatal findings.
     pub warnings: Vec<Warning>,
+    /// Settings of a vendor file that sip-resync does not use, kept for the report.
+    pub unused: Vec<String>,
+    /// Where each vendor setting was found (name, 1-based line), to locate later findings.
+    pub lines: Vec<(String, usize)>,
+    /// The file the settings came from.
+    pub path: PathBuf,
+}
+
+impl Settings {
+    fn new(dialect: Dialect, path: &Path) -> Settings {
+        Settings {
+            dialect,
+            sip: SipSettings::default(),
+            schedule: ScheduleSettings::Off,
+            time_zone: None,
+            warnings: Vec::new(),
+            unused: Vec::new(),
+            lines: Vec::new(),
+            path: path.to_owned(),
+        }
+    }
+
+    /// The line a vendor setting was read from.
+    pub fn line_of(&self, key: &str) -> Option<usize> {
+        self.lines.iter().find(|(k, _)| k == key).map(|(_, l)| *l)
+    }
+
+    /// The configured time zone, or the system's.
+    pub fn zone(&self) -> Result<jiff::tz::TimeZone, ConfigError> {
+        match &self.time_zone {
+            Some(name) => zone_named(name).map_err(|message| ConfigError::Invalid {
+                path: self.path.clone(),
+                line: None,
+                key: Some("schedule.time_zone".into()),
+                message,
+            }),
+            None => Ok(jiff::tz::TimeZone::system()),
+        }
+    }
+}
+
+/// Looks up an IANA time zone by name.
+pub fn zone_named(name: &str) -> Result<jiff::tz::TimeZone, String> {
+    jiff::tz::TimeZone::get(name).map_err(|_| {
+        format!(
+            "unknown time zone \"{}\" (expected an IANA name such as Europe/Berlin)",
+            crate::sip::escape::excerpt(name.as_bytes())
+        )
+    })
 }
 
 /// Reads and interprets a configuration file of any supported dialect.
@@ -230,17 +297,72 @@ pub fn from_bytes(bytes: &[u8], path: &Path) -> Result<Settings, ConfigError> {
         .is_some_and(|e| e.eq_ignore_ascii_case("cfg"));
     if panasonic::has_magic(bytes) || is_cfg {
         from_panasonic(&panasonic::parse(bytes, path)?)
+    } else if snom::looks_like(bytes) {
+        from_snom(&snom::parse(bytes, path)?, path)
     } else {
         from_toml(bytes, path)
     }
 }
 
+/// Panasonic keys sip-resync interprets.
+const PANASONIC_KEYS: &[&str] = &[
+    "CFG_RESYNC_FROM_SIP",
+    "CFG_CYCLIC",
+    "CFG_CYCLIC_INTVL",
+    "CFG_RTRY_INTVL",
+    "CFG_RESYNC_TIME",
+];
+
+/// Polling defaults used when a Panasonic file leaves a key out: no cyclic polling, a week
+/// as the cyclic interval, 30 minutes between retries, no daily time.
+pub const PANASONIC_DEFAULTS: (bool, u32, u32) = (false, 10_080, 30);
+
 fn from_panasonic(file: &panasonic::PanasonicFile) -> Result<Settings, ConfigError> {
-    let mut settings = Settings {
-        dialect: Dialect::Panasonic,
-        sip: SipSettings::default(),
-        warnings: file.warnings.clone(),
+    let mut settings = Settings::new(Dialect::Panasonic, &file.path);
+    settings.warnings = file.warnings.clone();
+    settings.lines = file
+        .entries
+        .iter()
+        .map(|e| (e.name.clone(), e.line))
+        .collect();
+    settings.unused = file
+        .entries
+        .iter()
+        .filter(|e| !PANASONIC_KEYS.contains(&e.name.as_str()))
+        .map(|e| e.name.clone())
+        .collect();
+    let invalid = |e: &panasonic::Entry, message: String| ConfigError::Invalid {
+        path: file.path.clone(),
+        line: Some(e.line),
+        key: Some(e.name.clone()),
+        message,
     };
+    let (mut cyclic, mut cyclic_interval_min, mut retry_interval_min) = PANASONIC_DEFAULTS;
+    if let Some(e) = file.get("CFG_CYCLIC") {
+        cyclic = match e.value.trim() {
+            v if v.eq_ignore_ascii_case("Y") => true,
+            v if v.eq_ignore_ascii_case("N") => false,
+            _ => return Err(invalid(e, "must be \"Y\" or \"N\"".into())),
+        };
+    }
+    for (key, slot) in [
+        ("CFG_CYCLIC_INTVL", &mut cyclic_interval_min),
+        ("CFG_RTRY_INTVL", &mut retry_interval_min),
+    ] {
+        if let Some(e) = file.get(key) {
+            *slot = e
+                .value
+                .trim()
+                .parse()
+                .map_err(|_| invalid(e, "must be a whole number of minutes".into()))?;
+        }
+    }
+    settings.schedule = ScheduleSettings::Panasonic(PanasonicPolling {
+        cyclic,
+        cyclic_interval_min,
+        retry_interval_min,
+        resync_time: file.get("CFG_RESYNC_TIME").map(|e| e.value.clone()),
+    });
     if let Some(e) = file.get("CFG_RESYNC_FROM_SIP") {
         let text = e.value.trim();
         if text.is_empty() {
@@ -257,10 +379,139 @@ fn from_panasonic(file: &panasonic::PanasonicFile) -> Result<Settings, ConfigErr
     Ok(settings)
 }
 
+/// Snom keys sip-resync interprets.
+const SNOM_KEYS: &[&str] = &[
+    "prov_polling_enabled",
+    "prov_polling_mode",
+    "prov_polling_period",
+    "prov_polling_time",
+    "prov_polling_time_rand_end",
+    "settings_refresh_timer",
+];
+
+fn from_snom(entries: &[snom::Entry], path: &Path) -> Result<Settings, ConfigError> {
+    let mut settings = Settings::new(Dialect::Snom, path);
+    settings.lines = entries.iter().map(|e| (e.name.clone(), e.line)).collect();
+    settings.unused = entries
+        .iter()
+        .filter(|e| !SNOM_KEYS.contains(&e.name.as_str()))
+        .map(|e| e.name.clone())
+        .collect();
+    let get = |k: &str| entries.iter().find(|e| e.name == k);
+    if !SNOM_KEYS.iter().any(|k| get(k).is_some()) {
+        return Ok(settings);
+    }
+    let invalid = |e: &snom::Entry, message: String| ConfigError::Invalid {
+        path: path.to_owned(),
+        line: Some(e.line),
+        key: Some(e.name.clone()),
+        message,
+    };
+    let number = |k: &str, default: u64| -> Result<u64, ConfigError> {
+        match get(k) {
+            None => Ok(default),
+            Some(e) if e.value.is_empty() => Ok(default),
+            Some(e) => e
+                .value
+                .parse()
+                .map_err(|_| invalid(e, "must be a whole number of seconds".into())),
+        }
+    };
+    let time = |k: &str| -> Result<Option<LocalTime>, ConfigError> {
+        match get(k) {
+            None => Ok(None),
+            Some(e) if e.value.is_empty() => Ok(None),
+            Some(e) => e
+                .value
+                .parse()
+                .map(Some)
+                .map_err(|err| invalid(e, format!("{err} (expected HH:MM, 00:00 to 23:59)"))),
+        }
+    };
+    let enabled = match get("prov_polling_enabled") {
+        None => false,
+        Some(e) => match e.value.to_ascii_lowercase().as_str() {
+            "on" | "true" | "1" => true,
+            "off" | "false" | "0" | "" => false,
+            _ => return Err(invalid(e, "must be on or off".into())),
+        },
+    };
+    let mode = match get("prov_polling_mode") {
+        None => SnomMode::Rel,
+        Some(e) => e
+            .value
+            .parse()
+            .map_err(|_| invalid(e, "must be rel, abs or random".into()))?,
+    };
+    settings.schedule = ScheduleSettings::Snom(SnomPolling {
+        enabled,
+        mode,
+        period_secs: number("prov_polling_period", 86_400)?,
+        time: time("prov_polling_time")?,
+        time_rand_end: time("prov_polling_time_rand_end")?,
+        settings_refresh_timer_secs: number("settings_refresh_timer", 0)?,
+    });
+    Ok(settings)
+}
+
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
 struct TomlFile {
     sip: TomlSip,
+    schedule: TomlSchedule,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct TomlSchedule {
+    time_zone: Option<String>,
+    snom: Option<TomlSnom>,
+    panasonic: Option<TomlPanasonic>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(default)]
+struct TomlSnom {
+    prov_polling_enabled: bool,
+    prov_polling_mode: SnomMode,
+    prov_polling_period: u64,
+    prov_polling_time: Option<LocalTime>,
+    prov_polling_time_rand_end: Option<LocalTime>,
+    settings_refresh_timer: u64,
+}
+
+impl Default for TomlSnom {
+    fn default() -> Self {
+        TomlSnom {
+            prov_polling_enabled: false,
+            prov_polling_mode: SnomMode::Rel,
+            prov_polling_period: 86_400,
+            prov_polling_time: None,
+            prov_polling_time_rand_end: None,
+            settings_refresh_timer: 0,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(default)]
+struct TomlPanasonic {
+    cfg_cyclic: bool,
+    cfg_cyclic_intvl: u32,
+    cfg_rtry_intvl: u32,
+    cfg_resync_time: Option<String>,
+}
+
+impl Default for TomlPanasonic {
+    fn default() -> Self {
+        let (cfg_cyclic, cfg_cyclic_intvl, cfg_rtry_intvl) = PANASONIC_DEFAULTS;
+        TomlPanasonic {
+            cfg_cyclic,
+            cfg_cyclic_intvl,
+            cfg_rtry_intvl,
+            cfg_resync_time: None,
+        }
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -337,6 +588,28 @@ fn from_toml(bytes: &[u8], path: &Path) -> Result<Settings, ConfigError> {
         })
         .collect();
     let sip = file.sip;
+    let (schedule, schedule_warnings) = ScheduleSettings::from_parts(
+        file.schedule.snom.map(|s| SnomPolling {
+            enabled: s.prov_polling_enabled,
+            mode: s.prov_polling_mode,
+            period_secs: s.prov_polling_period,
+            time: s.prov_polling_time,
+            time_rand_end: s.prov_polling_time_rand_end,
+            settings_refresh_timer_secs: s.settings_refresh_timer,
+        }),
+        file.schedule.panasonic.map(|p| PanasonicPolling {
+            cyclic: p.cfg_cyclic,
+            cyclic_interval_min: p.cfg_cyclic_intvl,
+            retry_interval_min: p.cfg_rtry_intvl,
+            resync_time: p.cfg_resync_time,
+        }),
+    );
+    warnings.extend(schedule_warnings.into_iter().map(|w| Warning {
+        path: path.to_owned(),
+        line: text.find("[schedule.snom]").map(|o| line_of(text, o)),
+        key: Some(w.key().to_owned()),
+        message: w.detail().to_owned(),
+    }));
     let check = |ok: bool, key: &str, message: &str| -> Result<(), ConfigError> {
         if ok {
             Ok(())
@@ -372,6 +645,11 @@ fn from_toml(bytes: &[u8], path: &Path) -> Result<Settings, ConfigError> {
         "sip.max_transactions",
         "must be at least 1",
     )?;
+    if let Some(zone) = &file.schedule.time_zone {
+        if let Err(message) = zone_named(zone) {
+            check(false, "schedule.time_zone", &message)?;
+        }
+    }
     if sip.listen.is_empty() {
         warnings.push(Warning {
             path: path.to_owned(),
@@ -382,6 +660,11 @@ fn from_toml(bytes: &[u8], path: &Path) -> Result<Settings, ConfigError> {
     }
     Ok(Settings {
         dialect: Dialect::Toml,
+        schedule,
+        time_zone: file.schedule.time_zone,
+        unused: Vec::new(),
+        lines: Vec::new(),
+        path: path.to_owned(),
         sip: SipSettings {
             listen: sip.listen,
             events: sip.events,
@@ -453,5 +736,85 @@ mod tests {
         assert_eq!(s.dialect, Dialect::Panasonic);
         assert_eq!(s.sip.events, vec!["resync"]);
         assert!(from_bytes(b"CFG_RESYNC_FROM_SIP=\"resync\"\r\n", Path::new("kx.cfg")).is_err());
+    }
+
+    #[test]
+    fn panasonic_polling_keys() {
+        let s = from_bytes(
+            b"# Panasonic SIP Phone Standard Format File #\r\nCFG_CYCLIC=\"Y\"\r\nCFG_CYCLIC_INTVL=\"60\"\r\nCFG_RESYNC_TIME=\"02:00\"\r\nSIP_RGSTR_ADDR_1=\"pbx\"\r\n",
+            Path::new("kx.cfg"),
+        )
+        .unwrap();
+        let ScheduleSettings::Panasonic(p) = &s.schedule else {
+            panic!("{:?}", s.schedule)
+        };
+        assert!(p.cyclic);
+        assert_eq!(p.cyclic_interval_min, 60);
+        assert_eq!(p.retry_interval_min, PANASONIC_DEFAULTS.2);
+        assert_eq!(p.resync_time.as_deref(), Some("02:00"));
+        assert_eq!(s.unused, vec!["SIP_RGSTR_ADDR_1"]);
+        assert_eq!(s.line_of("CFG_RESYNC_TIME"), Some(4));
+        let e = from_bytes(
+            b"# Panasonic SIP Phone Standard Format File #\r\nCFG_CYCLIC=\"maybe\"\r\n",
+            Path::new("kx.cfg"),
+        )
+        .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "kx.cfg:2: CFG_CYCLIC: must be \"Y\" or \"N\""
+        );
+    }
+
+    #[test]
+    fn snom_polling_keys() {
+        let s = from_bytes(
+            b"<settings>\n<phone-settings>\n<prov_polling_enabled perm=\"\">on</prov_polling_enabled>\n<prov_polling_mode perm=\"\">abs</prov_polling_mode>\n<prov_polling_time perm=\"\">09:00</prov_polling_time>\n<language perm=\"\">English</language>\n</phone-settings>\n</settings>\n",
+            Path::new("snom.xml"),
+        )
+        .unwrap();
+        assert_eq!(s.dialect, Dialect::Snom);
+        let ScheduleSettings::Snom(p) = &s.schedule else {
+            panic!("{:?}", s.schedule)
+        };
+        assert!(p.enabled);
+        assert_eq!(p.mode, SnomMode::Abs);
+        assert_eq!(p.time, Some("09:00".parse().unwrap()));
+        assert_eq!(s.unused, vec!["language"]);
+        let e = from_bytes(
+            b"<settings>\n<phone-settings>\n<prov_polling_time>25:00</prov_polling_time>\n</phone-settings>\n</settings>",
+            Path::new("snom.xml"),
+        )
+        .unwrap_err();
+        assert!(
+            e.to_string().starts_with("snom.xml:3: prov_polling_time: "),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn toml_schedule() {
+        let s = from_bytes(
+            b"[schedule]\ntime_zone = \"Europe/Berlin\"\n[schedule.snom]\nprov_polling_enabled = true\nprov_polling_mode = \"random\"\nprov_polling_period = 259200\nprov_polling_time = \"09:00\"\nprov_polling_time_rand_end = \"09:10\"\n",
+            Path::new("a.toml"),
+        )
+        .unwrap();
+        assert_eq!(s.time_zone.as_deref(), Some("Europe/Berlin"));
+        assert!(matches!(&s.schedule, ScheduleSettings::Snom(p) if p.period_secs == 259_200));
+        let e = from_bytes(
+            b"[schedule]\ntime_zone = \"Mars/Olympus\"\n",
+            Path::new("a.toml"),
+        )
+        .unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("a.toml:2: schedule.time_zone: unknown time zone"),
+            "{e}"
+        );
+        let e = from_bytes(
+            b"[schedule.snom]\nprov_polling_time = \"9am\"\n",
+            Path::new("a.toml"),
+        )
+        .unwrap_err();
+        assert!(e.to_string().starts_with("a.toml:2"), "{e}");
     }
 }

@@ -31,5 +31,14 @@ export SIPP
 
 cargo fmt --all -- --check
 cargo clippy --all-targets --locked -- -D warnings
-cargo test --all-targets --locked
-cargo test --doc --locked
+
+# Every test target, then the documentation examples; the totals close the run.
+log="$(mktemp)"
+trap 'rm -f "$log"' EXIT
+cargo test --all-targets --locked 2>&1 | tee -a "$log"
+cargo test --doc --locked 2>&1 | tee -a "$log"
+passed=$(awk '/^test result:/ { for (i = 1; i < NF; i++) if ($(i + 1) ~ /^passed/) n += $i } END { print n + 0 }' "$log")
+failed=$(awk '/^test result:/ { for (i = 1; i < NF; i++) if ($(i + 1) ~ /^failed/) n += $i } END { print n + 0 }' "$log")
+echo
+echo "all tests: ${passed} passed, ${failed} failed"
+[ "${failed}" -eq 0 ]

@@ -169,3 +169,42 @@ fn tcp_connection_cap_leaves_udp_answering() {
     assert!(buf[..n].starts_with(b"SIP/2.0 200"));
     drop(held);
 }
+
+#[test]
+fn ipv6_loopback_udp_and_tcp_with_the_notify_client() {
+    use sip_resync::sip::{Endpoint, EndpointConfig};
+    use sip_resync::transport::{send_notify, Listeners};
+    use std::sync::{Arc, Mutex};
+
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let any6: std::net::SocketAddr = "[::1]:0".parse().unwrap();
+        let listeners = Listeners::bind(&[any6], &[any6])
+            .await
+            .expect("IPv6 loopback is available");
+        let addrs = listeners.local_addrs();
+        let endpoint = Arc::new(Mutex::new(Endpoint::new(EndpointConfig::default())));
+        let (tx, mut rx) = tokio::sync::mpsc::channel(8);
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(listeners.serve(endpoint, tx, TcpOptions::default(), async {
+            let _ = stop_rx.await;
+        }));
+        for (transport, addr) in addrs {
+            let fin = send_notify(
+                transport,
+                addr,
+                "check-sync",
+                "sip:1001@[::1]",
+                Duration::from_secs(5),
+            )
+            .await
+            .unwrap();
+            assert_eq!(fin.code, 200, "{transport}");
+            let req = rx.recv().await.unwrap();
+            assert_eq!(req.transport, transport);
+            assert!(req.source.is_ipv6());
+        }
+        let _ = stop_tx.send(());
+        server.await.unwrap();
+    });
+}

@@ -346,6 +346,10 @@ async fn run(
     } else {
         listen
     };
+    if listen.is_empty() {
+        eprintln!("error: no listen address: give --listen udp:ADDR:PORT or tcp:ADDR:PORT, or [sip] listen in the configuration");
+        return ExitCode::from(exit::CONFIG);
+    }
     let pick = |t: Transport| -> Vec<SocketAddr> {
         listen
             .iter()

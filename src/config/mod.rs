@@ -3,8 +3,10 @@
 //! Every dialect feeds one effective [`Settings`] model. A file is recognised by its content:
 //! a first line holding the Panasonic magic text makes it a Panasonic `.cfg` file (a file
 //! named `*.cfg` without it is rejected, as a Panasonic unit would); anything else is read as
-//! our TOML format. Unknown keys are reported as [`Warning`]s, never fatal; errors name the
-//! file, the line and the key.
+//! our TOML format; a file starting with `<?xml` or `<settings` is Snom XML. Unknown keys of
+//! our TOML are reported as [`Warning`]s, never fatal; settings of a vendor file that
+//! sip-resync does not use are kept in [`Settings::unused`] and listed by `check`. Errors name
+//! the file, the line and the key.
 
 pub mod panasonic;
 pub mod snom;
@@ -560,6 +562,42 @@ fn line_of(text: &str, offset: usize) -> usize {
     text[..offset.min(text.len())].matches('\n').count() + 1
 }
 
+/// The line where a dotted TOML key (`sip.tcp.max_connections`) is assigned: a line that
+/// starts with its last part followed by `=`, inside the table of the other parts when that
+/// table has a header. Comments never match.
+fn key_line(text: &str, dotted: &str) -> Option<usize> {
+    let (table, leaf) = match dotted.rsplit_once('.') {
+        Some((t, l)) => (t, l),
+        None => ("", dotted),
+    };
+    let mut current = String::new();
+    let mut fallback = None;
+    for (i, raw) in text.lines().enumerate() {
+        let line = raw.trim();
+        if let Some(header) = line.strip_prefix('[') {
+            current = header
+                .trim_start_matches('[')
+                .split(']')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_owned();
+            continue;
+        }
+        let Some(rest) = line.strip_prefix(leaf) else {
+            continue;
+        };
+        if !rest.trim_start().starts_with('=') {
+            continue;
+        }
+        if current == table {
+            return Some(i + 1);
+        }
+        fallback.get_or_insert(i + 1);
+    }
+    fallback
+}
+
 fn from_toml(bytes: &[u8], path: &Path) -> Result<Settings, ConfigError> {
     let invalid = |line, key: Option<String>, message: String| ConfigError::Invalid {
         path: path.to_owned(),
@@ -614,10 +652,11 @@ fn from_toml(bytes: &[u8], path: &Path) -> Result<Settings, ConfigError> {
         if ok {
             Ok(())
         } else {
-            let line = text
-                .find(key.rsplit('.').next().unwrap_or(key))
-                .map(|o| line_of(text, o));
-            Err(invalid(line, Some(key.into()), message.into()))
+            Err(invalid(
+                key_line(text, key),
+                Some(key.into()),
+                message.into(),
+            ))
         }
     };
     check(
@@ -626,24 +665,24 @@ fn from_toml(bytes: &[u8], path: &Path) -> Result<Settings, ConfigError> {
         "at least one event text is needed, e.g. [\"check-sync\"]",
     )?;
     check(
-        sip.tcp.max_connections > 0,
+        (1..=65_536).contains(&sip.tcp.max_connections),
         "sip.tcp.max_connections",
-        "must be at least 1",
+        "must be from 1 to 65536",
     )?;
     check(
-        sip.tcp.idle_timeout_secs > 0,
+        (1..=86_400).contains(&sip.tcp.idle_timeout_secs),
         "sip.tcp.idle_timeout_secs",
-        "must be at least 1",
+        "must be from 1 to 86400 seconds",
     )?;
     check(
-        sip.tcp.message_deadline_secs > 0,
+        (1..=3_600).contains(&sip.tcp.message_deadline_secs),
         "sip.tcp.message_deadline_secs",
-        "must be at least 1",
+        "must be from 1 to 3600 seconds",
     )?;
     check(
-        sip.max_transactions > 0,
+        (1..=1_000_000).contains(&sip.max_transactions),
         "sip.max_transactions",
-        "must be at least 1",
+        "must be from 1 to 1000000",
     )?;
     if let Some(zone) = &file.schedule.time_zone {
         if let Err(message) = zone_named(zone) {

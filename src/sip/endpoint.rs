@@ -1,8 +1,10 @@
 //! The SIP endpoint: a framed message in, a decision out. No I/O, no clock.
 //!
-//! [`Endpoint::handle`] implements the response table of the behaviour contract (section 1)
-//! in the order RFC 3261 §8.2 inspects a request: framing and syntax (400), version (505),
-//! retransmission matching (§17.2.3), method (405 / 501), CSeq consistency (400), Request-URI
+//! [`Endpoint::handle`] implements the response table of the behaviour contract (section 1).
+//! After framing (unanswerable input is dropped and counted) and ACK absorption, a UDP request
+//! is first matched against completed transactions (§17.2.3; a retransmission gets the stored
+//! response again). A new request is then inspected in the order RFC 3261 §8.2 gives:
+//! version (505), syntax (400), method (405 / 501), CSeq consistency (400), Request-URI
 //! scheme (416), `Require` (420), then the NOTIFY rules: a missing Event is 400, a To-tag is
 //! 481 (no dialogs exist here), an event outside the accepted list is 489 with
 //! `Allow-Events`, and an accepted event is 200 OK plus one [`ResyncRequest`].
@@ -53,6 +55,8 @@ pub struct EndpointConfig {
     pub limits: Limits,
     /// Most completed UDP transactions remembered at once (each for Timer J = 32 s).
     pub max_transactions: usize,
+    /// Most bytes of responses remembered for them together.
+    pub max_transaction_bytes: usize,
     /// A dropped message is logged at most once per source address per this interval.
     pub drop_log_interval: Duration,
     /// Most source addresses remembered for drop logging.
@@ -65,6 +69,7 @@ impl Default for EndpointConfig {
             events: EventMatcher::default(),
             limits: Limits::default(),
             max_transactions: 4096,
+            max_transaction_bytes: 8 * 1024 * 1024,
             drop_log_interval: Duration::from_secs(60),
             max_drop_log_sources: 1024,
         }
@@ -101,6 +106,8 @@ pub struct Counters {
     pub dropped_unanswerable: u64,
     /// Completed transactions evicted early because the table was full.
     pub transactions_evicted: u64,
+    /// TCP connections closed because their stream could not be framed or was too slow.
+    pub stream_errors: u64,
 }
 
 /// What happened to a message.
@@ -151,11 +158,20 @@ impl Handled {
     }
 }
 
+/// What is remembered of a completed transaction: the response, and the decision behind it
+/// (to answer a duplicate with a new branch, whose response must carry its own Via).
+#[derive(Debug, Clone)]
+struct Completed {
+    reply: Bytes,
+    status: Status,
+    extra: std::sync::Arc<[(&'static str, String)]>,
+}
+
 /// The sans-IO SIP endpoint.
 #[derive(Debug)]
 pub struct Endpoint {
     config: EndpointConfig,
-    udp_transactions: TransactionTable,
+    udp_transactions: TransactionTable<Completed>,
     counters: Counters,
     tag_key: std::collections::hash_map::RandomState,
     drop_log: HashMap<IpAddr, Instant>,
@@ -165,7 +181,11 @@ impl Endpoint {
     /// A new endpoint.
     pub fn new(config: EndpointConfig) -> Endpoint {
         Endpoint {
-            udp_transactions: TransactionTable::new(config.max_transactions, TIMER_J_UDP),
+            udp_transactions: TransactionTable::new(
+                config.max_transactions,
+                config.max_transaction_bytes,
+                TIMER_J_UDP,
+            ),
             config,
             counters: Counters::default(),
             tag_key: Default::default(),
@@ -236,27 +256,33 @@ impl Endpoint {
         }
 
         let keys = match (transport, &req.cseq, &req.top_via) {
-            (Transport::Udp, Some(_), Some(_)) => Some(transaction_keys(&req)),
+            (Transport::Udp, Some(_), Some(_)) => Some(transaction_keys(&req, source)),
             _ => None,
         };
         if let Some((key, dup)) = &keys {
             match self.udp_transactions.lookup(now, key, dup) {
                 Lookup::New => {}
-                Lookup::Retransmission(reply) => {
+                Lookup::Retransmission(done) => {
                     self.counters.retransmissions += 1;
                     self.counters.responses += 1;
                     return Handled {
-                        reply: Some(reply),
+                        reply: Some(done.reply),
                         resync: None,
                         disposition: Disposition::Retransmission,
                         close: false,
                     };
                 }
-                Lookup::Duplicate(reply) => {
+                Lookup::Duplicate(done) => {
+                    // Same answer, but built for this request: its Via (branch, received,
+                    // rport) is what the sender matches the response with.
                     self.counters.duplicates += 1;
                     self.counters.responses += 1;
+                    let extra: Vec<(&str, &str)> =
+                        done.extra.iter().map(|(n, v)| (*n, v.as_str())).collect();
+                    let reply =
+                        response::build(&req, done.status, &self.to_tag(&req), source, &extra);
                     return Handled {
-                        reply: Some(reply),
+                        reply: Some(Bytes::from(reply)),
                         resync: None,
                         disposition: Disposition::Duplicate,
                         close: false,
@@ -266,18 +292,24 @@ impl Endpoint {
         }
 
         let (status, extra, event) = self.decide(&req);
-        let allow_events = self.config.events.allow_events().to_owned();
-        let extra: Vec<(&str, &str)> = extra
-            .iter()
+        let extra: std::sync::Arc<[(&'static str, String)]> = extra
+            .into_iter()
             .map(|(n, v)| match v {
-                Extra::AllowEvents => (*n, allow_events.as_str()),
-                Extra::Text(t) => (*n, t.as_str()),
+                Extra::AllowEvents => (n, self.config.events.allow_events().to_owned()),
+                Extra::Text(t) => (n, t),
             })
             .collect();
+        let borrowed: Vec<(&str, &str)> = extra.iter().map(|(n, v)| (*n, v.as_str())).collect();
         let to_tag = self.to_tag(&req);
-        let reply = Bytes::from(response::build(&req, status, &to_tag, source, &extra));
+        let reply = Bytes::from(response::build(&req, status, &to_tag, source, &borrowed));
         if let Some((key, dup)) = keys {
-            self.udp_transactions.insert(now, key, dup, reply.clone());
+            let cost = reply.len() + extra.iter().map(|(_, v)| v.len()).sum::<usize>() + 256;
+            let done = Completed {
+                reply: reply.clone(),
+                status,
+                extra,
+            };
+            self.udp_transactions.insert(now, key, dup, done, cost);
         }
         self.counters.responses += 1;
         let close = transport == Transport::Tcp
@@ -414,6 +446,13 @@ impl Endpoint {
         format!("{h:016x}")
     }
 
+    /// Records that a stream from `source` could not be framed (or stalled) and was closed.
+    /// Returns true when the driver should log it: once per source per drop-log interval.
+    pub fn note_stream_error(&mut self, now: Instant, source: SocketAddr) -> bool {
+        self.counters.stream_errors += 1;
+        self.should_log(now, source.ip())
+    }
+
     fn drop(&mut self, now: Instant, source: SocketAddr, reason: Unanswerable) -> Handled {
         let counter = match reason {
             Unanswerable::KeepAlive => {
@@ -463,7 +502,7 @@ fn from_tag(req: &Request) -> &str {
         .unwrap_or_default()
 }
 
-fn transaction_keys(req: &Request) -> (TxKey, DupKey) {
+fn transaction_keys(req: &Request, source: SocketAddr) -> (TxKey, DupKey) {
     let cseq = req.cseq.as_ref().expect("checked by caller");
     let via = req.top_via.as_ref().expect("checked by caller");
     let method = if req.method == "ACK" {
@@ -480,6 +519,10 @@ fn transaction_keys(req: &Request) -> (TxKey, DupKey) {
         _ => TxKey::Legacy {
             uri: req.uri.clone(),
             from_tag: from_tag(req).to_owned(),
+            to_tag: headers::param(req.to(), "tag")
+                .flatten()
+                .unwrap_or_default()
+                .to_owned(),
             call_id: req.call_id().to_owned(),
             cseq: cseq.number,
             method: method.to_owned(),
@@ -487,6 +530,7 @@ fn transaction_keys(req: &Request) -> (TxKey, DupKey) {
         },
     };
     let dup = DupKey {
+        source,
         call_id: req.call_id().to_owned(),
         from_tag: from_tag(req).to_owned(),
         cseq: cseq.number,
@@ -615,6 +659,12 @@ mod tests {
         );
         assert_eq!(dup.disposition, Disposition::Duplicate);
         assert!(dup.resync.is_none());
+        let dup_reply = String::from_utf8(dup.reply.unwrap().to_vec()).unwrap();
+        assert!(dup_reply.starts_with("SIP/2.0 200 OK\r\n"), "{dup_reply}");
+        assert!(
+            dup_reply.contains(";branch=z9hG4bKnew"),
+            "answered with its own Via: {dup_reply}"
+        );
         assert_eq!(e.poll_timeout(), Some(t0 + TIMER_J_UDP));
         // After Timer J the transaction is gone; the same bytes are a new request.
         e.handle_timeout(t0 + TIMER_J_UDP);

@@ -58,6 +58,8 @@ pub enum Defect {
     CSeqMethodMismatch,
     /// A Via that is not `SIP/2.0/transport sent-by`.
     Via,
+    /// A header section longer than [`Limits::max_header_bytes`].
+    HeadersTooLarge,
     /// A From or To that is neither a name-addr nor an addr-spec (RFC 4475 §3.1.2.6, 14, 15).
     Address(&'static str),
 }
@@ -83,6 +85,7 @@ impl Defect {
             Defect::CSeq => "Malformed CSeq",
             Defect::CSeqMethodMismatch => "CSeq Method Mismatch",
             Defect::Via => "Malformed Via",
+            Defect::HeadersTooLarge => "Header Section Too Large",
             Defect::Address("From") => "Malformed From Header",
             Defect::Address(_) => "Malformed To Header",
         }
@@ -235,7 +238,7 @@ pub fn parse(bytes: &[u8], framing: Framing, limits: &Limits) -> Result<Request,
     let (method, uri, version, mut defect) = request_line(start_line)?;
     let section = headers::parse_header_section(&head[(line_end + 1).min(head.len())..], limits);
     if head_end > limits.max_header_bytes {
-        defect.get_or_insert(Defect::Header(HeaderError::TooMany(limits.max_headers)));
+        defect.get_or_insert(Defect::HeadersTooLarge);
     }
     if let Some(e) = section.defect {
         defect.get_or_insert(Defect::Header(e));

@@ -11,8 +11,8 @@
 //! the same Call-ID, From-tag and CSeq but a new branch inside the window is a duplicate too:
 //! one-file scripts resend with fixed values and a fresh branch.
 //!
-//! The table is bounded ([`TransactionTable::new`]); when full, the oldest entry is evicted
-//! early (counted). Time is only ever the `now` passed in.
+//! The table is bounded in entries and in bytes ([`TransactionTable::new`]); when full, the
+//! oldest entries are evicted early (counted). Time is only ever the `now` passed in.
 
 use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
@@ -38,6 +38,8 @@ pub enum TxKey {
         uri: String,
         /// From-tag (may be empty).
         from_tag: String,
+        /// To-tag (may be empty).
+        to_tag: String,
         /// Call-ID.
         call_id: String,
         /// CSeq number.
@@ -49,9 +51,11 @@ pub enum TxKey {
     },
 }
 
-/// The "same Call-ID, From-tag and CSeq" key.
+/// The "same Call-ID, From-tag and CSeq" key (from the same source address).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct DupKey {
+    /// Source address of the request.
+    pub source: std::net::SocketAddr,
     /// Call-ID.
     pub call_id: String,
     /// From-tag (may be empty).
@@ -63,66 +67,74 @@ pub struct DupKey {
 }
 
 #[derive(Debug)]
-struct Entry {
-    response: bytes::Bytes,
+struct Entry<V> {
+    value: V,
+    cost: usize,
     expires: Instant,
     dup: DupKey,
 }
 
 /// What a lookup found.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Lookup {
-    /// A retransmission of a completed transaction: resend this.
-    Retransmission(bytes::Bytes),
-    /// Same Call-ID, From-tag and CSeq as a completed transaction: resend this.
-    Duplicate(bytes::Bytes),
+pub enum Lookup<V> {
+    /// A retransmission of a completed transaction: what was decided for it.
+    Retransmission(V),
+    /// Same Call-ID, From-tag and CSeq as a completed transaction: what was decided for it.
+    Duplicate(V),
     /// A new request.
     New,
 }
 
-/// Completed server transactions, bounded and expiring by the `now` passed in.
+/// Completed server transactions, bounded and expiring by the `now` passed in. `V` is what
+/// is remembered of each (the endpoint keeps the response and the decision behind it).
 #[derive(Debug)]
-pub struct TransactionTable {
-    entries: HashMap<TxKey, Entry>,
+pub struct TransactionTable<V> {
+    entries: HashMap<TxKey, Entry<V>>,
     dups: HashMap<DupKey, TxKey>,
     order: VecDeque<(Instant, TxKey)>,
     capacity: usize,
+    max_bytes: usize,
+    bytes: usize,
     lifetime: Duration,
     evicted: u64,
 }
 
-impl TransactionTable {
-    /// A table holding at most `capacity` transactions for `lifetime` each.
-    pub fn new(capacity: usize, lifetime: Duration) -> TransactionTable {
+impl<V: Clone> TransactionTable<V> {
+    /// A table holding at most `capacity` transactions, of at most `max_bytes` declared cost
+    /// together, for `lifetime` each.
+    pub fn new(capacity: usize, max_bytes: usize, lifetime: Duration) -> TransactionTable<V> {
         TransactionTable {
             entries: HashMap::new(),
             dups: HashMap::new(),
             order: VecDeque::new(),
             capacity: capacity.max(1),
+            max_bytes,
+            bytes: 0,
             lifetime,
             evicted: 0,
         }
     }
 
     /// Looks a request up (after expiring what is due at `now`).
-    pub fn lookup(&mut self, now: Instant, key: &TxKey, dup: &DupKey) -> Lookup {
+    pub fn lookup(&mut self, now: Instant, key: &TxKey, dup: &DupKey) -> Lookup<V> {
         self.expire(now);
         if let Some(e) = self.entries.get(key) {
-            return Lookup::Retransmission(e.response.clone());
+            return Lookup::Retransmission(e.value.clone());
         }
         if let Some(e) = self.dups.get(dup).and_then(|k| self.entries.get(k)) {
-            return Lookup::Duplicate(e.response.clone());
+            return Lookup::Duplicate(e.value.clone());
         }
         Lookup::New
     }
 
-    /// Records the final response of a new transaction.
-    pub fn insert(&mut self, now: Instant, key: TxKey, dup: DupKey, response: bytes::Bytes) {
-        if self.lifetime.is_zero() {
+    /// Records a completed transaction; `cost` is its size in bytes, counted against the
+    /// byte budget.
+    pub fn insert(&mut self, now: Instant, key: TxKey, dup: DupKey, value: V, cost: usize) {
+        if self.lifetime.is_zero() || cost > self.max_bytes {
             return;
         }
         self.expire(now);
-        while self.entries.len() >= self.capacity {
+        while self.entries.len() >= self.capacity || self.bytes + cost > self.max_bytes {
             match self.order.pop_front() {
                 Some((_, old)) => {
                     if self.remove(&old) {
@@ -135,10 +147,12 @@ impl TransactionTable {
         let expires = now + self.lifetime;
         self.dups.insert(dup.clone(), key.clone());
         self.order.push_back((expires, key.clone()));
+        self.bytes += cost;
         self.entries.insert(
             key,
             Entry {
-                response,
+                value,
+                cost,
                 expires,
                 dup,
             },
@@ -161,6 +175,7 @@ impl TransactionTable {
     fn remove(&mut self, key: &TxKey) -> bool {
         match self.entries.remove(key) {
             Some(e) => {
+                self.bytes -= e.cost;
                 if self.dups.get(&e.dup) == Some(key) {
                     self.dups.remove(&e.dup);
                 }
@@ -178,6 +193,11 @@ impl TransactionTable {
     /// Number of completed transactions held.
     pub fn len(&self) -> usize {
         self.entries.len()
+    }
+
+    /// Declared bytes held.
+    pub fn bytes(&self) -> usize {
+        self.bytes
     }
 
     /// Is the table empty?
@@ -204,6 +224,7 @@ mod tests {
     }
     fn dup(cseq: u32) -> DupKey {
         DupKey {
+            source: "127.0.0.1:5060".parse().unwrap(),
             call_id: "c".into(),
             from_tag: "f".into(),
             cseq,
@@ -214,18 +235,15 @@ mod tests {
     #[test]
     fn retransmission_and_duplicate_within_timer_j_only() {
         let t0 = Instant::now();
-        let mut t = TransactionTable::new(16, TIMER_J_UDP);
+        let mut t = TransactionTable::<&str>::new(16, 1 << 20, TIMER_J_UDP);
         assert_eq!(t.lookup(t0, &key("b1"), &dup(1)), Lookup::New);
-        t.insert(t0, key("b1"), dup(1), "resp".into());
+        t.insert(t0, key("b1"), dup(1), "resp", 4);
         let at = t0 + Duration::from_secs(31);
         assert_eq!(
             t.lookup(at, &key("b1"), &dup(1)),
-            Lookup::Retransmission("resp".into())
+            Lookup::Retransmission("resp")
         );
-        assert_eq!(
-            t.lookup(at, &key("b2"), &dup(1)),
-            Lookup::Duplicate("resp".into())
-        );
+        assert_eq!(t.lookup(at, &key("b2"), &dup(1)), Lookup::Duplicate("resp"));
         assert_eq!(t.lookup(at, &key("b2"), &dup(2)), Lookup::New);
         assert_eq!(t.next_expiry(), Some(t0 + TIMER_J_UDP));
         assert_eq!(t.lookup(t0 + TIMER_J_UDP, &key("b1"), &dup(1)), Lookup::New);
@@ -235,24 +253,35 @@ mod tests {
     #[test]
     fn bounded_with_oldest_evicted() {
         let t0 = Instant::now();
-        let mut t = TransactionTable::new(2, TIMER_J_UDP);
+        let mut t = TransactionTable::new(2, 1 << 20, TIMER_J_UDP);
         for (i, b) in ["a", "b", "c"].into_iter().enumerate() {
-            t.insert(t0, key(b), dup(i as u32), b.to_string().into());
+            t.insert(t0, key(b), dup(i as u32), b, 1);
         }
         assert_eq!(t.len(), 2);
         assert_eq!(t.evicted(), 1);
         assert_eq!(t.lookup(t0, &key("a"), &dup(0)), Lookup::New);
         assert_eq!(
             t.lookup(t0, &key("c"), &dup(2)),
-            Lookup::Retransmission("c".into())
+            Lookup::Retransmission("c")
+        );
+        // The byte budget evicts too.
+        let mut t = TransactionTable::new(100, 10, TIMER_J_UDP);
+        t.insert(t0, key("a"), dup(0), "a", 6);
+        t.insert(t0, key("b"), dup(1), "b", 6);
+        assert_eq!((t.len(), t.bytes(), t.evicted()), (1, 6, 1));
+        t.insert(t0, key("c"), dup(2), "c", 11);
+        assert_eq!(
+            t.lookup(t0, &key("c"), &dup(2)),
+            Lookup::New,
+            "larger than the budget: not kept"
         );
     }
 
     #[test]
     fn zero_lifetime_stores_nothing() {
         let t0 = Instant::now();
-        let mut t = TransactionTable::new(2, Duration::ZERO);
-        t.insert(t0, key("a"), dup(0), "x".into());
+        let mut t = TransactionTable::new(2, 1 << 20, Duration::ZERO);
+        t.insert(t0, key("a"), dup(0), "x", 1);
         assert_eq!(t.lookup(t0, &key("a"), &dup(0)), Lookup::New);
     }
 }

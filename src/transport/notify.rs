@@ -114,10 +114,21 @@ pub async fn send_notify(
             let mut framer = StreamFramer::new(Limits::default());
             let mut buf = vec![0u8; 16 * 1024];
             loop {
-                while let Ok(Some(item)) = framer.next_item() {
-                    if let StreamItem::Message(msg) = item {
-                        if let Some(Ok(fin)) = client.on_response(&msg) {
-                            return Ok(fin);
+                loop {
+                    match framer.next_item() {
+                        Ok(Some(StreamItem::Message(msg))) => {
+                            if let Some(Ok(fin)) = client.on_response(&msg) {
+                                return Ok(fin);
+                            }
+                        }
+                        Ok(Some(StreamItem::Ping)) => {}
+                        Ok(None) => break,
+                        Err(_) => {
+                            return Err(NotifyError::Io {
+                                what: "unframeable response from",
+                                target,
+                                source: std::io::ErrorKind::InvalidData.into(),
+                            })
                         }
                     }
                 }

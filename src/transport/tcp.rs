@@ -91,7 +91,9 @@ async fn connection(
                 }
                 Ok(None) => break,
                 Err(e) => {
-                    tracing::warn!(%peer, error = %e, "closing TCP connection: cannot frame the stream");
+                    if lock(&endpoint).note_stream_error(Instant::now().into_std(), peer) {
+                        tracing::warn!(%peer, error = %e, "closing TCP connection: cannot frame the stream (further such closes from this source are counted, not logged, for a while)");
+                    }
                     return;
                 }
             }
@@ -104,7 +106,9 @@ async fn connection(
         let deadline = message_deadline.unwrap_or_else(|| Instant::now() + opts.idle_timeout);
         let room = framer.capacity_left().min(buf.len());
         if room == 0 {
-            tracing::warn!(%peer, "closing TCP connection: message exceeds the size limit");
+            if lock(&endpoint).note_stream_error(Instant::now().into_std(), peer) {
+                tracing::warn!(%peer, "closing TCP connection: message exceeds the size limit");
+            }
             return;
         }
         let n = tokio::select! {
@@ -112,8 +116,8 @@ async fn connection(
                 Ok(Ok(0)) | Ok(Err(_)) => return,
                 Ok(Ok(n)) => n,
                 Err(_) => {
-                    if message_deadline.is_some() {
-                        tracing::debug!(%peer, "closing TCP connection: message not completed in time");
+                    if message_deadline.is_some() && lock(&endpoint).note_stream_error(Instant::now().into_std(), peer) {
+                        tracing::warn!(%peer, "closing TCP connection: message not completed in time");
                     }
                     return;
                 }
@@ -121,7 +125,9 @@ async fn connection(
             _ = stop.changed() => return,
         };
         if let Err(e) = framer.push(&buf[..n]) {
-            tracing::warn!(%peer, error = %e, "closing TCP connection");
+            if lock(&endpoint).note_stream_error(Instant::now().into_std(), peer) {
+                tracing::warn!(%peer, error = %e, "closing TCP connection");
+            }
             return;
         }
     }

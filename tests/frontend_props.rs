@@ -8,15 +8,8 @@ use proptest::prelude::*;
 use sip_resync::sip::{Endpoint, EndpointConfig, Limits, StreamFramer, StreamItem};
 use sip_resync::Transport;
 
-const NOTIFY: &[u8] = b"NOTIFY sip:1001@192.0.2.10:5060 SIP/2.0\r\n\
-Via: SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bK776asdhds\r\n\
-From: <sip:pbx@192.0.2.1>;tag=1928301774\r\n\
-To: <sip:1001@192.0.2.10>\r\n\
-Call-ID: a84b4c76e66710@192.0.2.1\r\n\
-CSeq: 102 NOTIFY\r\n\
-Event: check-sync;reboot=false\r\n\
-Subscription-State: terminated\r\n\
-Content-Length: 0\r\n\r\n";
+/// The contract's example NOTIFY, from `fixtures/sip/`.
+const NOTIFY: &[u8] = include_bytes!("../fixtures/sip/check-sync.sip");
 
 fn src() -> SocketAddr {
     "127.0.0.1:5060".parse().unwrap()

@@ -503,7 +503,7 @@ mod tests {
     use super::*;
 
     /// The contract's example NOTIFY, from `fixtures/sip/`.
-const NOTIFY: &[u8] = include_bytes!("../../fixtures/sip/check-sync.sip");
+    const NOTIFY: &[u8] = include_bytes!("../../fixtures/sip/check-sync.sip");
 
     fn p(bytes: &[u8]) -> Result<Request, Unanswerable> {
         parse(bytes, Framing::Datagram, &Limits::default())

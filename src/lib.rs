@@ -59,6 +59,7 @@
 
 pub mod client;
 pub mod config;
+pub mod engine;
 pub mod resync;
 pub mod schedule;
 pub mod sip;

@@ -47,14 +47,8 @@ fn random_token(state: &RandomState, salt: u64) -> String {
 }
 
 impl NotifyClient {
-    /// Builds a NOTIFY with `Event: {event}` from `local` to `target` for `to_uri`.
-    pub fn new(
-        transport: Transport,
-        local: SocketAddr,
-        target: SocketAddr,
-        event: &str,
-        to_uri: &str,
-    ) -> NotifyClient {
+    /// Builds a NOTIFY with `Event: {event}` from `local` for `to_uri`.
+    pub fn new(transport: Transport, local: SocketAddr, event: &str, to_uri: &str) -> NotifyClient {
         let state = RandomState::new();
         let branch = format!("z9hG4bK{}", random_token(&state, 1));
         let call_id = random_token(&state, 2);
@@ -81,7 +75,6 @@ User-Agent: sip-resync/{version}\r\n\
 Content-Length: 0\r\n\r\n",
             version = env!("CARGO_PKG_VERSION"),
         );
-        let _ = target;
         NotifyClient {
             request: request.into_bytes(),
             call_id,
@@ -167,11 +160,9 @@ mod tests {
     #[test]
     fn round_trip_through_the_endpoint() {
         let local: SocketAddr = "127.0.0.1:40000".parse().unwrap();
-        let target: SocketAddr = "127.0.0.1:5060".parse().unwrap();
         let c = NotifyClient::new(
             Transport::Udp,
             local,
-            target,
             "check-sync;reboot=true",
             "sip:1001@127.0.0.1:5060",
         );
@@ -188,7 +179,7 @@ mod tests {
         assert_eq!(r.code, 200);
         assert_eq!(r.status_line, "SIP/2.0 200 OK");
         // A response to another transaction is ignored.
-        let other = NotifyClient::new(Transport::Udp, local, target, "check-sync", "sip:a@b");
+        let other = NotifyClient::new(Transport::Udp, local, "check-sync", "sip:a@b");
         assert_eq!(other.on_response(&reply), None);
     }
 }

@@ -93,7 +93,11 @@ pub fn build(
                 None => (via, None),
             };
             let mut v = top.trim_end().to_owned();
-            annotate_top_via(&mut v, source);
+            annotate_top_via(
+                &mut v,
+                req.top_via.as_ref().map(|t| t.sent_by.as_str()),
+                source,
+            );
             if let Some(rest) = rest {
                 v.push_str(rest);
             }
@@ -126,11 +130,12 @@ fn push_line(out: &mut Vec<u8>, name: &str, value: &str) {
 }
 
 /// RFC 3261 §18.2.1 `received` and RFC 3581 §4 `rport` on the top Via value.
-fn annotate_top_via(via: &mut String, source: SocketAddr) {
-    let sent_by_host = super::message::parse_via(via).map(|v| host_of(&v.sent_by).to_owned());
+/// `sent_by` is the top Via's sent-by as the front end already parsed it.
+fn annotate_top_via(via: &mut String, sent_by: Option<&str>, source: SocketAddr) {
+    let sent_by_host = sent_by.map(host_of);
     let rport = headers::param(via, "rport").map(|v| v.map(str::to_owned));
     let has_received = headers::param(via, "received").is_some();
-    let differs = match sent_by_host.as_deref().map(|h| h.parse::<IpAddr>()) {
+    let differs = match sent_by_host.map(|h| h.parse::<IpAddr>()) {
         Some(Ok(ip)) => ip != source.ip(),
         _ => true,
     };

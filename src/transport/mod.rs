@@ -216,7 +216,7 @@ pub(crate) fn after_reply(
         Disposition::Resync => {}
     }
     if let Some(req) = handled.resync {
-        tracing::info!(%source, %transport, event = %req.event, reboot = ?req.reboot, call_id = %crate::sip::escape::excerpt(req.call_id.as_bytes()), "resync requested");
+        tracing::info!(%source, %transport, event = %crate::sip::escape::excerpt(req.event.as_bytes()), reboot = ?req.reboot, call_id = %crate::sip::escape::excerpt(req.call_id.as_bytes()), "resync requested");
         if let Err(e) = sink.try_send(req) {
             match e {
                 mpsc::error::TrySendError::Full(_) => {

@@ -67,7 +67,7 @@ pub async fn send_notify(
             let local = socket
                 .local_addr()
                 .map_err(io("cannot bind a UDP socket for"))?;
-            let client = NotifyClient::new(transport, local, target, event, to_uri);
+            let client = NotifyClient::new(transport, local, event, to_uri);
             let mut buf = vec![0u8; 65_536];
             let (mut sent, mut provisional) = (0u32, false);
             loop {
@@ -106,7 +106,7 @@ pub async fn send_notify(
                 .map_err(|_| timed_out())?
                 .map_err(io("cannot connect to"))?;
             let local = stream.local_addr().map_err(io("cannot connect to"))?;
-            let client = NotifyClient::new(transport, local, target, event, to_uri);
+            let client = NotifyClient::new(transport, local, event, to_uri);
             stream
                 .write_all(client.request())
                 .await

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use sip_resync::config::{self, ListenAddr};
+use sip_resync::engine::{Cause, ClockValidity, Engine, EngineConfig};
 use sip_resync::sip::{Endpoint, EndpointConfig};
 use sip_resync::transport::{self, Listeners};
 use sip_resync::Transport;
@@ -61,9 +62,17 @@ enum Command {
         /// several (IPv6 as udp:[::1]:5060). Port 0 picks a free port.
         #[arg(long, value_name = "TRANSPORT:ADDR:PORT")]
         listen: Vec<ListenAddr>,
-        /// Directory for persisted state (created when missing).
+        /// Directory for the applied files and persisted state (created when missing);
+        /// overrides provisioning.state_dir. Applied files are read from DIR/current/.
         #[arg(long, value_name = "DIR")]
         state_dir: Option<PathBuf>,
+        /// MAC address replacing {MAC} in file URLs (0080F0A1B2C3 or 00:80:F0:A1:B2:C3);
+        /// overrides provisioning.mac and seeds the random schedule draws.
+        #[arg(long, value_name = "MAC")]
+        mac: Option<String>,
+        /// Model name replacing {MODEL} in file URLs; overrides provisioning.model.
+        #[arg(long, value_name = "MODEL")]
+        model: Option<String>,
     },
     /// Send one out-of-dialog NOTIFY and print the final response's status line.
     ///
@@ -148,7 +157,9 @@ fn main() -> ExitCode {
             config,
             listen,
             state_dir,
-        } => runtime.block_on(run(config, listen, state_dir)),
+            mac,
+            model,
+        } => runtime.block_on(run(config, listen, state_dir, mac, model)),
         Command::Notify {
             target,
             event,
@@ -321,8 +332,10 @@ async fn run(
     config_path: PathBuf,
     listen: Vec<ListenAddr>,
     state_dir: Option<PathBuf>,
+    mac: Option<String>,
+    model: Option<String>,
 ) -> ExitCode {
-    let settings = match config::load(&config_path) {
+    let mut settings = match config::load(&config_path) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("error: {e}");
@@ -332,6 +345,26 @@ async fn run(
     for w in &settings.warnings {
         tracing::warn!("{w}");
     }
+    if let Some(mac) = mac {
+        match config::provisioning::normalise_mac(&mac) {
+            Ok(m) => settings.provisioning.mac = Some(m),
+            Err(e) => {
+                eprintln!("error: --mac: {e}");
+                return ExitCode::from(exit::CONFIG);
+            }
+        }
+    }
+    if model.is_some() {
+        settings.provisioning.model = model;
+    }
+    let zone = match settings.zone() {
+        Ok(z) => z,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(exit::CONFIG);
+        }
+    };
+    let state_dir = state_dir.or_else(|| settings.provisioning.state_dir.clone());
     if let Some(dir) = &state_dir {
         if let Err(e) = std::fs::create_dir_all(dir) {
             eprintln!(
@@ -364,7 +397,32 @@ async fn run(
             return ExitCode::from(exit::NETWORK);
         }
     };
-    let matcher = settings.sip.matcher();
+    let engine = if settings.provisioning.files.is_empty() {
+        tracing::warn!("no provisioning files configured: NOTIFYs are answered, nothing is fetched (set [provisioning] files, or CFG_MASTER_FILE_PATH in a Panasonic file)");
+        None
+    } else {
+        let Some(dir) = state_dir else {
+            eprintln!("error: provisioning files are configured but there is no state directory for them: give --state-dir DIR or provisioning.state_dir");
+            return ExitCode::from(exit::CONFIG);
+        };
+        match Engine::start(EngineConfig {
+            settings: settings.clone(),
+            state_dir: dir,
+            time_zone: zone,
+            clock: ClockValidity::FromSystem,
+        }) {
+            Ok(started) => Some(started),
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::from(exit::CONFIG);
+            }
+        }
+    };
+    // The applied set may carry its own event text (CFG_RESYNC_FROM_SIP).
+    let matcher = match &engine {
+        Some((h, _)) => h.settings().borrow().sip.matcher(),
+        None => settings.sip.matcher(),
+    };
     for (transport, addr) in listeners.local_addrs() {
         tracing::info!(
             "listening on {transport}:{addr} for NOTIFY with Event {}",
@@ -376,18 +434,40 @@ async fn run(
         max_transactions: settings.sip.max_transactions,
         ..EndpointConfig::default()
     })));
+    let handle = engine.as_ref().map(|(h, _)| h.clone());
     let (tx, mut rx) = tokio::sync::mpsc::channel::<sip_resync::ResyncRequest>(64);
-    // The provisioning engine consumes these; until it is configured, each is logged by the
-    // listener ("resync requested") and acknowledged here.
+    // Each accepted NOTIFY becomes a trigger; the engine coalesces them.
+    let trigger = handle.clone();
     let consumer = tokio::spawn(async move {
         while let Some(req) = rx.recv().await {
-            tracing::debug!(source = %req.source, event = %req.event, "resync request received");
+            if let Some(h) = &trigger {
+                h.trigger(Cause::from_request(&req));
+            }
         }
     });
+    // Settings fetched by the engine (CFG_RESYNC_FROM_SIP) re-arm the event matcher at once.
+    if let Some(h) = &handle {
+        let mut changes = h.settings();
+        let endpoint = endpoint.clone();
+        tokio::spawn(async move {
+            while changes.changed().await.is_ok() {
+                let matcher = changes.borrow_and_update().sip.matcher();
+                tracing::info!("accepting NOTIFY with Event {}", matcher.allow_events());
+                endpoint
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .set_events(matcher);
+            }
+        });
+    }
     listeners
         .serve(endpoint.clone(), tx, settings.sip.tcp, shutdown_signal())
         .await;
     let _ = consumer.await;
+    if let Some((h, task)) = engine {
+        h.shutdown();
+        let _ = task.await;
+    }
     let c = transport::lock_counters(&endpoint);
     tracing::info!(
         received = c.received,

@@ -9,6 +9,7 @@
 //! the file, the line and the key.
 
 pub mod panasonic;
+pub mod provisioning;
 pub mod snom;
 
 use std::fmt;
@@ -22,6 +23,8 @@ use crate::resync::Transport;
 use crate::schedule::{LocalTime, PanasonicPolling, ScheduleSettings, SnomMode, SnomPolling};
 use crate::sip::{EventMatch, EventMatcher};
 use crate::transport::TcpOptions;
+
+pub use provisioning::{FileFormat, FileSpec, ProvisioningSettings, RebootPolicy};
 
 /// Largest configuration file read, in bytes.
 pub const MAX_CONFIG_BYTES: u64 = 1024 * 1024;
@@ -222,6 +225,11 @@ pub struct Settings {
     pub schedule: ScheduleSettings,
     /// IANA time zone for wall-clock schedules; `None` means the system's.
     pub time_zone: Option<String>,
+    /// What to fetch and how.
+    pub provisioning: ProvisioningSettings,
+    /// The settings of a vendor file (name, value) in file order, first occurrence only;
+    /// empty for TOML. Fetched files overlay these key by key.
+    pub vendor_entries: Vec<(String, String)>,
     /// Non-fatal findings.
     pub warnings: Vec<Warning>,
     /// Settings of a vendor file that sip-resync does not use, kept for the report.
@@ -239,6 +247,11 @@ impl Settings {
             sip: SipSettings::default(),
             schedule: ScheduleSettings::Off,
             time_zone: None,
+            provisioning: ProvisioningSettings {
+                base_dir: base_dir_of(path),
+                ..ProvisioningSettings::default()
+            },
+            vendor_entries: Vec::new(),
             warnings: Vec::new(),
             unused: Vec::new(),
             lines: Vec::new(),
@@ -262,6 +275,14 @@ impl Settings {
             }),
             None => Ok(jiff::tz::TimeZone::system()),
         }
+    }
+}
+
+/// The directory of a configuration file, against which its relative paths are resolved.
+fn base_dir_of(path: &Path) -> PathBuf {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
+        _ => PathBuf::from("."),
     }
 }
 
@@ -313,6 +334,24 @@ const PANASONIC_KEYS: &[&str] = &[
     "CFG_CYCLIC_INTVL",
     "CFG_RTRY_INTVL",
     "CFG_RESYNC_TIME",
+    "CFG_MASTER_FILE_PATH",
+    "CFG_PRODUCT_FILE_PATH",
+    "CFG_STANDARD_FILE_PATH",
+];
+
+/// Panasonic keys that set the polling schedule.
+const PANASONIC_SCHEDULE_KEYS: &[&str] = &[
+    "CFG_CYCLIC",
+    "CFG_CYCLIC_INTVL",
+    "CFG_RTRY_INTVL",
+    "CFG_RESYNC_TIME",
+];
+
+/// Panasonic file-path keys, in fetch order, with the local name of each file.
+const PANASONIC_FILES: &[(&str, &str)] = &[
+    ("CFG_MASTER_FILE_PATH", "master.cfg"),
+    ("CFG_PRODUCT_FILE_PATH", "product.cfg"),
+    ("CFG_STANDARD_FILE_PATH", "standard.cfg"),
 ];
 
 /// Polling defaults used when a Panasonic file leaves a key out: no cyclic polling, a week
@@ -333,12 +372,30 @@ fn from_panasonic(file: &panasonic::PanasonicFile) -> Result<Settings, ConfigErr
         .filter(|e| !PANASONIC_KEYS.contains(&e.name.as_str()))
         .map(|e| e.name.clone())
         .collect();
+    settings.vendor_entries = file
+        .entries
+        .iter()
+        .map(|e| (e.name.clone(), e.value.clone()))
+        .collect();
     let invalid = |e: &panasonic::Entry, message: String| ConfigError::Invalid {
         path: file.path.clone(),
         line: Some(e.line),
         key: Some(e.name.clone()),
         message,
     };
+    for (key, name) in PANASONIC_FILES {
+        let Some(e) = file.get(key) else { continue };
+        let url = e.value.trim();
+        if url.is_empty() {
+            continue;
+        }
+        provisioning::check_url_template(url).map_err(|m| invalid(e, m))?;
+        settings.provisioning.files.push(FileSpec {
+            name: Some((*name).to_owned()),
+            url: url.to_owned(),
+            format: Some(FileFormat::Panasonic),
+        });
+    }
     let (mut cyclic, mut cyclic_interval_min, mut retry_interval_min) = PANASONIC_DEFAULTS;
     if let Some(e) = file.get("CFG_CYCLIC") {
         cyclic = match e.value.trim() {
@@ -394,6 +451,10 @@ const SNOM_KEYS: &[&str] = &[
 fn from_snom(entries: &[snom::Entry], path: &Path) -> Result<Settings, ConfigError> {
     let mut settings = Settings::new(Dialect::Snom, path);
     settings.lines = entries.iter().map(|e| (e.name.clone(), e.line)).collect();
+    settings.vendor_entries = entries
+        .iter()
+        .map(|e| (e.name.clone(), e.value.clone()))
+        .collect();
     settings.unused = entries
         .iter()
         .filter(|e| !SNOM_KEYS.contains(&e.name.as_str()))
@@ -456,11 +517,141 @@ fn from_snom(entries: &[snom::Entry], path: &Path) -> Result<Settings, ConfigErr
     Ok(settings)
 }
 
+/// One fetched provisioning file, as [`overlay`] reads it.
+#[derive(Debug, Clone, Copy)]
+pub struct Provisioned<'a> {
+    /// Local name, for messages.
+    pub name: &'a str,
+    /// Its format; only Panasonic and Snom files carry settings.
+    pub format: FileFormat,
+    /// Content.
+    pub bytes: &'a [u8],
+}
+
+/// The settings in effect once fetched files are applied over the local configuration.
+///
+/// `fetched` is in configured order; a later file wins on a clash, so Panasonic's master,
+/// product, standard order gives standard over product over master. Settings the agent
+/// itself uses are taken from the files: `CFG_RESYNC_FROM_SIP` (the accepted event) and the
+/// polling keys of either vendor. Key by key, fetched values win over a local vendor file of
+/// the same vendor; over a TOML configuration, a fetched file that sets any polling key
+/// replaces the schedule as a whole, with that vendor's defaults for the keys it leaves out.
+/// A file whose own settings are invalid is skipped with a warning naming it; the others
+/// still apply.
+pub fn overlay(local: &Settings, fetched: &[Provisioned<'_>]) -> (Settings, Vec<Warning>) {
+    let mut effective = local.clone();
+    let mut warnings = Vec::new();
+    let mut pana: Vec<panasonic::Entry> = Vec::new();
+    let mut snom_entries: Vec<snom::Entry> = Vec::new();
+    let skipped = |e: ConfigError| {
+        let note = "the agent does not use the settings of this file";
+        match e {
+            ConfigError::Invalid {
+                path,
+                line,
+                key,
+                message,
+            } => Warning {
+                path,
+                line,
+                key,
+                message: format!("{message}; {note}"),
+            },
+            other => Warning {
+                path: PathBuf::from("(provisioned files)"),
+                line: None,
+                key: None,
+                message: format!("{other}; {note}"),
+            },
+        }
+    };
+    for f in fetched.iter().rev() {
+        let path = Path::new(f.name);
+        match f.format {
+            FileFormat::Panasonic => {
+                match panasonic::parse(f.bytes, path).and_then(|p| from_panasonic(&p).map(|_| p)) {
+                    Ok(p) => pana.extend(p.entries),
+                    Err(e) => warnings.push(skipped(e)),
+                }
+            }
+            FileFormat::Snom => match snom::parse(f.bytes, path)
+                .and_then(|entries| from_snom(&entries, path).map(|_| entries))
+            {
+                Ok(entries) => snom_entries.extend(entries),
+                Err(e) => warnings.push(skipped(e)),
+            },
+            FileFormat::Raw => {}
+        }
+    }
+    let merged_path = Path::new("(provisioned files)");
+    if snom_entries
+        .iter()
+        .any(|e| SNOM_KEYS.contains(&e.name.as_str()))
+    {
+        if local.dialect == Dialect::Snom {
+            snom_entries.extend(
+                local
+                    .vendor_entries
+                    .iter()
+                    .map(|(name, value)| snom::Entry {
+                        name: name.clone(),
+                        value: value.clone(),
+                        line: 0,
+                    }),
+            );
+        }
+        match from_snom(&snom_entries, merged_path) {
+            Ok(s) => effective.schedule = s.schedule,
+            Err(e) => warnings.push(skipped(e)),
+        }
+    }
+    let fetched_schedule = pana
+        .iter()
+        .any(|e| PANASONIC_SCHEDULE_KEYS.contains(&e.name.as_str()));
+    let fetched_event = pana
+        .iter()
+        .find(|e| e.name == "CFG_RESYNC_FROM_SIP" && !e.value.trim().is_empty())
+        .map(|e| e.value.trim().to_owned());
+    if fetched_schedule {
+        if local.dialect == Dialect::Panasonic {
+            pana.extend(
+                local
+                    .vendor_entries
+                    .iter()
+                    .map(|(name, value)| panasonic::Entry {
+                        name: name.clone(),
+                        value: value.clone(),
+                        line: 0,
+                    }),
+            );
+        }
+        let mut file = panasonic::PanasonicFile {
+            path: merged_path.to_owned(),
+            entries: Vec::new(),
+            warnings: Vec::new(),
+        };
+        for e in pana {
+            if file.get(&e.name).is_none() {
+                file.entries.push(e);
+            }
+        }
+        match from_panasonic(&file) {
+            Ok(s) => effective.schedule = s.schedule,
+            Err(e) => warnings.push(skipped(e)),
+        }
+    }
+    if let Some(event) = fetched_event {
+        effective.sip.events = vec![event];
+    }
+    (effective, warnings)
+}
+
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
 struct TomlFile {
     sip: TomlSip,
     schedule: TomlSchedule,
+    provisioning: provisioning::TomlProvisioning,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -689,6 +880,10 @@ fn from_toml(bytes: &[u8], path: &Path) -> Result<Settings, ConfigError> {
             check(false, "schedule.time_zone", &message)?;
         }
     }
+    let provisioning = file
+        .provisioning
+        .into_settings(&base_dir_of(path))
+        .map_err(|(key, message)| invalid(key_line(text, key), Some(key.into()), message))?;
     if sip.listen.is_empty() {
         warnings.push(Warning {
             path: path.to_owned(),
@@ -701,6 +896,8 @@ fn from_toml(bytes: &[u8], path: &Path) -> Result<Settings, ConfigError> {
         dialect: Dialect::Toml,
         schedule,
         time_zone: file.schedule.time_zone,
+        provisioning,
+        vendor_entries: Vec::new(),
         unused: Vec::new(),
         lines: Vec::new(),
         path: path.to_owned(),

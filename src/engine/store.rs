@@ -6,7 +6,6 @@
 //! old file or the complete new one; leftover temporary files are removed by
 //! [`remove_stale_temporaries`] at start-up.
 
-use std::collections::BTreeMap;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
@@ -125,20 +124,6 @@ pub fn remove_stale_temporaries(dir: &Path) -> Result<usize, StoreError> {
     Ok(removed)
 }
 
-/// HTTP validators and digest of one fetched file, for conditional GETs.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Validators {
-    /// `ETag` of the last successful download.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub etag: Option<String>,
-    /// `Last-Modified` of the last successful download.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub last_modified: Option<String>,
-    /// SHA-256 of the applied content, hex.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub digest: Option<String>,
-}
-
 /// What survives a restart.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct State {
@@ -148,9 +133,29 @@ pub struct State {
     /// When a provisioning run last succeeded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_success: Option<jiff::Timestamp>,
-    /// Validators per file, keyed by the file's name in the state directory.
-    #[serde(default)]
-    pub files: BTreeMap<String, Validators>,
+    /// Seed of the random schedule draws when no MAC address is configured, so that the
+    /// draws survive a restart.
+    /// Written as 16 hex digits, as TOML integers stop at 2^63.
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "hex_seed")]
+    pub seed: Option<u64>,
+}
+
+mod hex_seed {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(seed: &Option<u64>, s: S) -> Result<S::Ok, S::Error> {
+        match seed {
+            Some(v) => s.serialize_str(&format!("{v:016x}")),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+        let text = String::deserialize(d)?;
+        u64::from_str_radix(&text, 16)
+            .map(Some)
+            .map_err(|_| serde::de::Error::custom("seed must be 16 hex digits"))
+    }
 }
 
 impl State {
@@ -243,21 +248,14 @@ mod tests {
     fn state_round_trips_and_reports_corruption() {
         let dir = tempfile::tempdir().unwrap();
         assert_eq!(State::load(dir.path()).unwrap(), State::default());
-        let mut s = State {
+        let s = State {
             settings_changed_at: Some("2026-11-21T12:00:00Z".parse().unwrap()),
-            ..State::default()
+            last_success: Some("2026-11-21T12:05:00Z".parse().unwrap()),
+            seed: Some(u64::MAX),
         };
-        s.files.insert(
-            "master.cfg".into(),
-            Validators {
-                etag: Some("\"abc\"".into()),
-                last_modified: Some("Sat, 21 Nov 2026 12:00:00 GMT".into()),
-                digest: Some("00ff".into()),
-            },
-        );
         s.save(dir.path()).unwrap();
         assert_eq!(State::load(dir.path()).unwrap(), s);
-        fs::write(dir.path().join(STATE_FILE), b"files = 3").unwrap();
+        fs::write(dir.path().join(STATE_FILE), b"seed = \"three\"").unwrap();
         let e = State::load(dir.path()).unwrap_err();
         assert!(
             e.to_string().contains("state.toml") && e.to_string().contains("move it away"),

@@ -1,3 +1,4 @@
 #![allow(dead_code)]
+pub mod http;
 pub mod server;
 pub mod sipp;

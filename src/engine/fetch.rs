@@ -4,6 +4,9 @@ use std::time::Duration;
 
 use super::source::Location;
 
+/// Longest `ETag` or `Last-Modified` kept for the next conditional request.
+pub const MAX_VALIDATOR_BYTES: usize = 1024;
+
 /// Bounds applied to every fetch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FetchLimits {
@@ -202,7 +205,9 @@ impl Fetcher {
             resp.headers()
                 .get(name)
                 .and_then(|v| v.to_str().ok())
-                .map(|s| crate::sip::escape::excerpt(s.as_bytes()).to_string())
+                // A validator is sent back as it came; one too long to be sane is dropped.
+                .filter(|s| s.len() <= MAX_VALIDATOR_BYTES)
+                .map(str::to_owned)
         };
         match status {
             200 => {}

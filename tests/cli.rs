@@ -1,91 +1,12 @@
 //! The `sip-resync` binary as a user runs it: `run` on a real configuration, `notify` against
 //! it over UDP and TCP, exit codes, and shutdown on SIGTERM.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
+mod support;
+
+use std::process::Command;
 use std::time::Duration;
 
-const BIN: &str = env!("CARGO_BIN_EXE_sip-resync");
-
-struct Daemon {
-    child: Child,
-    lines: mpsc::Receiver<String>,
-    udp: String,
-    tcp: String,
-}
-
-impl Daemon {
-    /// Starts `sip-resync run --config FILE` on free loopback ports.
-    fn start(config: &str) -> Daemon {
-        let config = format!("{}/{config}", env!("CARGO_MANIFEST_DIR"));
-        let mut child = Command::new(BIN)
-            .args(["run", "--config", &config])
-            .args(["--listen", "udp:127.0.0.1:0", "--listen", "tcp:127.0.0.1:0"])
-            .env("RUST_LOG", "info")
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn sip-resync run");
-        let (tx, lines) = mpsc::channel();
-        let stderr = child.stderr.take().unwrap();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                let _ = tx.send(line);
-            }
-        });
-        let (mut udp, mut tcp) = (None, None);
-        while udp.is_none() || tcp.is_none() {
-            let line = lines
-                .recv_timeout(Duration::from_secs(10))
-                .expect("daemon reports its listeners");
-            if let Some(rest) = line.split("listening on ").nth(1) {
-                let addr = rest.split(' ').next().unwrap().to_owned();
-                if addr.starts_with("udp:") {
-                    udp = Some(addr);
-                } else {
-                    tcp = Some(addr);
-                }
-            }
-        }
-        Daemon {
-            child,
-            lines,
-            udp: udp.unwrap(),
-            tcp: tcp.unwrap(),
-        }
-    }
-
-    /// Log lines so far containing `needle`, waiting up to `wait` for at least `min`.
-    fn count(&self, needle: &str, min: usize, wait: Duration) -> usize {
-        let end = std::time::Instant::now() + wait;
-        let mut n = 0;
-        loop {
-            while let Ok(l) = self.lines.try_recv() {
-                if l.contains(needle) {
-                    n += 1;
-                }
-            }
-            if n >= min || std::time::Instant::now() > end {
-                return n;
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
-    }
-
-    fn terminate(mut self) -> std::process::ExitStatus {
-        let pid = self.child.id().to_string();
-        Command::new("kill").args(["-TERM", &pid]).status().unwrap();
-        for _ in 0..500 {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                return status;
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        let _ = self.child.kill();
-        panic!("sip-resync did not stop within 5 s of SIGTERM");
-    }
-}
+use support::daemon::{Daemon, BIN};
 
 fn notify(target: &str, args: &[&str]) -> (i32, String, String) {
     let out = Command::new(BIN)
@@ -103,7 +24,7 @@ fn notify(target: &str, args: &[&str]) -> (i32, String, String) {
 
 #[test]
 fn notify_triggers_the_daemon_over_udp_and_tcp() {
-    let d = Daemon::start("fixtures/demo.toml");
+    let mut d = Daemon::start("fixtures/demo.toml");
     assert_eq!(
         notify(&d.udp, &[]),
         (0, "SIP/2.0 200 OK".into(), String::new())
@@ -114,15 +35,16 @@ fn notify_triggers_the_daemon_over_udp_and_tcp() {
     let (code, line, _) = notify(&d.udp, &["--event", "presence"]);
     assert_eq!((code, line.as_str()), (1, "SIP/2.0 489 Bad Event"));
     assert_eq!(
-        d.count("resync requested", 1, Duration::from_millis(200)),
-        0
+        d.count("resync requested", 3, Duration::from_millis(200)),
+        2,
+        "the refused NOTIFY requested nothing"
     );
     assert!(d.terminate().success(), "SIGTERM is a clean shutdown");
 }
 
 #[test]
 fn panasonic_cfg_sets_the_accepted_event() {
-    let d = Daemon::start("fixtures/panasonic/resync-event.cfg");
+    let mut d = Daemon::start("fixtures/panasonic/resync-event.cfg");
     let (code, line, _) = notify(&d.udp, &["--event", "resync"]);
     assert_eq!((code, line.as_str()), (0, "SIP/2.0 200 OK"));
     let (code, line, _) = notify(&d.udp, &["--event", "check-sync"]);

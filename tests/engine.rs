@@ -118,10 +118,16 @@ async fn first_fetch_then_304_then_only_the_changed_file() {
 
     let first = agent.run(manual()).await;
     assert_eq!(updated_names(&first), names);
-    assert!(matches!(&first.result, RunResult::Updated { files, .. } if files.iter().all(|f| f.old_digest.is_none())));
+    assert!(
+        matches!(&first.result, RunResult::Updated { files, .. } if files.iter().all(|f| f.old_digest.is_none()))
+    );
     for seen in server.requests() {
         assert_eq!(seen.status, 200);
-        assert_eq!(seen.header("if-none-match"), None, "first fetch is unconditional");
+        assert_eq!(
+            seen.header("if-none-match"),
+            None,
+            "first fetch is unconditional"
+        );
     }
 
     server.clear_log();
@@ -177,8 +183,13 @@ async fn failures_keep_the_last_good_set_and_retry_at_the_schedules_instant() {
 
     let new_a = panasonic("A=\"new\"\r\n");
     // Each fault is on b.cfg, while a.cfg has a new version: nothing may be applied.
-    let faults: Vec<(&str, Box<dyn Fn()>, &str)> = vec![
-        ("500", Box::new(|| server.set_fault("b.cfg", Fault::Status(500))), "HTTP 500"),
+    type Inject<'a> = Box<dyn Fn() + 'a>;
+    let faults: Vec<(&str, Inject, &str)> = vec![
+        (
+            "500",
+            Box::new(|| server.set_fault("b.cfg", Fault::Status(500))),
+            "HTTP 500",
+        ),
         (
             "slow",
             Box::new(|| server.set_fault("b.cfg", Fault::Delay(Duration::from_secs(4)))),
@@ -218,9 +229,18 @@ async fn failures_keep_the_last_good_set_and_retry_at_the_schedules_instant() {
         assert_eq!(file.as_deref(), Some("b.cfg"), "{what}: {o}");
         assert!(error.contains(expected), "{what}: {error}");
         assert!(!o.reboot_requested);
-        assert_eq!(agent.applied("a.cfg"), good_a.as_bytes(), "{what}: old set kept");
-        assert_eq!(agent.applied("b.cfg"), good_b.as_bytes(), "{what}: old set kept");
-        let wait = next_retry.expect("a retry is scheduled").as_second() - o.finished_at.as_second();
+        assert_eq!(
+            agent.applied("a.cfg"),
+            good_a.as_bytes(),
+            "{what}: old set kept"
+        );
+        assert_eq!(
+            agent.applied("b.cfg"),
+            good_b.as_bytes(),
+            "{what}: old set kept"
+        );
+        let wait =
+            next_retry.expect("a retry is scheduled").as_second() - o.finished_at.as_second();
         assert!(
             (7 * 60 - 2..=7 * 60 + 1).contains(&wait),
             "{what}: retry {wait} s after the failure, expected CFG_RTRY_INTVL = 420 s"
@@ -248,11 +268,17 @@ async fn failures_keep_the_last_good_set_and_retry_at_the_schedules_instant() {
     down.stop().await;
 
     // 503 with Retry-After: the retry is not earlier than the server asked.
-    server.set_fault("b.cfg", Fault::ServiceUnavailable {
-        retry_after: "3600".into(),
-    });
+    server.set_fault(
+        "b.cfg",
+        Fault::ServiceUnavailable {
+            retry_after: "3600".into(),
+        },
+    );
     let o = agent.run(manual()).await;
-    let RunResult::Failed { next_retry, error, .. } = &o.result else {
+    let RunResult::Failed {
+        next_retry, error, ..
+    } = &o.result
+    else {
         panic!("{o}")
     };
     assert!(error.contains("Retry-After 3600s"), "{error}");
@@ -287,7 +313,10 @@ async fn a_restart_keeps_the_set_and_sends_its_validators() {
     assert_eq!(o.result, RunResult::Unchanged);
     let seen = server.requests();
     assert_eq!(seen[0].status, 304);
-    assert_eq!(seen[0].header("if-none-match"), server.etag("a.cfg").as_deref());
+    assert_eq!(
+        seen[0].header("if-none-match"),
+        server.etag("a.cfg").as_deref()
+    );
     again.stop().await;
 }
 
@@ -298,8 +327,14 @@ async fn fetched_settings_rearm_the_event_and_schedule_standard_over_product_ove
         "master.cfg",
         panasonic("CFG_RESYNC_FROM_SIP=\"from-master\"\r\nCFG_CYCLIC=\"Y\"\r\nCFG_CYCLIC_INTVL=\"30\"\r\n"),
     );
-    server.put("product.cfg", panasonic("CFG_RESYNC_FROM_SIP=\"from-product\"\r\n"));
-    server.put("standard.cfg", panasonic("CFG_RESYNC_FROM_SIP=\"from-standard\"\r\n"));
+    server.put(
+        "product.cfg",
+        panasonic("CFG_RESYNC_FROM_SIP=\"from-product\"\r\n"),
+    );
+    server.put(
+        "standard.cfg",
+        panasonic("CFG_RESYNC_FROM_SIP=\"from-standard\"\r\n"),
+    );
     let mut agent = Agent::start(&base_config(
         &server,
         &["master.cfg", "product.cfg", "standard.cfg"],
@@ -308,7 +343,16 @@ async fn fetched_settings_rearm_the_event_and_schedule_standard_over_product_ove
     let mut settings = agent.handle.settings();
     assert_eq!(settings.borrow().sip.events, ["check-sync"]);
     let o = agent.run(manual()).await;
-    assert!(matches!(o.result, RunResult::Updated { settings_changed: true, .. }), "{o}");
+    assert!(
+        matches!(
+            o.result,
+            RunResult::Updated {
+                settings_changed: true,
+                ..
+            }
+        ),
+        "{o}"
+    );
     assert!(settings.has_changed().unwrap());
     {
         let s = settings.borrow_and_update();
@@ -325,7 +369,16 @@ async fn fetched_settings_rearm_the_event_and_schedule_standard_over_product_ove
     // The standard file drops its event: product's wins now.
     server.put("standard.cfg", panasonic("X=\"1\"\r\n"));
     let o = agent.run(manual()).await;
-    assert!(matches!(o.result, RunResult::Updated { settings_changed: true, .. }), "{o}");
+    assert!(
+        matches!(
+            o.result,
+            RunResult::Updated {
+                settings_changed: true,
+                ..
+            }
+        ),
+        "{o}"
+    );
     assert_eq!(settings.borrow_and_update().sip.events, ["from-product"]);
     agent.stop().await;
 }
@@ -341,7 +394,9 @@ async fn credentials_authenticate_and_never_appear_in_outcomes() {
             pass: "s3cret-pw".into(),
         },
     );
-    let url = server.url("a.cfg").replace("http://", "http://phone:s3cret-pw@");
+    let url = server
+        .url("a.cfg")
+        .replace("http://", "http://phone:s3cret-pw@");
     let cfg = format!(
         "[sip]\nlisten = []\n[provisioning]\nfetch_at_startup = false\nmin_interval_secs = 0\nfiles = [{{ url = \"{url}\" }}]\n"
     );
@@ -354,10 +409,8 @@ async fn credentials_authenticate_and_never_appear_in_outcomes() {
         Some("Basic cGhvbmU6czNjcmV0LXB3"),
         "RFC 7617 Basic credentials of phone:s3cret-pw"
     );
-    let manifest = std::fs::read_to_string(
-        agent.state.path().join(CURRENT).join(set::MANIFEST),
-    )
-    .unwrap();
+    let manifest =
+        std::fs::read_to_string(agent.state.path().join(CURRENT).join(set::MANIFEST)).unwrap();
     assert!(!manifest.contains("s3cret"), "{manifest}");
     agent.stop().await;
 
@@ -365,7 +418,10 @@ async fn credentials_authenticate_and_never_appear_in_outcomes() {
     let mut agent = Agent::start(&wrong);
     let o = agent.run(manual()).await;
     let text = format!("{o} {o:?}");
-    assert!(text.contains("HTTP 401") && text.contains("check the user:pass@"), "{text}");
+    assert!(
+        text.contains("HTTP 401") && text.contains("check the user:pass@"),
+        "{text}"
+    );
     assert!(!text.contains("wrong-pw"), "{text}");
     agent.stop().await;
 }
@@ -393,14 +449,21 @@ async fn redirects_are_followed_and_bounded() {
     let mut agent = Agent::start(&base_config(&server, &["moved.cfg"], "max_redirects = 3\n"));
     let o = agent.run(manual()).await;
     assert_eq!(updated_names(&o), ["moved.cfg"]);
-    assert_eq!(agent.applied("moved.cfg"), panasonic("A=\"1\"\r\n").as_bytes());
+    assert_eq!(
+        agent.applied("moved.cfg"),
+        panasonic("A=\"1\"\r\n").as_bytes()
+    );
     agent.stop().await;
 
     let mut agent = Agent::start(&base_config(&server, &["loop.cfg"], "max_redirects = 3\n"));
     server.clear_log();
     let o = agent.run(manual()).await;
     assert!(o.to_string().contains("too many redirects"), "{o}");
-    assert_eq!(server.get_count("loop.cfg"), 4, "the first request and 3 redirects");
+    assert_eq!(
+        server.get_count("loop.cfg"),
+        4,
+        "the first request and 3 redirects"
+    );
     agent.stop().await;
 }
 
@@ -509,6 +572,10 @@ async fn file_urls_are_read_and_capped_while_reading() {
     let big = cfg.replace("a.cfg", "big.txt");
     let mut agent = Agent::start(&big);
     let o = agent.run(manual()).await;
-    assert!(o.to_string().contains("larger than the limit of 4096 bytes"), "{o}");
+    assert!(
+        o.to_string()
+            .contains("larger than the limit of 4096 bytes"),
+        "{o}"
+    );
     agent.stop().await;
 }

@@ -1,4 +1,5 @@
 #![allow(dead_code)]
+pub mod daemon;
 pub mod http;
 pub mod server;
 pub mod sipp;

@@ -1,0 +1,130 @@
+//! The `sip-resync` daemon as a child process on free loopback ports, with its log lines.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_sip-resync");
+
+pub struct Daemon {
+    pub child: Child,
+    lines: mpsc::Receiver<String>,
+    /// Every line read so far.
+    pub log: Vec<String>,
+    /// `udp:127.0.0.1:PORT`
+    pub udp: String,
+    /// `tcp:127.0.0.1:PORT`
+    pub tcp: String,
+    state: Option<tempfile::TempDir>,
+}
+
+impl Daemon {
+    /// Starts `sip-resync run --config FILE` on free loopback ports, with a fresh state
+    /// directory; `config` is relative to the repository unless absolute.
+    pub fn start(config: &str) -> Daemon {
+        let state = tempfile::tempdir().unwrap();
+        let dir = state.path().to_str().unwrap().to_owned();
+        let mut d = Daemon::start_with(config, &["--state-dir", &dir]);
+        d.state = Some(state);
+        d
+    }
+
+    /// Starts `sip-resync run --config FILE ARGS…` on free loopback ports.
+    pub fn start_with(config: &str, args: &[&str]) -> Daemon {
+        let config = if config.starts_with('/') {
+            config.to_owned()
+        } else {
+            format!("{}/{config}", env!("CARGO_MANIFEST_DIR"))
+        };
+        let mut child = Command::new(BIN)
+            .args(["run", "--config", &config])
+            .args(args)
+            .args(["--listen", "udp:127.0.0.1:0", "--listen", "tcp:127.0.0.1:0"])
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn sip-resync run");
+        let (tx, lines) = mpsc::channel();
+        let stderr = child.stderr.take().unwrap();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+        let (mut udp, mut tcp) = (None, None);
+        let mut log = Vec::new();
+        while udp.is_none() || tcp.is_none() {
+            let line = lines
+                .recv_timeout(Duration::from_secs(10))
+                .expect("daemon reports its listeners");
+            log.push(line.clone());
+            if let Some(rest) = line.split("listening on ").nth(1) {
+                let addr = rest.split(' ').next().unwrap().to_owned();
+                if addr.starts_with("udp:") {
+                    udp = Some(addr);
+                } else {
+                    tcp = Some(addr);
+                }
+            }
+        }
+        Daemon {
+            child,
+            lines,
+            log,
+            udp: udp.unwrap(),
+            tcp: tcp.unwrap(),
+            state: None,
+        }
+    }
+
+    /// Reads the lines logged so far.
+    fn drain(&mut self) {
+        while let Ok(l) = self.lines.try_recv() {
+            self.log.push(l);
+        }
+    }
+
+    /// Log lines so far containing `needle`, waiting up to `wait` for at least `min`.
+    pub fn count(&mut self, needle: &str, min: usize, wait: Duration) -> usize {
+        let end = Instant::now() + wait;
+        loop {
+            self.drain();
+            let n = self.log.iter().filter(|l| l.contains(needle)).count();
+            if n >= min || Instant::now() > end {
+                return n;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// The UDP address as a socket address.
+    pub fn udp_addr(&self) -> std::net::SocketAddr {
+        self.udp.trim_start_matches("udp:").parse().unwrap()
+    }
+
+    /// The TCP address as a socket address.
+    pub fn tcp_addr(&self) -> std::net::SocketAddr {
+        self.tcp.trim_start_matches("tcp:").parse().unwrap()
+    }
+
+    /// Kills the daemon with SIGKILL and reaps it.
+    pub fn kill9(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    pub fn terminate(mut self) -> std::process::ExitStatus {
+        let pid = self.child.id().to_string();
+        Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+        for _ in 0..500 {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let _ = self.child.kill();
+        panic!("sip-resync did not stop within 5 s of SIGTERM");
+    }
+}

@@ -156,7 +156,7 @@ proptest! {
         let poll = s.next_after(now, false).unwrap();
         let since = poll.at.duration_since(armed).as_secs();
         prop_assert!(poll.at > now);
-        prop_assert!(since > 0 && since as u64 % every == 0);
+        prop_assert!(since > 0 && (since as u64).is_multiple_of(every));
         prop_assert!(since as u64 == every || poll.at.duration_since(now).as_secs() as u64 <= every);
     }
 

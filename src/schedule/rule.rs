@@ -213,7 +213,7 @@ impl RuleLabel {
 
 /// `90s`, `5min`: minutes when the value is a whole number of them.
 fn secs_or_min(f: &mut fmt::Formatter<'_>, secs: u64) -> fmt::Result {
-    if secs % 60 == 0 && secs > 0 {
+    if secs.is_multiple_of(60) && secs > 0 {
         write!(f, "{}min", secs / 60)
     } else {
         write!(f, "{secs}s")

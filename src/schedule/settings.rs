@@ -232,7 +232,7 @@ impl SnomPolling {
             }
             SnomMode::Random => {
                 let every_days = period / SECS_PER_DAY;
-                if period % SECS_PER_DAY != 0 {
+                if !period.is_multiple_of(SECS_PER_DAY) {
                     warnings.push(Warning::new(
                         "prov_polling_period",
                         &period.to_string(),

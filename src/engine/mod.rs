@@ -249,7 +249,10 @@ fn unix_seconds_now_seed() -> u64 {
 
 impl Engine {
     /// Prepares the state directory, loads the last good set and the persisted state, and
-    /// spawns the engine task on the current tokio runtime.
+    /// spawns the engine task on the current tokio runtime (call it from within one).
+    ///
+    /// Blocking file-system work (applying a set, saving the state) runs on tokio's blocking
+    /// pool; the task itself never blocks the runtime.
     pub fn start(
         config: EngineConfig,
     ) -> Result<(EngineHandle, tokio::task::JoinHandle<()>), EngineError> {
@@ -510,6 +513,7 @@ impl Engine {
             run,
             cause = %causes.first,
             coalesced = causes.count,
+            outcome = tracing::field::Empty,
         );
         let started_at = Timestamp::now();
         let result = self.fetch_and_apply().instrument(span.clone()).await;
@@ -563,6 +567,7 @@ impl Engine {
             reboot_requested,
             next_poll: self.next_due.as_ref().map(|d| d.at),
         };
+        span.record("outcome", outcome.result.kind());
         span.in_scope(|| match &outcome.result {
             RunResult::Failed { .. } => {
                 tracing::warn!(outcome = outcome.result.kind(), "{outcome}")

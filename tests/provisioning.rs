@@ -29,7 +29,7 @@ fn write_config(dir: &Path, server: &HttpServer, names: &[&str], extra: &str) ->
 }
 
 /// Lines that report the end of a run.
-const OUTCOME: &str = "outcome=";
+const OUTCOME: &str = "sip_resync::engine: run ";
 
 #[test]
 fn sipp_check_sync_fetches_each_configured_file_exactly_once() {

@@ -28,16 +28,22 @@ fn write_config(dir: &Path, server: &HttpServer, names: &[&str], extra: &str) ->
     path.to_str().unwrap().to_owned()
 }
 
-/// Lines that report the end of a run.
-const OUTCOME: &str = "sip_resync::engine: run ";
-
-#[test]
-fn sipp_check_sync_fetches_each_configured_file_exactly_once() {
+/// A server with Panasonic's three files.
+fn three_files() -> (HttpServer, [&'static str; 3]) {
     let server = HttpServer::start();
     let names = ["master.cfg", "product.cfg", "standard.cfg"];
     for n in names {
         server.put(n, format!("{MAGIC}X=\"{n}\"\r\n"));
     }
+    (server, names)
+}
+
+/// Lines that report the end of a run.
+const OUTCOME: &str = "sip_resync::engine: run ";
+
+#[test]
+fn sipp_check_sync_fetches_each_configured_file_exactly_once() {
+    let (server, names) = three_files();
     let dir = tempfile::tempdir().unwrap();
     let config = write_config(
         dir.path(),
@@ -99,11 +105,7 @@ fn notify_datagram(i: usize) -> Vec<u8> {
 #[test]
 fn a_burst_of_1000_notifies_gives_at_most_two_runs() {
     const N: usize = 1000;
-    let server = HttpServer::start();
-    let names = ["master.cfg", "product.cfg", "standard.cfg"];
-    for n in names {
-        server.put(n, format!("{MAGIC}X=\"{n}\"\r\n"));
-    }
+    let (server, names) = three_files();
     let dir = tempfile::tempdir().unwrap();
     let config = write_config(
         dir.path(),

@@ -24,7 +24,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::store::{self, StoreError};
+use super::store::{self, io_err, StoreError};
 
 /// Name of the manifest inside a set directory.
 pub const MANIFEST: &str = "manifest.toml";
@@ -89,14 +89,6 @@ impl AppliedSet {
 
 fn set_dir_name(id: u64) -> String {
     format!("{id:016}")
-}
-
-fn io_err<'a>(what: &'static str, path: &'a Path) -> impl FnOnce(io::Error) -> StoreError + 'a {
-    move |source| StoreError::Io {
-        what,
-        path: path.to_owned(),
-        source,
-    }
 }
 
 fn corrupt(path: &Path, message: impl Into<String>) -> StoreError {

@@ -238,7 +238,9 @@ impl std::fmt::Debug for Engine {
     }
 }
 
-fn unix_seconds_now_seed() -> u64 {
+/// A seed for agents without a MAC address: the clock and the process id, mixed; persisted in
+/// `state.toml` so that the draws survive restarts.
+fn fresh_seed() -> u64 {
     let now = Timestamp::now();
     let mut x = (now.as_nanosecond() as u64) ^ u64::from(std::process::id()).rotate_left(32);
     // splitmix64 finaliser
@@ -302,7 +304,7 @@ impl Engine {
             .and_then(config::provisioning::mac_bytes)
         {
             Some(mac) => crate::schedule::seed_from_mac(mac),
-            None => *state.seed.get_or_insert_with(unix_seconds_now_seed),
+            None => *state.seed.get_or_insert_with(fresh_seed),
         };
         if state.settings_changed_at.is_none() {
             state.settings_changed_at = Some(now);

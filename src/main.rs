@@ -9,7 +9,7 @@ use std::time::Duration;
 use clap::{Parser, Subcommand, ValueEnum};
 use sip_resync::config::{self, ListenAddr};
 use sip_resync::engine::{Cause, ClockValidity, Engine, EngineConfig};
-use sip_resync::sip::{Endpoint, EndpointConfig};
+use sip_resync::sip::{Endpoint, EndpointConfig, RateLimits, RefusedAction};
 use sip_resync::transport::{self, Listeners};
 use sip_resync::Transport;
 
@@ -268,6 +268,28 @@ fn schedule(
     ExitCode::SUCCESS
 }
 
+/// The rate limits in one line, for `check`.
+fn describe_limits(l: &RateLimits) -> String {
+    let rate = |n: u32, unit: &str| {
+        if n == 0 {
+            "unlimited".to_owned()
+        } else {
+            format!("{n}/{unit}")
+        }
+    };
+    let mut per_source = rate(l.requests_per_second_per_source, "s");
+    if l.requests_per_second_per_source > 0 {
+        per_source.push_str(&format!(" (burst {})", l.requests_burst_per_source));
+    }
+    format!(
+        "requests {per_source} per source, {} in all; triggers {} per source, {} in all; {} sources remembered",
+        rate(l.requests_per_second, "s"),
+        rate(l.triggers_per_minute_per_source, "min"),
+        rate(l.triggers_per_minute, "min"),
+        l.max_sources
+    )
+}
+
 fn check(path: &std::path::Path) -> ExitCode {
     use sip_resync::schedule::{PersistedState, Schedule};
     let settings = match load_or_report(path) {
@@ -297,6 +319,16 @@ fn check(path: &std::path::Path) -> ExitCode {
         sip_resync::sip::EventMatch::Strict => "strict",
     };
     println!("  sip.event_match     {mode}");
+    println!("  sip.allow           {}", settings.sip.allow);
+    let refused = match settings.sip.refused {
+        RefusedAction::Answer => "answer (403 Forbidden)",
+        RefusedAction::Drop => "drop",
+    };
+    println!("  sip.refused         {refused}");
+    println!(
+        "  sip.limits          {}",
+        describe_limits(&settings.sip.limits)
+    );
     println!(
         "  schedule.time_zone  {}",
         zone.iana_name()
@@ -432,9 +464,24 @@ async fn run(
             matcher.allow_events()
         );
     }
+    if settings.sip.allow.is_empty() {
+        tracing::info!("accepting requests from any source: set [sip] allow to the PBX's addresses so that no other host can trigger a resync");
+    } else {
+        let refused = match settings.sip.refused {
+            RefusedAction::Answer => "answered 403 Forbidden",
+            RefusedAction::Drop => "dropped",
+        };
+        tracing::info!(
+            "accepting requests only from {}; other sources are {refused}",
+            settings.sip.allow
+        );
+    }
     let endpoint = Arc::new(Mutex::new(Endpoint::new(EndpointConfig {
         events: matcher,
         max_transactions: settings.sip.max_transactions,
+        allow: settings.sip.allow.clone(),
+        refused: settings.sip.refused,
+        rate_limits: settings.sip.limits,
         ..EndpointConfig::default()
     })));
     let handle = engine.as_ref().map(|(h, _)| h.clone());
@@ -476,8 +523,10 @@ async fn run(
         received = c.received,
         resync_requests = c.resync_requests,
         rejected = c.rejected,
-        dropped =
-            c.dropped_garbage + c.dropped_oversize + c.dropped_unanswerable + c.dropped_responses,
+        dropped = c.dropped(),
+        refused_source = c.refused_source,
+        rate_limited_requests = c.rate_limited_requests,
+        rate_limited_triggers = c.rate_limited_triggers,
         "stopped"
     );
     ExitCode::SUCCESS

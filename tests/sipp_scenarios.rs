@@ -10,6 +10,7 @@ mod support;
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use sip_resync::sip::RateLimits;
 use support::server::{Signal, TestServer, TestServerOptions};
 use support::sipp::{self, SippRun, SippTransport};
 
@@ -20,6 +21,19 @@ const SETTLE: Duration = Duration::from_millis(100);
 
 fn start() -> TestServer {
     TestServer::start(TestServerOptions::default())
+}
+
+/// A server whose trigger limits are off, for runs that send more accepted NOTIFYs from one
+/// source than the default 10 per minute.
+fn start_without_trigger_limits() -> TestServer {
+    TestServer::start(TestServerOptions {
+        rate_limits: RateLimits {
+            triggers_per_minute_per_source: 0,
+            triggers_per_minute: 0,
+            ..RateLimits::default()
+        },
+        ..TestServerOptions::default()
+    })
 }
 
 fn addr(server: &TestServer, transport: SippTransport) -> SocketAddr {
@@ -38,7 +52,11 @@ fn expect_signals(
     calls: u32,
     expected: usize,
 ) -> Vec<Signal> {
-    let server = start();
+    let server = if calls > 10 {
+        start_without_trigger_limits()
+    } else {
+        start()
+    };
     let run = sipp::run_scenario(scenario, addr(&server, transport), transport, calls);
     run.assert_success();
     let signals = server.wait_for_signals(expected, SIGNAL_WAIT);
@@ -128,6 +146,20 @@ fn notify_ok_20_calls_udp() {
 fn notify_ok_20_calls_tcp() {
     // All 20 calls share SIPp's single TCP connection.
     expect_signals("notify_ok.xml", SippTransport::Tcp, 20, 20);
+}
+
+#[test]
+fn notify_ok_20_calls_over_the_trigger_limit_udp() {
+    // With the default limits (10 triggers per minute per source) every call still gets its
+    // 200, and the ten over the limit produce no signal of their own.
+    let server = start();
+    let run = sipp::run_scenario("notify_ok.xml", server.udp_addr(), SippTransport::Udp, 20);
+    run.assert_success();
+    server.wait_for_signals(10, SIGNAL_WAIT);
+    std::thread::sleep(SETTLE);
+    assert_eq!(server.signal_count(), 10, "{}", run.report());
+    let c = server.counters();
+    assert_eq!((c.resync_requests, c.rate_limited_triggers), (10, 10));
 }
 
 #[test]
@@ -274,6 +306,39 @@ fn notify_in_dialog_tcp() {
 }
 
 // ---------------------------------------------------------------------------------------------
+// A sender outside the allowlist: 403, no signal.
+
+/// Runs `notify_forbidden.xml` against a listener that allows only 192.0.2.0/24, so SIPp on
+/// 127.0.0.1 is refused.
+#[track_caller]
+fn expect_forbidden(transport: SippTransport) {
+    let server = TestServer::start(TestServerOptions {
+        allow: vec!["192.0.2.0/24".into()],
+        ..TestServerOptions::default()
+    });
+    let run = sipp::run_scenario(
+        "notify_forbidden.xml",
+        addr(&server, transport),
+        transport,
+        1,
+    );
+    run.assert_success();
+    std::thread::sleep(SETTLE);
+    assert_eq!(server.signal_count(), 0, "{}", run.report());
+    assert_eq!(server.counters().refused_source, 1, "{}", run.report());
+}
+
+#[test]
+fn notify_forbidden_udp() {
+    expect_forbidden(SippTransport::Udp);
+}
+
+#[test]
+fn notify_forbidden_tcp() {
+    expect_forbidden(SippTransport::Tcp);
+}
+
+// ---------------------------------------------------------------------------------------------
 // Other methods.
 
 #[test]
@@ -408,6 +473,7 @@ fn every_fixture_has_a_test() {
         "notify_compact.xml",
         "notify_compact_all.xml",
         "notify_duplicate_new_branch.xml",
+        "notify_forbidden.xml",
         "notify_in_dialog.xml",
         "notify_minimal.xml",
         "notify_nat.xml",

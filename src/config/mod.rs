@@ -21,7 +21,7 @@ use serde::Deserialize;
 
 use crate::resync::Transport;
 use crate::schedule::{LocalTime, PanasonicPolling, ScheduleSettings, SnomMode, SnomPolling};
-use crate::sip::{EventMatch, EventMatcher};
+use crate::sip::{Allowlist, Cidr, EventMatch, EventMatcher, RateLimits, RefusedAction};
 use crate::transport::TcpOptions;
 
 pub use provisioning::{FileFormat, FileSpec, ProvisioningSettings, RebootPolicy};
@@ -190,6 +190,12 @@ pub struct SipSettings {
     pub tcp: TcpOptions,
     /// Most completed UDP transactions remembered (each for 32 s).
     pub max_transactions: usize,
+    /// Sources allowed to send requests; empty allows every source.
+    pub allow: Allowlist,
+    /// What a request from a source outside `allow` gets.
+    pub refused: RefusedAction,
+    /// Request and trigger rate limits.
+    pub limits: RateLimits,
 }
 
 impl Default for SipSettings {
@@ -203,6 +209,9 @@ impl Default for SipSettings {
             event_match: EventMatch::CaseInsensitive,
             tcp: TcpOptions::default(),
             max_transactions: 4096,
+            allow: Allowlist::default(),
+            refused: RefusedAction::default(),
+            limits: RateLimits::default(),
         }
     }
 }
@@ -714,7 +723,10 @@ struct TomlSip {
     events: Vec<String>,
     event_match: EventMatch,
     max_transactions: usize,
+    allow: Vec<String>,
+    refused: RefusedAction,
     tcp: TomlTcp,
+    limits: TomlLimits,
 }
 
 impl Default for TomlSip {
@@ -725,7 +737,35 @@ impl Default for TomlSip {
             events: d.events,
             event_match: d.event_match,
             max_transactions: d.max_transactions,
+            allow: Vec::new(),
+            refused: d.refused,
             tcp: TomlTcp::default(),
+            limits: TomlLimits::default(),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(default)]
+struct TomlLimits {
+    requests_per_second_per_source: u32,
+    requests_burst_per_source: u32,
+    requests_per_second: u32,
+    triggers_per_minute_per_source: u32,
+    triggers_per_minute: u32,
+    max_sources: usize,
+}
+
+impl Default for TomlLimits {
+    fn default() -> Self {
+        let d = RateLimits::default();
+        TomlLimits {
+            requests_per_second_per_source: d.requests_per_second_per_source,
+            requests_burst_per_source: d.requests_burst_per_source,
+            requests_per_second: d.requests_per_second,
+            triggers_per_minute_per_source: d.triggers_per_minute_per_source,
+            triggers_per_minute: d.triggers_per_minute,
+            max_sources: d.max_sources,
         }
     }
 }
@@ -787,6 +827,19 @@ fn key_line(text: &str, dotted: &str) -> Option<usize> {
         fallback.get_or_insert(i + 1);
     }
     fallback
+}
+
+/// The line of one entry of an array key: the first line from the key's own line on that
+/// contains the entry's text; the key's line when the text is written differently (escaped).
+fn entry_line(text: &str, dotted: &str, entry: &str) -> Option<usize> {
+    let start = key_line(text, dotted)?;
+    let found = text
+        .lines()
+        .enumerate()
+        .skip(start - 1)
+        .find(|(_, line)| !entry.is_empty() && line.contains(entry))
+        .map(|(i, _)| i + 1);
+    Some(found.unwrap_or(start))
 }
 
 fn from_toml(bytes: &[u8], path: &Path) -> Result<Settings, ConfigError> {
@@ -875,6 +928,69 @@ fn from_toml(bytes: &[u8], path: &Path) -> Result<Settings, ConfigError> {
         "sip.max_transactions",
         "must be from 1 to 1000000",
     )?;
+    check(
+        sip.allow.len() <= crate::sip::MAX_ALLOW_ENTRIES,
+        "sip.allow",
+        "at most 256 entries; use wider blocks (CIDR) to cover more addresses",
+    )?;
+    let mut allow = Vec::with_capacity(sip.allow.len());
+    for entry in &sip.allow {
+        let cidr: Cidr = entry.parse().map_err(|message| {
+            invalid(
+                entry_line(text, "sip.allow", entry.trim()),
+                Some("sip.allow".into()),
+                message,
+            )
+        })?;
+        allow.push(cidr);
+    }
+    let l = &sip.limits;
+    for (value, key, max) in [
+        (
+            l.requests_per_second_per_source,
+            "sip.limits.requests_per_second_per_source",
+            1_000_000,
+        ),
+        (
+            l.requests_per_second,
+            "sip.limits.requests_per_second",
+            1_000_000,
+        ),
+        (
+            l.triggers_per_minute_per_source,
+            "sip.limits.triggers_per_minute_per_source",
+            100_000,
+        ),
+        (
+            l.triggers_per_minute,
+            "sip.limits.triggers_per_minute",
+            100_000,
+        ),
+    ] {
+        check(
+            value <= max,
+            key,
+            &format!("must be from 0 (unlimited) to {max}"),
+        )?;
+    }
+    check(
+        (1..=1_000_000).contains(&l.requests_burst_per_source),
+        "sip.limits.requests_burst_per_source",
+        "must be from 1 to 1000000",
+    )?;
+    check(
+        (1..=1_000_000).contains(&l.max_sources),
+        "sip.limits.max_sources",
+        "must be from 1 to 1000000",
+    )?;
+    if allow.is_empty() && sip.refused == RefusedAction::Drop {
+        warnings.push(Warning {
+            path: path.to_owned(),
+            line: key_line(text, "sip.refused"),
+            key: Some("sip.refused".into()),
+            message: "has no effect while sip.allow is empty (every source is allowed)".into(),
+        });
+    }
     if let Some(zone) = &file.schedule.time_zone {
         if let Err(message) = zone_named(zone) {
             check(false, "schedule.time_zone", &message)?;
@@ -906,6 +1022,16 @@ fn from_toml(bytes: &[u8], path: &Path) -> Result<Settings, ConfigError> {
             events: sip.events,
             event_match: sip.event_match,
             max_transactions: sip.max_transactions,
+            allow: Allowlist::new(allow),
+            refused: sip.refused,
+            limits: RateLimits {
+                requests_per_second_per_source: l.requests_per_second_per_source,
+                requests_burst_per_source: l.requests_burst_per_source,
+                requests_per_second: l.requests_per_second,
+                triggers_per_minute_per_source: l.triggers_per_minute_per_source,
+                triggers_per_minute: l.triggers_per_minute,
+                max_sources: l.max_sources,
+            },
             tcp: TcpOptions {
                 max_connections: sip.tcp.max_connections,
                 idle_timeout: std::time::Duration::from_secs(sip.tcp.idle_timeout_secs),
@@ -960,6 +1086,102 @@ mod tests {
         )
         .unwrap_err();
         assert!(e.to_string().starts_with("a.toml:3: "), "{e}");
+    }
+
+    #[test]
+    fn toml_trust_and_limits() {
+        let s = from_bytes(
+            b"[sip]\nallow = [\n  \"192.0.2.0/24\",\n  \"2001:db8::/32\",\n  \"10.1.2.3\",\n]\nrefused = \"drop\"\n\n[sip.limits]\nrequests_per_second_per_source = 5\nrequests_burst_per_source = 7\nrequests_per_second = 0\ntriggers_per_minute_per_source = 2\ntriggers_per_minute = 3\nmax_sources = 16\n",
+            Path::new("a.toml"),
+        )
+        .unwrap();
+        assert!(s.warnings.is_empty(), "{:?}", s.warnings);
+        assert_eq!(
+            s.sip.allow.to_string(),
+            "192.0.2.0/24, 2001:db8::/32, 10.1.2.3"
+        );
+        assert!(s.sip.allow.permits("::ffff:10.1.2.3".parse().unwrap()));
+        assert_eq!(s.sip.refused, RefusedAction::Drop);
+        assert_eq!(
+            s.sip.limits,
+            RateLimits {
+                requests_per_second_per_source: 5,
+                requests_burst_per_source: 7,
+                requests_per_second: 0,
+                triggers_per_minute_per_source: 2,
+                triggers_per_minute: 3,
+                max_sources: 16,
+            }
+        );
+        // Defaults: everyone allowed, refusals answered, the default limits.
+        let d = from_bytes(b"", Path::new("a.toml")).unwrap();
+        assert!(d.sip.allow.is_empty());
+        assert_eq!(d.sip.refused, RefusedAction::Answer);
+        assert_eq!(d.sip.limits, RateLimits::default());
+    }
+
+    #[test]
+    fn toml_trust_and_limit_errors_are_located() {
+        let err = |text: &str| {
+            from_bytes(text.as_bytes(), Path::new("a.toml"))
+                .unwrap_err()
+                .to_string()
+        };
+        let e = err("[sip]\nallow = [\n  \"192.0.2.0/24\",\n  \"192.0.2.1/24\",\n]\n");
+        assert!(
+            e.starts_with("a.toml:4: sip.allow: \"192.0.2.1/24\": 192.0.2.1/24 has host bits set"),
+            "{e}"
+        );
+        let e = err("[sip]\nallow = [\"pbx.example.com\"]\n");
+        assert!(
+            e.starts_with("a.toml:2: sip.allow: \"pbx.example.com\": not an IP address"),
+            "{e}"
+        );
+        let e = err("[sip]\nallow = [\"::1/129\"]\n");
+        assert!(e.starts_with("a.toml:2: sip.allow: "), "{e}");
+        let e = err("[sip]\nrefused = \"ignore\"\n");
+        assert!(e.starts_with("a.toml:2: "), "{e}");
+        let e = err("[sip.limits]\nrequests_burst_per_source = 0\n");
+        assert_eq!(
+            e,
+            "a.toml:2: sip.limits.requests_burst_per_source: must be from 1 to 1000000"
+        );
+        let e = err("[sip.limits]\n\ntriggers_per_minute = 100001\n");
+        assert_eq!(
+            e,
+            "a.toml:3: sip.limits.triggers_per_minute: must be from 0 (unlimited) to 100000"
+        );
+        let e = err("[sip.limits]\nrequests_per_second_per_source = 2000000\n");
+        assert_eq!(
+            e,
+            "a.toml:2: sip.limits.requests_per_second_per_source: must be from 0 (unlimited) to 1000000"
+        );
+        let e = err("[sip.limits]\nmax_sources = 0\n");
+        assert_eq!(
+            e,
+            "a.toml:2: sip.limits.max_sources: must be from 1 to 1000000"
+        );
+        let e = err("[sip.limits]\nrequests_per_second = -1\n");
+        assert!(e.starts_with("a.toml:2: "), "{e}");
+        let many: Vec<String> = (0..257)
+            .map(|i| format!("\"10.0.{}.{}\"", i / 256, i % 256))
+            .collect();
+        let e = err(&format!("[sip]\nallow = [{}]\n", many.join(", ")));
+        assert!(
+            e.starts_with("a.toml:2: sip.allow: at most 256 entries"),
+            "{e}"
+        );
+        // Drop without a list: allowed, with a warning.
+        let s = from_bytes(b"[sip]\nrefused = \"drop\"\n", Path::new("a.toml")).unwrap();
+        assert_eq!(
+            s.warnings[0].to_string(),
+            "a.toml:2: sip.refused: has no effect while sip.allow is empty (every source is allowed)"
+        );
+        let s = from_bytes(b"[sip.limits]\nbursty = 1\n", Path::new("a.toml")).unwrap();
+        assert_eq!(
+            s.warnings[0].to_string(),
+            "a.toml:2: sip.limits.bursty: unknown key, ignored"
+        );
     }
 
     #[test]

@@ -9,6 +9,15 @@
 //! 481 (no dialogs exist here), an event outside the accepted list is 489 with
 //! `Allow-Events`, and an accepted event is 200 OK plus one [`ResyncRequest`].
 //!
+//! Trust comes first. A message from a source outside the allowlist ([`EndpointConfig::allow`])
+//! is answered `403 Forbidden` or, with [`RefusedAction::Drop`], not at all; either way it is
+//! never acted upon. Every message is then charged to its source's and to the global request
+//! budget ([`RateLimits`]) before it is read: over budget, it is dropped unread. An accepted
+//! NOTIFY is charged to the trigger budgets too: over budget it is still answered 200, but the
+//! resync request is held back (the latest one only) and released by
+//! [`Endpoint::poll_deferred`] when the budget allows, unless another request has gone out
+//! in the meantime and covers it.
+//!
 //! The reply is part of the returned [`Handled`]; the caller sends it before acting on the
 //! resync request, so the PBX is answered before any work starts.
 
@@ -19,10 +28,12 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
+use super::allow::{Allowlist, RefusedAction};
 use super::event::{EventHeader, EventMatcher};
 use super::headers::{self, Name};
 use super::limits::Limits;
 use super::message::{self, Defect, Framing, Request, Unanswerable};
+use super::rate::{Limit, RateLimiter, RateLimits};
 use super::response::{self, Status, ALLOW};
 use super::transaction::{DupKey, Lookup, TransactionTable, TxKey, TIMER_J_UDP};
 use crate::resync::{ResyncRequest, Transport};
@@ -61,6 +72,12 @@ pub struct EndpointConfig {
     pub drop_log_interval: Duration,
     /// Most source addresses remembered for drop logging.
     pub max_drop_log_sources: usize,
+    /// Sources allowed to send requests; empty (the default) allows every source.
+    pub allow: Allowlist,
+    /// What a request from a source outside `allow` gets: 403, or nothing.
+    pub refused: RefusedAction,
+    /// Request and trigger rate limits, per source and global.
+    pub rate_limits: RateLimits,
 }
 
 impl Default for EndpointConfig {
@@ -72,6 +89,9 @@ impl Default for EndpointConfig {
             max_transaction_bytes: 8 * 1024 * 1024,
             drop_log_interval: Duration::from_secs(60),
             max_drop_log_sources: 1024,
+            allow: Allowlist::default(),
+            refused: RefusedAction::default(),
+            rate_limits: RateLimits::default(),
         }
     }
 }
@@ -84,7 +104,8 @@ pub struct Counters {
     pub received: u64,
     /// Responses produced (retransmitted ones included).
     pub responses: u64,
-    /// Accepted NOTIFYs turned into resync requests.
+    /// Resync requests produced: accepted NOTIFYs within the trigger limits, and held-back
+    /// ones released later by [`Endpoint::poll_deferred`].
     pub resync_requests: u64,
     /// Retransmissions answered from the transaction table.
     pub retransmissions: u64,
@@ -108,6 +129,64 @@ pub struct Counters {
     pub transactions_evicted: u64,
     /// TCP connections closed because their stream could not be framed or was too slow.
     pub stream_errors: u64,
+    /// Messages (and, with [`RefusedAction::Drop`], TCP connections) refused because their
+    /// source is outside the allowlist: answered 403 or dropped.
+    pub refused_source: u64,
+    /// Messages over a request rate limit (per source or global); dropped unread.
+    pub rate_limited_requests: u64,
+    /// Accepted NOTIFYs over a trigger rate limit: answered 200, no resync request of their own.
+    pub rate_limited_triggers: u64,
+    /// Per-source rate-limit entries forgotten before their buckets had refilled, because
+    /// the table of sources was full (each such source starts again with a full budget).
+    pub rate_limit_evictions: u64,
+}
+
+impl Counters {
+    /// The counts accumulated since `earlier` (a previous snapshot of the same endpoint).
+    pub fn since(&self, earlier: &Counters) -> Counters {
+        let d = |now: u64, then: u64| now.saturating_sub(then);
+        Counters {
+            received: d(self.received, earlier.received),
+            responses: d(self.responses, earlier.responses),
+            resync_requests: d(self.resync_requests, earlier.resync_requests),
+            retransmissions: d(self.retransmissions, earlier.retransmissions),
+            duplicates: d(self.duplicates, earlier.duplicates),
+            rejected: d(self.rejected, earlier.rejected),
+            acks: d(self.acks, earlier.acks),
+            keepalives: d(self.keepalives, earlier.keepalives),
+            dropped_responses: d(self.dropped_responses, earlier.dropped_responses),
+            dropped_oversize: d(self.dropped_oversize, earlier.dropped_oversize),
+            dropped_garbage: d(self.dropped_garbage, earlier.dropped_garbage),
+            dropped_unanswerable: d(self.dropped_unanswerable, earlier.dropped_unanswerable),
+            transactions_evicted: d(self.transactions_evicted, earlier.transactions_evicted),
+            stream_errors: d(self.stream_errors, earlier.stream_errors),
+            refused_source: d(self.refused_source, earlier.refused_source),
+            rate_limited_requests: d(self.rate_limited_requests, earlier.rate_limited_requests),
+            rate_limited_triggers: d(self.rate_limited_triggers, earlier.rate_limited_triggers),
+            rate_limit_evictions: d(self.rate_limit_evictions, earlier.rate_limit_evictions),
+        }
+    }
+
+    /// Messages dropped without an answer because they could not be used (garbage,
+    /// oversize, responses, requests without the fields an answer needs).
+    pub fn dropped(&self) -> u64 {
+        self.dropped_garbage
+            + self.dropped_oversize
+            + self.dropped_unanswerable
+            + self.dropped_responses
+    }
+
+    /// Everything that points at unwanted or hostile input: drops, TCP streams closed for
+    /// framing or slowness, refused sources, rate-limited requests and triggers, and
+    /// rate-limit entries evicted early. Zero on a quiet network with a well-behaved PBX.
+    pub fn unwanted(&self) -> u64 {
+        self.dropped()
+            + self.stream_errors
+            + self.refused_source
+            + self.rate_limited_requests
+            + self.rate_limited_triggers
+            + self.rate_limit_evictions
+    }
 }
 
 /// What happened to a message.
@@ -124,6 +203,29 @@ pub enum Disposition {
     Duplicate,
     /// An ACK: never answered.
     Absorbed,
+    /// From a source outside the allowlist: answered 403 (the reply is set), or not answered
+    /// at all with [`RefusedAction::Drop`]. Never a resync request.
+    Refused {
+        /// True when the caller should log it (once per source per drop-log interval).
+        log: bool,
+    },
+    /// Over a request rate limit: dropped unread, not answered.
+    RateLimited {
+        /// Which limit.
+        limit: Limit,
+        /// True when the caller should log it (per-source limit: once per source per drop-log
+        /// interval; global limit: once per interval in all).
+        log: bool,
+    },
+    /// An accepted NOTIFY over a trigger rate limit: answered 200 without a resync request.
+    /// The latest such request is held back and released by [`Endpoint::poll_deferred`] when
+    /// the budget allows, unless another resync request goes out first.
+    TriggerLimited {
+        /// Which limit.
+        limit: Limit,
+        /// As for [`Disposition::RateLimited`].
+        log: bool,
+    },
     /// Dropped without an answer.
     Dropped {
         /// Why.
@@ -149,13 +251,31 @@ pub struct Handled {
 
 impl Handled {
     fn dropped(reason: Unanswerable, log: bool) -> Handled {
+        Handled::silent(Disposition::Dropped { reason, log })
+    }
+
+    fn silent(disposition: Disposition) -> Handled {
         Handled {
             reply: None,
             resync: None,
-            disposition: Disposition::Dropped { reason, log },
+            disposition,
             close: false,
         }
     }
+}
+
+/// Whether a new TCP connection is served.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Admission {
+    /// Serve it.
+    Accept,
+    /// Close it at once without reading: its source is outside the allowlist and refused
+    /// sources are dropped ([`RefusedAction::Drop`]).
+    Refuse {
+        /// True when the caller should log it (once per source per drop-log interval).
+        log: bool,
+    },
 }
 
 /// What is remembered of a completed transaction: the response, and the decision behind it
@@ -175,6 +295,11 @@ pub struct Endpoint {
     counters: Counters,
     tag_key: std::collections::hash_map::RandomState,
     drop_log: HashMap<IpAddr, Instant>,
+    /// When a global rate limit was last logged.
+    global_log: Option<Instant>,
+    limiter: RateLimiter,
+    /// The latest resync request held back by a trigger limit.
+    deferred: Option<ResyncRequest>,
 }
 
 impl Endpoint {
@@ -186,10 +311,13 @@ impl Endpoint {
                 config.max_transaction_bytes,
                 TIMER_J_UDP,
             ),
+            limiter: RateLimiter::new(config.rate_limits),
             config,
             counters: Counters::default(),
             tag_key: Default::default(),
             drop_log: HashMap::new(),
+            global_log: None,
+            deferred: None,
         }
     }
 
@@ -203,17 +331,61 @@ impl Endpoint {
         self.config.events = events;
     }
 
+    /// Replaces the allowlist and what refused sources get (for the next message). A host
+    /// that trusts its registrar, say, calls this when the registrar's address changes.
+    pub fn set_allow(&mut self, allow: Allowlist, refused: RefusedAction) {
+        self.config.allow = allow;
+        self.config.refused = refused;
+    }
+
     /// A snapshot of the counters.
     pub fn counters(&self) -> Counters {
         Counters {
             transactions_evicted: self.udp_transactions.evicted(),
+            rate_limit_evictions: self.limiter.evicted(),
             ..self.counters
         }
     }
 
-    /// When [`Endpoint::handle_timeout`] next has work (a transaction's Timer J).
+    /// When [`Endpoint::handle_timeout`] (a transaction's Timer J) or
+    /// [`Endpoint::poll_deferred`] (a held-back resync request) next has work.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.udp_transactions.next_expiry()
+        let deferred = self
+            .deferred
+            .as_ref()
+            .and_then(|r| self.limiter.trigger_ready_at(r.source.ip()));
+        match (self.udp_transactions.next_expiry(), deferred) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// The resync request held back by a trigger limit, once the limit admits it at `now`.
+    /// Call it at [`Endpoint::poll_timeout`] or every second or so, and hand what it returns
+    /// to the engine like [`Handled::resync`].
+    pub fn poll_deferred(&mut self, now: Instant) -> Option<ResyncRequest> {
+        let ip = self.deferred.as_ref()?.source.ip();
+        self.limiter.admit_trigger(now, ip).ok()?;
+        self.counters.resync_requests += 1;
+        self.deferred.take()
+    }
+
+    /// True while a resync request is held back by a trigger limit.
+    pub fn has_deferred(&self) -> bool {
+        self.deferred.is_some()
+    }
+
+    /// Decides whether a new TCP connection from `peer` is served. Only a source outside the
+    /// allowlist, when refused sources are dropped, is refused here (and counted in
+    /// `refused_source`); with [`RefusedAction::Answer`] its requests are read and answered 403.
+    pub fn admit_connection(&mut self, now: Instant, peer: SocketAddr) -> Admission {
+        if self.config.refused == RefusedAction::Drop && !self.config.allow.permits(peer.ip()) {
+            self.counters.refused_source += 1;
+            return Admission::Refuse {
+                log: self.should_log(now, peer.ip()),
+            };
+        }
+        Admission::Accept
     }
 
     /// Expires completed transactions whose Timer J has fired by `now`.
@@ -236,6 +408,18 @@ impl Endpoint {
         bytes: &[u8],
     ) -> Handled {
         self.counters.received += 1;
+        let allowed = self.config.allow.permits(source.ip());
+        if !allowed && self.config.refused == RefusedAction::Drop {
+            // Not even read: nothing from this source is acted upon or answered.
+            self.counters.refused_source += 1;
+            let log = self.should_log(now, source.ip());
+            return Handled::silent(Disposition::Refused { log });
+        }
+        if let Err(limit) = self.limiter.admit_request(now, source.ip(), !allowed) {
+            self.counters.rate_limited_requests += 1;
+            let log = self.should_log_limit(now, source.ip(), limit);
+            return Handled::silent(Disposition::RateLimited { limit, log });
+        }
         let framing = match transport {
             Transport::Udp => Framing::Datagram,
             Transport::Tcp => Framing::Stream,
@@ -247,11 +431,33 @@ impl Endpoint {
         if req.method == "ACK" {
             // RFC 3261 §17.2.1: an ACK is never answered, whether it matches a transaction or not.
             self.counters.acks += 1;
+            return Handled::silent(Disposition::Absorbed);
+        }
+        let close = transport == Transport::Tcp
+            && matches!(
+                req.defect,
+                Some(
+                    Defect::ContentLength
+                        | Defect::ConflictingContentLength
+                        | Defect::MissingContentLength
+                )
+            );
+        if !allowed {
+            // 403 to whatever the request is (OPTIONS included), before any other check, so
+            // the answer tells a refused sender nothing about this endpoint. Not stored as a
+            // transaction: refused sources never take room from allowed ones, and a
+            // retransmission gets the same bytes anyway (the To-tag is derived from the
+            // request).
+            self.counters.refused_source += 1;
+            self.counters.responses += 1;
+            self.counters.rejected += 1;
+            let reply = response::build(&req, Status::Forbidden, &self.to_tag(&req), source, &[]);
+            let log = self.should_log(now, source.ip());
             return Handled {
-                reply: None,
+                reply: Some(Bytes::from(reply)),
                 resync: None,
-                disposition: Disposition::Absorbed,
-                close: false,
+                disposition: Disposition::Refused { log },
+                close,
             };
         }
 
@@ -312,31 +518,42 @@ impl Endpoint {
             self.udp_transactions.insert(now, key, dup, done, cost);
         }
         self.counters.responses += 1;
-        let close = transport == Transport::Tcp
-            && matches!(
-                req.defect,
-                Some(
-                    Defect::ContentLength
-                        | Defect::ConflictingContentLength
-                        | Defect::MissingContentLength
-                )
-            );
         match event {
             Some(event) => {
-                self.counters.resync_requests += 1;
-                Handled {
-                    reply: Some(reply),
-                    resync: Some(ResyncRequest {
-                        source,
-                        transport,
-                        reboot: event.reboot(),
-                        event: event.event,
-                        params: event.params,
-                        call_id: req.call_id().to_owned(),
-                        received_at: now,
-                    }),
-                    disposition: Disposition::Resync,
-                    close,
+                let request = ResyncRequest {
+                    source,
+                    transport,
+                    reboot: event.reboot(),
+                    event: event.event,
+                    params: event.params,
+                    call_id: req.call_id().to_owned(),
+                    received_at: now,
+                };
+                match self.limiter.admit_trigger(now, source.ip()) {
+                    Ok(()) => {
+                        // This request covers any held-back one: the engine acts after it.
+                        self.deferred = None;
+                        self.counters.resync_requests += 1;
+                        Handled {
+                            reply: Some(reply),
+                            resync: Some(request),
+                            disposition: Disposition::Resync,
+                            close,
+                        }
+                    }
+                    Err(limit) => {
+                        // The PBX did nothing wrong: it gets its 200. The latest request is
+                        // kept, so the last change is still fetched once the budget allows.
+                        self.counters.rate_limited_triggers += 1;
+                        self.deferred = Some(request);
+                        let log = self.should_log_limit(now, source.ip(), limit);
+                        Handled {
+                            reply: Some(reply),
+                            resync: None,
+                            disposition: Disposition::TriggerLimited { limit, log },
+                            close,
+                        }
+                    }
                 }
             }
             None => {
@@ -467,6 +684,24 @@ impl Endpoint {
         *counter += 1;
         let log = self.should_log(now, source.ip());
         Handled::dropped(reason, log)
+    }
+
+    /// Per-source limits are logged like drops; a global limit, hit by many sources at once,
+    /// once per interval in all.
+    fn should_log_limit(&mut self, now: Instant, ip: IpAddr, limit: Limit) -> bool {
+        match limit {
+            Limit::Source => self.should_log(now, ip),
+            Limit::Global => {
+                let interval = self.config.drop_log_interval;
+                match self.global_log {
+                    Some(last) if now.saturating_duration_since(last) < interval => false,
+                    _ => {
+                        self.global_log = Some(now);
+                        true
+                    }
+                }
+            }
+        }
     }
 
     fn should_log(&mut self, now: Instant, ip: IpAddr) -> bool {
@@ -742,6 +977,310 @@ mod tests {
                 &notify("z9hG4bKs2", 2, Some("resync"), false)
             )),
             Some(200)
+        );
+    }
+
+    fn trusting(allow: &[&str], refused: RefusedAction) -> Endpoint {
+        Endpoint::new(EndpointConfig {
+            allow: Allowlist::new(allow.iter().map(|a| a.parse().unwrap())),
+            refused,
+            ..EndpointConfig::default()
+        })
+    }
+
+    fn options(branch: &str) -> Vec<u8> {
+        format!("OPTIONS sip:a@b SIP/2.0\r\nVia: SIP/2.0/UDP h;branch={branch}\r\nFrom: <sip:x@y>;tag=1\r\nTo: <sip:a@b>\r\nCall-ID: o-{branch}\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n").into_bytes()
+    }
+
+    #[test]
+    fn refused_sources_get_403_whatever_they_send_and_never_a_resync() {
+        let t0 = Instant::now();
+        let mut e = trusting(&["192.0.2.0/24", "::1"], RefusedAction::Answer);
+        let pbx: SocketAddr = "192.0.2.10:5060".parse().unwrap();
+        let stranger: SocketAddr = "203.0.113.5:5060".parse().unwrap();
+        let msg = notify("z9hG4bKf1", 1, Some("check-sync"), false);
+        let h = e.handle(t0, stranger, Transport::Udp, &msg);
+        assert_eq!(code(&h), Some(403));
+        assert!(h.resync.is_none());
+        assert_eq!(h.disposition, Disposition::Refused { log: true });
+        let text = String::from_utf8(h.reply.clone().unwrap().to_vec()).unwrap();
+        assert!(text.starts_with("SIP/2.0 403 Forbidden\r\n"), "{text}");
+        assert!(text.contains(";branch=z9hG4bKf1"), "{text}");
+        assert!(text.contains("\r\nCall-ID: cid-1\r\n"), "{text}");
+        // A retransmission: the same bytes again, logged no more, nothing stored.
+        let again = e.handle(
+            t0 + Duration::from_millis(500),
+            stranger,
+            Transport::Udp,
+            &msg,
+        );
+        assert_eq!(again.reply, h.reply);
+        assert_eq!(again.disposition, Disposition::Refused { log: false });
+        assert_eq!(e.transactions(), 0);
+        // OPTIONS and other methods get 403 too; an ACK is still absorbed.
+        assert_eq!(
+            code(&e.handle(t0, stranger, Transport::Udp, &options("z9hG4bKo1"))),
+            Some(403)
+        );
+        let ack = b"ACK sip:a@b SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bKa\r\nFrom: <sip:x@y>;tag=1\r\nTo: <sip:a@b>;tag=2\r\nCall-ID: a1\r\nCSeq: 1 ACK\r\n\r\n";
+        assert_eq!(
+            e.handle(t0, stranger, Transport::Udp, ack).disposition,
+            Disposition::Absorbed
+        );
+        // Over TCP as well; an IPv4-mapped source is compared as IPv4.
+        assert_eq!(
+            code(&e.handle(t0, stranger, Transport::Tcp, &msg)),
+            Some(403)
+        );
+        let mapped: SocketAddr = "[::ffff:192.0.2.10]:5060".parse().unwrap();
+        assert!(e.handle(t0, mapped, Transport::Tcp, &msg).resync.is_some());
+        // The allowed sources trigger as usual.
+        assert!(e.handle(t0, pbx, Transport::Udp, &msg).resync.is_some());
+        let v6: SocketAddr = "[::1]:5060".parse().unwrap();
+        assert!(e
+            .handle(
+                t0,
+                v6,
+                Transport::Udp,
+                &notify("z9hG4bKv6", 9, Some("check-sync"), false)
+            )
+            .resync
+            .is_some());
+        let c = e.counters();
+        assert_eq!(c.refused_source, 4);
+        assert_eq!(c.resync_requests, 3);
+        assert_eq!(
+            e.admit_connection(t0, stranger),
+            Admission::Accept,
+            "answer mode reads the requests"
+        );
+    }
+
+    #[test]
+    fn dropped_refusals_are_silent_and_counted() {
+        let t0 = Instant::now();
+        let mut e = trusting(&["10.1.2.3"], RefusedAction::Drop);
+        let stranger: SocketAddr = "10.1.2.4:5060".parse().unwrap();
+        let msg = notify("z9hG4bKd1", 1, Some("check-sync"), false);
+        for (i, t) in [Transport::Udp, Transport::Tcp, Transport::Udp]
+            .into_iter()
+            .enumerate()
+        {
+            let h = e.handle(t0, stranger, t, &msg);
+            assert!(h.reply.is_none() && h.resync.is_none());
+            assert_eq!(h.disposition, Disposition::Refused { log: i == 0 });
+        }
+        // Garbage from a refused source is not even read.
+        e.handle(t0, stranger, Transport::Udp, b"junk");
+        assert_eq!(e.counters().dropped_garbage, 0);
+        assert_eq!(
+            e.admit_connection(t0, stranger),
+            Admission::Refuse { log: false }
+        );
+        assert_eq!(
+            e.admit_connection(t0 + Duration::from_secs(61), stranger),
+            Admission::Refuse { log: true }
+        );
+        assert_eq!(
+            e.admit_connection(t0, "10.1.2.3:1".parse().unwrap()),
+            Admission::Accept
+        );
+        let c = e.counters();
+        assert_eq!(c.refused_source, 6);
+        assert_eq!(c.responses, 0);
+        let ok = e.handle(t0, "10.1.2.3:5060".parse().unwrap(), Transport::Udp, &msg);
+        assert!(ok.resync.is_some());
+    }
+
+    #[test]
+    fn a_flood_from_one_source_is_cut_to_its_budget_before_it_is_read() {
+        let t0 = Instant::now();
+        let mut e = ep();
+        let flood: SocketAddr = "192.0.2.66:5060".parse().unwrap();
+        let pbx: SocketAddr = "192.0.2.1:5060".parse().unwrap();
+        let mut answered = 0;
+        for i in 0..1000u32 {
+            let h = e.handle(
+                t0,
+                flood,
+                Transport::Udp,
+                &options(&format!("z9hG4bKfl{i}")),
+            );
+            match h.disposition {
+                Disposition::Answered(200) => answered += 1,
+                Disposition::RateLimited {
+                    limit: Limit::Source,
+                    log,
+                } => assert_eq!(log, i == 100),
+                other => panic!("{other:?}"),
+            }
+        }
+        assert_eq!(answered, 100, "the per-source burst");
+        assert_eq!(e.counters().rate_limited_requests, 900);
+        // The PBX is not affected.
+        let h = e.handle(
+            t0,
+            pbx,
+            Transport::Udp,
+            &notify("z9hG4bKp1", 1, Some("check-sync"), false),
+        );
+        assert!(h.resync.is_some());
+        // A second later the flooding source has 50 more.
+        let t1 = t0 + Duration::from_secs(1);
+        let answered = (0..100u32)
+            .filter(|i| {
+                e.handle(t1, flood, Transport::Tcp, &options(&format!("z9hG4bKg{i}")))
+                    .reply
+                    .is_some()
+            })
+            .count();
+        assert_eq!(answered, 50);
+    }
+
+    #[test]
+    fn the_global_request_limit_is_logged_once_per_interval() {
+        let t0 = Instant::now();
+        let mut e = Endpoint::new(EndpointConfig {
+            rate_limits: RateLimits {
+                requests_per_second: 10,
+                ..RateLimits::default()
+            },
+            ..EndpointConfig::default()
+        });
+        let mut logged = 0;
+        let mut answered = 0;
+        for i in 0..100u32 {
+            let src = SocketAddr::from(([198, 51, 100, i as u8], 5060));
+            match e
+                .handle(t0, src, Transport::Udp, &options(&format!("z9hG4bKgl{i}")))
+                .disposition
+            {
+                Disposition::RateLimited {
+                    limit: Limit::Global,
+                    log,
+                } => logged += usize::from(log),
+                Disposition::Answered(200) => answered += 1,
+                other => panic!("{other:?}"),
+            }
+        }
+        assert_eq!((answered, logged), (10, 1));
+        assert_eq!(e.counters().rate_limited_requests, 90);
+    }
+
+    #[test]
+    fn triggers_over_the_limit_are_answered_and_the_latest_is_released_later() {
+        let t0 = Instant::now();
+        let mut e = ep();
+        let pbx: SocketAddr = "192.0.2.1:5060".parse().unwrap();
+        let mut resyncs = 0;
+        for i in 0..15u32 {
+            let h = e.handle(
+                t0,
+                pbx,
+                Transport::Tcp,
+                &notify(&format!("z9hG4bKtr{i}"), i, Some("check-sync"), false),
+            );
+            assert_eq!(code(&h), Some(200), "always answered 200");
+            match h.disposition {
+                Disposition::Resync => resyncs += 1,
+                Disposition::TriggerLimited {
+                    limit: Limit::Source,
+                    log,
+                } => assert_eq!(log, i == 10),
+                other => panic!("{other:?}"),
+            }
+        }
+        assert_eq!(resyncs, 10);
+        assert_eq!(e.counters().rate_limited_triggers, 5);
+        assert!(e.has_deferred());
+        // 10 per minute: the next one fits 6 s later, and that is when it is due.
+        assert_eq!(e.poll_timeout(), Some(t0 + Duration::from_secs(6)));
+        assert!(e.poll_deferred(t0 + Duration::from_secs(5)).is_none());
+        let released = e
+            .poll_deferred(t0 + Duration::from_secs(6))
+            .expect("released");
+        assert_eq!(released.call_id, "cid-1");
+        assert_eq!(
+            released.received_at, t0,
+            "the time of the NOTIFY, not of the release"
+        );
+        assert!(
+            e.poll_deferred(t0 + Duration::from_secs(60)).is_none(),
+            "released once"
+        );
+        assert_eq!(e.counters().resync_requests, 11);
+        assert_eq!(e.poll_timeout(), None);
+    }
+
+    #[test]
+    fn a_trigger_that_goes_out_covers_the_held_back_one() {
+        let t0 = Instant::now();
+        let mut e = Endpoint::new(EndpointConfig {
+            rate_limits: RateLimits {
+                triggers_per_minute_per_source: 1,
+                ..RateLimits::default()
+            },
+            ..EndpointConfig::default()
+        });
+        let a: SocketAddr = "192.0.2.1:5060".parse().unwrap();
+        let b: SocketAddr = "192.0.2.2:5060".parse().unwrap();
+        let n = |i: u32| notify(&format!("z9hG4bKc{i}"), i, Some("check-sync"), false);
+        assert!(e.handle(t0, a, Transport::Udp, &n(1)).resync.is_some());
+        assert!(e.handle(t0, a, Transport::Udp, &n(2)).resync.is_none());
+        assert!(e.has_deferred());
+        // Another source's trigger goes out: the engine fetches after it, which covers a's.
+        assert!(e.handle(t0, b, Transport::Udp, &n(3)).resync.is_some());
+        assert!(!e.has_deferred());
+        assert!(e.poll_deferred(t0 + Duration::from_secs(120)).is_none());
+        // A UDP retransmission of the held-back NOTIFY gets its 200 again, nothing more.
+        let h = e.handle(t0, a, Transport::Udp, &n(2));
+        assert_eq!(h.disposition, Disposition::Retransmission);
+        assert!(!e.has_deferred());
+    }
+
+    #[test]
+    fn unlimited_limits_let_everything_through() {
+        let t0 = Instant::now();
+        let mut e = Endpoint::new(EndpointConfig {
+            rate_limits: RateLimits::unlimited(),
+            ..EndpointConfig::default()
+        });
+        let src: SocketAddr = SRC.parse().unwrap();
+        for i in 0..5000u32 {
+            let h = e.handle(
+                t0,
+                src,
+                Transport::Tcp,
+                &notify(&format!("z9hG4bKu{i}"), i, Some("check-sync"), false),
+            );
+            assert!(h.resync.is_some(), "{i}");
+        }
+        let c = e.counters();
+        assert_eq!((c.rate_limited_requests, c.rate_limited_triggers), (0, 0));
+    }
+
+    #[test]
+    fn counters_since_and_unwanted() {
+        let t0 = Instant::now();
+        let mut e = trusting(&["192.0.2.1"], RefusedAction::Answer);
+        let before = e.counters();
+        let pbx: SocketAddr = "192.0.2.1:5060".parse().unwrap();
+        e.handle(t0, pbx, Transport::Udp, &options("z9hG4bKq1"));
+        let quiet = e.counters().since(&before);
+        assert_eq!(quiet.received, 1);
+        assert_eq!(quiet.unwanted(), 0, "a PBX keep-alive is not unwanted");
+        let mid = e.counters();
+        e.handle(
+            t0,
+            "203.0.113.1:5060".parse().unwrap(),
+            Transport::Udp,
+            &options("z9hG4bKq2"),
+        );
+        e.handle(t0, pbx, Transport::Udp, b"junk");
+        let d = e.counters().since(&mid);
+        assert_eq!(
+            (d.refused_source, d.dropped_garbage, d.unwanted()),
+            (1, 1, 2)
         );
     }
 }

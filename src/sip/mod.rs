@@ -8,6 +8,7 @@
 //! `rsip` is the message model behind this front end; none of its types appear in this
 //! module's public API.
 
+mod allow;
 mod endpoint;
 pub mod escape;
 mod event;
@@ -15,12 +16,15 @@ mod frame;
 pub mod headers;
 mod limits;
 pub mod message;
+mod rate;
 mod response;
 pub mod transaction;
 
-pub use endpoint::{Counters, Disposition, Endpoint, EndpointConfig, Handled};
+pub use allow::{Allowlist, Cidr, RefusedAction, MAX_ALLOW_ENTRIES};
+pub use endpoint::{Admission, Counters, Disposition, Endpoint, EndpointConfig, Handled};
 pub use event::{EventHeader, EventMatch, EventMatcher};
 pub use frame::{FrameError, StreamFramer, StreamItem, PONG};
 pub use limits::Limits;
 pub use message::Unanswerable;
+pub use rate::{Bucket, Limit, RateLimiter, RateLimits};
 pub use response::{Status, ALLOW};

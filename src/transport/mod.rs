@@ -21,10 +21,13 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
 
 use crate::resync::{ResyncRequest, Transport};
-use crate::sip::{Disposition, Endpoint, Handled};
+use crate::sip::{Counters, Disposition, Endpoint, Handled};
 
 /// An [`Endpoint`] shared by every listener.
 pub type SharedEndpoint = Arc<Mutex<Endpoint>>;
+
+/// How often, at most, a summary of refused, rate-limited and dropped input is logged.
+pub const SUMMARY_INTERVAL: Duration = Duration::from_secs(60);
 
 /// Bounds on TCP connections.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -165,21 +168,77 @@ impl Listeners {
                 stop_rx.clone(),
             ));
         }
-        tasks.spawn(expire_transactions(endpoint.clone(), stop_rx.clone()));
+        tasks.spawn(tick(endpoint.clone(), sink.clone(), stop_rx.clone()));
+        tasks.spawn(summarize(
+            endpoint.clone(),
+            SUMMARY_INTERVAL,
+            stop_rx.clone(),
+        ));
         shutdown.await;
         let _ = stop_tx.send(true);
         while tasks.join_next().await.is_some() {}
     }
 }
 
-/// Keeps the transaction table tidy between messages, in bounded steps.
-async fn expire_transactions(endpoint: SharedEndpoint, mut stop: watch::Receiver<bool>) {
+/// Once a second: keeps the transaction table tidy between messages, and releases a resync
+/// request held back by a trigger limit once the limit allows it.
+async fn tick(
+    endpoint: SharedEndpoint,
+    sink: mpsc::Sender<ResyncRequest>,
+    mut stop: watch::Receiver<bool>,
+) {
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     loop {
         tokio::select! {
             _ = tick.tick() => {
                 let now = tokio::time::Instant::now().into_std();
-                lock(&endpoint).handle_timeout(now);
+                let released = {
+                    let mut e = lock(&endpoint);
+                    e.handle_timeout(now);
+                    e.poll_deferred(now)
+                };
+                if let Some(req) = released {
+                    tracing::info!(source = %req.source, transport = %req.transport, "releasing the resync held back by the trigger rate limit");
+                    forward(req, &sink);
+                }
+            }
+            _ = stop.changed() => return,
+        }
+    }
+}
+
+/// What a periodic summary reports: the counts since the previous snapshot, when any of
+/// them points at unwanted input ([`Counters::unwanted`]); `None` on a quiet network.
+pub fn summary_since(previous: &Counters, current: &Counters) -> Option<Counters> {
+    let delta = current.since(previous);
+    (delta.unwanted() > 0).then_some(delta)
+}
+
+/// Logs, at most once per `interval`, how much input was refused, rate-limited or dropped
+/// since the last summary; nothing when there was none. Individual drops are logged only
+/// once per source per minute, so this is where the totals of a flood show up.
+async fn summarize(endpoint: SharedEndpoint, interval: Duration, mut stop: watch::Receiver<bool>) {
+    let mut previous = lock_counters(&endpoint);
+    let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {
+                let current = lock_counters(&endpoint);
+                if let Some(d) = summary_since(&previous, &current) {
+                    tracing::warn!(
+                        interval_secs = interval.as_secs(),
+                        received = d.received,
+                        refused_source = d.refused_source,
+                        rate_limited_requests = d.rate_limited_requests,
+                        rate_limited_triggers = d.rate_limited_triggers,
+                        dropped = d.dropped(),
+                        stream_errors = d.stream_errors,
+                        rate_limit_evictions = d.rate_limit_evictions,
+                        resync_requests = d.resync_requests,
+                        "unwanted input since the last summary (refused, rate-limited or dropped; counted, not logged one by one)"
+                    );
+                }
+                previous = current;
             }
             _ = stop.changed() => return,
         }
@@ -208,7 +267,25 @@ pub(crate) fn after_reply(
         Disposition::Dropped { reason, log: true } => {
             tracing::warn!(%source, %transport, %reason, "dropped a message (further drops from this source are counted, not logged, for a while)");
         }
-        Disposition::Dropped { .. } | Disposition::Absorbed => {}
+        Disposition::Refused { log: true } => {
+            let action = if handled.reply.is_some() {
+                "answered 403 Forbidden"
+            } else {
+                "dropped"
+            };
+            tracing::warn!(%source, %transport, "{action}: the source is not in [sip] allow (further refusals and drops from this source are counted, not logged, for a while)");
+        }
+        Disposition::RateLimited { limit, log: true } => {
+            tracing::warn!(%source, %transport, %limit, "dropped a request over the {limit} request rate limit, unanswered (further ones are counted, not logged, for a while)");
+        }
+        Disposition::TriggerLimited { limit, log: true } => {
+            tracing::warn!(%source, %transport, %limit, "answered a resync NOTIFY over the {limit} trigger rate limit with 200 OK; its resync is held back until the limit allows (further ones are counted, not logged, for a while)");
+        }
+        Disposition::Dropped { .. }
+        | Disposition::Refused { .. }
+        | Disposition::RateLimited { .. }
+        | Disposition::TriggerLimited { .. }
+        | Disposition::Absorbed => {}
         Disposition::Answered(code) => tracing::debug!(%source, %transport, code, "answered"),
         Disposition::Retransmission | Disposition::Duplicate => {
             tracing::debug!(%source, %transport, disposition = ?handled.disposition, "answered again from the transaction table")
@@ -217,17 +294,48 @@ pub(crate) fn after_reply(
     }
     if let Some(req) = handled.resync {
         tracing::info!(%source, %transport, event = %crate::sip::escape::excerpt(req.event.as_bytes()), reboot = ?req.reboot, call_id = %crate::sip::escape::excerpt(req.call_id.as_bytes()), "resync requested");
-        if let Err(e) = sink.try_send(req) {
-            match e {
-                mpsc::error::TrySendError::Full(_) => {
-                    tracing::debug!(
-                        "resync request coalesced: the engine already has requests pending"
-                    )
-                }
-                mpsc::error::TrySendError::Closed(_) => {
-                    tracing::warn!("resync request lost: the engine has stopped")
-                }
-            }
+        forward(req, sink);
+    }
+}
+
+/// Hands a resync request to the engine without waiting.
+fn forward(req: ResyncRequest, sink: &mpsc::Sender<ResyncRequest>) {
+    match sink.try_send(req) {
+        Ok(()) => {}
+        Err(mpsc::error::TrySendError::Full(_)) => {
+            tracing::debug!("resync request coalesced: the engine already has requests pending")
         }
+        Err(mpsc::error::TrySendError::Closed(_)) => {
+            tracing::warn!("resync request lost: the engine has stopped")
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sip::EndpointConfig;
+    use std::time::Instant;
+
+    #[test]
+    fn a_summary_only_when_unwanted_input_was_counted() {
+        let mut e = Endpoint::new(EndpointConfig::default());
+        let t0 = Instant::now();
+        let src = "192.0.2.1:5060".parse().unwrap();
+        let options = b"OPTIONS sip:a@b SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\nFrom: <sip:x@y>;tag=1\r\nTo: <sip:a@b>\r\nCall-ID: s1\r\nCSeq: 1 OPTIONS\r\n\r\n";
+        let start = e.counters();
+        e.handle(t0, src, Transport::Udp, options);
+        let quiet = e.counters();
+        assert_eq!(
+            summary_since(&start, &quiet),
+            None,
+            "keep-alive OPTIONS are no news"
+        );
+        for _ in 0..3 {
+            e.handle(t0, src, Transport::Udp, b"\x16\x03\x01 garbage");
+        }
+        let d = summary_since(&quiet, &e.counters()).expect("garbage is reported");
+        assert_eq!((d.dropped_garbage, d.received), (3, 3));
+        assert_eq!(summary_since(&e.counters(), &e.counters()), None);
     }
 }

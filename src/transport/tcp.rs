@@ -1,5 +1,10 @@
 //! The TCP listener: a connection cap, per-connection framing with a buffer cap, an idle
-//! timeout, and a deadline for a message that has started but not finished.
+//! timeout, and a deadline for a message that has started but not finished. A connection
+//! from a refused source is closed at once when refused sources are dropped.
+//!
+//! A message over a request rate limit is dropped by the endpoint like any other unanswered
+//! input; the connection stays open. Framing goes on, so the stream stays in step, and the
+//! connection cap and the per-source limit bound what one peer can make this side do.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -12,7 +17,7 @@ use tokio::time::{timeout_at, Instant};
 
 use super::{after_reply, lock, SharedEndpoint, TcpOptions};
 use crate::resync::{ResyncRequest, Transport};
-use crate::sip::{StreamFramer, StreamItem, PONG};
+use crate::sip::{Admission, StreamFramer, StreamItem, PONG};
 
 pub(super) async fn serve(
     listener: TcpListener,
@@ -37,6 +42,14 @@ pub(super) async fn serve(
             Some(_) = connections.join_next(), if !connections.is_empty() => continue,
             _ = stop.changed() => break,
         };
+        let now = Instant::now().into_std();
+        if let Admission::Refuse { log } = lock(&endpoint).admit_connection(now, peer) {
+            if log {
+                tracing::warn!(%peer, "closed a TCP connection at once: the source is not in [sip] allow and refused sources are dropped (further ones from this source are counted, not logged, for a while)");
+            }
+            drop(stream);
+            continue;
+        }
         let Ok(permit) = permits.clone().try_acquire_owned() else {
             tracing::debug!(%peer, max = opts.max_connections, "TCP connection refused: connection cap reached");
             drop(stream);

@@ -115,6 +115,28 @@ impl Daemon {
         let _ = self.child.wait();
     }
 
+    /// Stops the daemon with SIGTERM; returns its exit status and every line it logged,
+    /// the summary written on the way out included.
+    pub fn terminate_with_log(mut self) -> (std::process::ExitStatus, Vec<String>) {
+        let pid = self.child.id().to_string();
+        Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+        let end = Instant::now() + Duration::from_secs(5);
+        loop {
+            match self.lines.recv_timeout(Duration::from_millis(10)) {
+                Ok(line) => self.log.push(line),
+                // The reader thread ends when the daemon closes standard error.
+                Err(mpsc::RecvTimeoutError::Disconnected) => break,
+                Err(mpsc::RecvTimeoutError::Timeout) if Instant::now() > end => {
+                    let _ = self.child.kill();
+                    panic!("sip-resync did not stop within 5 s of SIGTERM");
+                }
+                Err(mpsc::RecvTimeoutError::Timeout) => {}
+            }
+        }
+        let status = self.child.wait().unwrap();
+        (status, std::mem::take(&mut self.log))
+    }
+
     pub fn terminate(mut self) -> std::process::ExitStatus {
         let pid = self.child.id().to_string();
         Command::new("kill").args(["-TERM", &pid]).status().unwrap();

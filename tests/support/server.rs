@@ -1,11 +1,14 @@
 //! A real listener on 127.0.0.1 (UDP and TCP, port 0) running in a background runtime, with
 //! the resync requests it emits collected for assertions.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use sip_resync::sip::{Counters, Endpoint, EndpointConfig, EventMatch, EventMatcher};
+use sip_resync::sip::{
+    Allowlist, Counters, Endpoint, EndpointConfig, EventMatch, EventMatcher, RateLimits,
+    RefusedAction,
+};
 use sip_resync::transport::{Listeners, SharedEndpoint, TcpOptions};
 use sip_resync::{ResyncRequest, Transport};
 
@@ -18,6 +21,14 @@ pub struct TestServerOptions {
     pub strict_events: bool,
     /// TCP bounds.
     pub tcp: TcpOptions,
+    /// `[sip] allow` entries (CIDR or bare addresses); empty allows every source.
+    pub allow: Vec<String>,
+    /// What a refused source gets.
+    pub refused: RefusedAction,
+    /// Rate limits (the library's defaults unless a test says otherwise).
+    pub rate_limits: RateLimits,
+    /// Address to listen on (UDP and TCP, port 0).
+    pub bind: IpAddr,
 }
 
 impl Default for TestServerOptions {
@@ -26,6 +37,10 @@ impl Default for TestServerOptions {
             events: vec!["check-sync".into()],
             strict_events: false,
             tcp: TcpOptions::default(),
+            allow: Vec::new(),
+            refused: RefusedAction::Answer,
+            rate_limits: RateLimits::default(),
+            bind: IpAddr::from([127, 0, 0, 1]),
         }
     }
 }
@@ -52,15 +67,23 @@ pub struct TestServer {
 }
 
 impl TestServer {
-    /// Binds UDP and TCP on 127.0.0.1:0 and serves in a background thread.
+    /// Binds UDP and TCP on port 0 of `opts.bind` (127.0.0.1 by default) and serves in a
+    /// background thread.
     pub fn start(opts: TestServerOptions) -> TestServer {
         let mode = if opts.strict_events {
             EventMatch::Strict
         } else {
             EventMatch::CaseInsensitive
         };
+        let allow = opts
+            .allow
+            .iter()
+            .map(|a| a.parse().unwrap_or_else(|e| panic!("allow entry {a}: {e}")));
         let config = EndpointConfig {
             events: EventMatcher::new(&opts.events, mode),
+            allow: Allowlist::new(allow),
+            refused: opts.refused,
+            rate_limits: opts.rate_limits,
             ..EndpointConfig::default()
         };
         let endpoint: SharedEndpoint = Arc::new(Mutex::new(Endpoint::new(config)));
@@ -75,7 +98,7 @@ impl TestServer {
                 .build()
                 .expect("runtime");
             rt.block_on(async move {
-                let localhost: SocketAddr = "127.0.0.1:0".parse().unwrap();
+                let localhost = SocketAddr::new(opts.bind, 0);
                 let listeners = Listeners::bind(&[localhost], &[localhost])
                     .await
                     .expect("bind on loopback");

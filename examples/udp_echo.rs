@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! cargo build --release --example udp_echo
-//! target/release/examples/udp_echo 127.0.0.1:5099 --reply-bytes 420
+//! target/release/examples/udp_echo 127.0.0.1:5099 --reply-bytes 300
 //! ```
 //!
 //! Each datagram is answered, from the same thread that received it, with a reply of a fixed
@@ -27,7 +27,7 @@ struct Args {
     /// Where to listen: ADDR:PORT (port 0 picks one; the address is printed).
     listen: SocketAddr,
     /// Size of every reply in bytes.
-    #[arg(long, default_value_t = 420)]
+    #[arg(long, default_value_t = 300)]
     reply_bytes: usize,
     /// Threads receiving and answering on the one socket.
     #[arg(long, default_value_t = 1)]

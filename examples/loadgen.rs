@@ -299,6 +299,28 @@ struct Report {
     lost: u64,
     send_interval: Duration,
     tally: Tally,
+    /// Datagrams the kernel dropped on this generator's own socket (its receive buffer was
+    /// full), from /proc/net/udp; `None` where that file is not available.
+    own_drops: Option<u64>,
+}
+
+/// The kernel's drop counter of a bound IPv4 UDP socket (last column of /proc/net/udp).
+fn socket_drops(socket: &UdpSocket) -> Option<u64> {
+    let local = socket.local_addr().ok()?;
+    let SocketAddr::V4(v4) = local else {
+        return None;
+    };
+    let ip = u32::from(*v4.ip()).swap_bytes();
+    let key = format!("{ip:08X}:{:04X}", v4.port());
+    let table = std::fs::read_to_string("/proc/net/udp").ok()?;
+    table
+        .lines()
+        .skip(1)
+        .find(|line| line.split_whitespace().nth(1) == Some(key.as_str()))?
+        .split_whitespace()
+        .last()?
+        .parse()
+        .ok()
 }
 
 fn percentile(sorted: &[u64], p: f64) -> f64 {
@@ -460,6 +482,7 @@ fn closed_loop(
         lost,
         send_interval: send_end.unwrap_or_else(Instant::now).duration_since(start),
         tally,
+        own_drops: socket_drops(socket),
     }
 }
 
@@ -532,6 +555,7 @@ fn open_loop(
     done.store(true, Ordering::Release);
     let tally = receiver.join().expect("the receiver does not panic");
     lost += ring.outstanding() + tally.late;
+    let own_drops = socket_drops(&socket);
     Report {
         mode: "rate",
         window: None,
@@ -541,6 +565,7 @@ fn open_loop(
         lost,
         send_interval: send_end.duration_since(start),
         tally,
+        own_drops,
     }
 }
 
@@ -576,6 +601,9 @@ fn print_report(args: &Args, mut report: Report, start: Instant) {
             "null".to_owned()
         }
     };
+    let drops = report
+        .own_drops
+        .map_or("null".to_owned(), |d| d.to_string());
     let mut line = String::new();
     if args.json {
         let codes: Vec<String> = report
@@ -590,7 +618,7 @@ fn print_report(args: &Args, mut report: Report, start: Instant) {
              \"elapsed_s\":{:.3},\"sent\":{},\"answered\":{},\"lost\":{},\"late\":{},\
              \"unmatched\":{},\"send_errors\":{},\"recv_errors\":{},\"rate\":{},\"sent_rate\":{},\
              \"p50_us\":{},\"p99_us\":{},\"p999_us\":{},\"max_us\":{},\"reply_bytes\":{},\
-             \"codes\":{{{}}}}}",
+             \"own_drops\":{},\"codes\":{{{}}}}}",
             json_escape(&args.label),
             args.target,
             report.mode,
@@ -611,6 +639,7 @@ fn print_report(args: &Args, mut report: Report, start: Instant) {
             num(p999),
             num(max),
             num(reply_bytes),
+            drops,
             codes.join(",")
         );
     } else {
@@ -629,7 +658,7 @@ fn print_report(args: &Args, mut report: Report, start: Instant) {
             line,
             "{}target={} mode={} {load} elapsed={elapsed:.3}s sent={} answered={answered} \
              lost={} late={} unmatched={} errors={} rate={rate:.0}/s sent_rate={sent_rate:.0}/s \
-             p50={}us p99={}us p99.9={}us max={}us reply={}B codes={}",
+             p50={}us p99={}us p99.9={}us max={}us reply={}B own_drops={} codes={}",
             if args.label.is_empty() {
                 String::new()
             } else {
@@ -647,6 +676,7 @@ fn print_report(args: &Args, mut report: Report, start: Instant) {
             num(p999),
             num(max),
             num(reply_bytes),
+            drops,
             codes.join(",")
         );
     }

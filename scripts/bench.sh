@@ -125,6 +125,13 @@ sum_tree() {
 
 count_procs() { tree "$1" | wc -l; }
 
+# The kernel's count of datagrams dropped at the socket bound to 127.0.0.1:PORT (its receive
+# buffer was full), from /proc/net/udp.
+udp_drops() {
+    awk -v key="0100007F:$(printf '%04X' "$1")" '$2 == key { print $NF; found = 1; exit }
+        END { if (!found) print 0 }' /proc/net/udp
+}
+
 loadavg() { cut -d' ' -f1-3 /proc/loadavg; }
 
 # Appends one JSON record to the results.
@@ -167,18 +174,20 @@ start_server() {
 load() {
     local name="$1"
     shift
-    local sample="$RUNDIR/rss" cpu0 cpu1 la0 json
+    local sample="$RUNDIR/rss" cpu0 cpu1 drops0 drops1 la0 json
     (sleep "$(python3 -c "print($SECONDS_PER_RUN * 0.6)")"
         echo "$(sum_tree rss "$SERVER_PID") $(sum_tree pss "$SERVER_PID")" >"$sample") &
     local sampler=$!
     cpu0="$(sum_tree cpu "$SERVER_PID")"
+    drops0="$(udp_drops "$SERVER_PORT")"
     la0="$(loadavg)"
     json="$("$LOADGEN" "127.0.0.1:$SERVER_PORT" "$@" --duration "$SECONDS_PER_RUN" \
         --timeout-ms "$TIMEOUT_MS" --json --label "$name")"
     cpu1="$(sum_tree cpu "$SERVER_PID")"
+    drops1="$(udp_drops "$SERVER_PORT")"
     wait "$sampler" || true
     read -r rss pss <"$sample"
-    record "{\"kind\":\"load\",\"server\":\"$name\",\"rss_kb\":$rss,\"pss_kb\":$pss,\"server_cpu_s\":$(python3 -c "print(($cpu1 - $cpu0) / $CLK_TCK)"),\"loadavg_before\":\"$la0\",\"result\":$json}"
+    record "{\"kind\":\"load\",\"server\":\"$name\",\"rss_kb\":$rss,\"pss_kb\":$pss,\"server_cpu_s\":$(python3 -c "print(($cpu1 - $cpu0) / $CLK_TCK)"),\"server_drops\":$((drops1 - drops0)),\"loadavg_before\":\"$la0\",\"result\":$json}"
     say "$name $*: $(echo "$json" | python3 -c 'import json,sys; r=json.load(sys.stdin); print("%.0f/s lost %d p50 %s us p99 %s us" % (r["rate"], r["lost"], r["p50_us"], r["p99_us"]))')"
 }
 
@@ -247,10 +256,19 @@ load sip-resync-warn --rate "$HALF_RATE"
 stop_server "$SERVER_PID"
 
 # --- (c) Kamailio, stateless, one UDP worker per core ---------------------------------------
+# With the TLSF allocator for private and shared memory (-X, -x): Debian's build defaults to
+# the debugging allocator qm, which costs Kamailio most of its speed here (measured below).
 start_server kamailio "$OUT/kamailio.log" "$KAMAILIO" -f benches/kamailio.cfg -DD -E \
-    -l "udp:127.0.0.1:{PORT}" -A CHILDREN="$NPROC" -Y "$RUNDIR"
+    -l "udp:127.0.0.1:{PORT}" -A CHILDREN="$NPROC" -Y "$RUNDIR" -x tlsf -X tlsf
 windows kamailio
 load kamailio --rate "$HALF_RATE"
+stop_server "$SERVER_PID"
+
+# The same with Debian's defaults (the qm allocator).
+start_server kamailio-qm "$OUT/kamailio-qm.log" "$KAMAILIO" -f benches/kamailio.cfg -DD -E \
+    -l "udp:127.0.0.1:{PORT}" -A CHILDREN="$NPROC" -Y "$RUNDIR"
+windows kamailio-qm
+load kamailio-qm --rate "$HALF_RATE"
 stop_server "$SERVER_PID"
 
 # The ceiling at the same open-loop rate, for the ratio.

@@ -19,18 +19,20 @@ import sys
 
 CEILING = "udp-echo"
 KAMAILIO = "kamailio"
-ORDER = ["udp-echo", "sip-resync", "sip-resync-warn", "kamailio"]
+ORDER = ["udp-echo", "sip-resync", "sip-resync-warn", "kamailio", "kamailio-qm"]
 NAMES = {
     "udp-echo": "UDP echo (ceiling)",
     "sip-resync": "sip-resync",
     "sip-resync-warn": "sip-resync, RUST_LOG=warn",
-    "kamailio": "Kamailio (stateless)",
+    "kamailio": "Kamailio, stateless, tlsf",
+    "kamailio-qm": "Kamailio, stateless, qm (Debian default)",
 }
 COLOURS = {
     "udp-echo": "#7f7f7f",
     "sip-resync": "#d62728",
     "sip-resync-warn": "#ff7f0e",
     "kamailio": "#1f77b4",
+    "kamailio-qm": "#17becf",
 }
 
 
@@ -123,6 +125,8 @@ def rows_of(records):
                     "max_us": res["max_us"],
                     "reply_bytes": res.get("reply_bytes"),
                     "server_cpu_s": r["server_cpu_s"],
+                    "server_drops": r.get("server_drops"),
+                    "own_drops": res.get("own_drops"),
                     "server_cores_busy": cores,
                     "per_server_core": res["rate"] / cores if cores else float("nan"),
                     "rss_load_kb": r["rss_kb"],
@@ -176,7 +180,8 @@ def sipp_rows(root, records):
 def write_csv(path, rows):
     fields = [
         "server", "tool", "mode", "window", "offered_rate", "rate", "sent", "answered",
-        "lost", "p50_us", "p99_us", "p999_us", "max_us", "reply_bytes", "server_cpu_s",
+        "lost", "server_drops", "own_drops", "p50_us", "p99_us", "p999_us", "max_us",
+        "reply_bytes", "server_cpu_s",
         "server_cores_busy", "per_server_core", "rss_idle_kb", "pss_idle_kb", "rss_load_kb",
         "pss_load_kb", "loadavg_before", "sipp_exit",
     ]
@@ -210,7 +215,7 @@ def markdown(records, rows, srows):
     out.append("## Closed loop: a window of outstanding NOTIFYs\n")
     out.append(
         "Rate is responses per second within the timeout; ×echo and ×Kamailio are the rate "
-        "as a ratio to the ceiling's and to Kamailio's at the same window. Server CPU is the "
+        "as a ratio to the ceiling's and to Kamailio's (tlsf) at the same window. Server CPU is the "
         "cores its processes kept busy (user + system time over the run), and per core is the "
         "rate divided by that.\n"
     )
@@ -240,20 +245,23 @@ def markdown(records, rows, srows):
         out.append("\n## Open loop: a fixed offered rate\n")
         out.append(
             f"{fmt(rate)} NOTIFYs per second offered to each server: half of the highest "
-            "zero-loss rate sip-resync reached above. ×echo and ×Kamailio compare p99.\n"
+            "zero-loss rate sip-resync reached above. ×echo and ×Kamailio (tlsf) compare p99. "
+            "Dropped at the server's socket: the kernel's drop counter of the server's UDP "
+            "socket (`/proc/net/udp`), i.e. requests that found its receive buffer full.\n"
         )
         out.append(
-            "| server | rate /s | lost | p50 µs | p99 µs | p99 ×echo | p99 ×Kamailio | p99.9 µs "
-            "| max µs | server CPU (cores) | VmRSS under load |"
+            "| server | rate /s | lost | of which dropped at the server's socket | p50 µs | p99 µs "
+            "| p99 ×echo | p99 ×Kamailio | p99.9 µs | max µs | server CPU (cores) | VmRSS under load |"
         )
-        out.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+        out.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
         for s in ORDER:
             r = ob.get(s)
             if not r:
                 continue
             ceil, kam = ob.get(CEILING), ob.get(KAMAILIO)
             out.append(
-                f"| {NAMES[s]} | {fmt(r['rate'])} | {r['lost']} | {fmt(r['p50_us'], 1)} "
+                f"| {NAMES[s]} | {fmt(r['rate'])} | {r['lost']} | {r['server_drops']} "
+                f"| {fmt(r['p50_us'], 1)} "
                 f"| {fmt(r['p99_us'], 1)} | {ratio(r['p99_us'], ceil and ceil['p99_us'])} "
                 f"| {ratio(r['p99_us'], kam and kam['p99_us'])} | {fmt(r['p999_us'], 1)} "
                 f"| {fmt(r['max_us'], 1)} | {fmt(r['server_cores_busy'], 2)} "
@@ -317,8 +325,8 @@ def markdown(records, rows, srows):
 
 
 def svg(rows, srows):
-    W, H = 830, 480
-    left, right, top, bottom = 80, 250, 40, 60
+    W, H = 880, 480
+    left, right, top, bottom = 80, 300, 40, 60
     pw, ph = W - left - right, H - top - bottom
     pts = [r for r in rows + srows if r["p99_us"] and not math.isnan(r["p99_us"]) and r["rate"]]
     # (A SIPp p99 of 0 ms, below its clock step, has no place on a log scale.)
@@ -417,7 +425,7 @@ def svg(rows, srows):
         yy = ly + i * 20
         o.append(f"<circle cx='{lx + 6}' cy='{yy}' r='4' fill='{COLOURS[s]}'/>")
         o.append(f"<text x='{lx + 16}' y='{yy + 4}'>{NAMES[s]}</text>")
-    yy = ly + 4 * 20 + 10
+    yy = ly + len(ORDER) * 20 + 10
     o.append(f"<circle cx='{lx + 6}' cy='{yy}' r='4' fill='#555'/>")
     o.append(f"<text x='{lx + 16}' y='{yy + 4}'>loadgen, window wN</text>")
     o.append(

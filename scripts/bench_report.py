@@ -236,7 +236,7 @@ def markdown(records, rows, srows):
                 f"| {ratio(r['rate'], kam and kam['rate'])} | {r['lost']} | {fmt(r['p50_us'], 1)} "
                 f"| {fmt(r['p99_us'], 1)} | {fmt(r['p999_us'], 1)} | {fmt(r['max_us'], 1)} "
                 f"| {fmt(r['server_cores_busy'], 2)} | {fmt(r['per_server_core'])} "
-                f"| {fmt(r['rss_load_kb'] / 1024, 1)} MB |"
+                f"| {fmt(r['rss_load_kb'] / 1024, 1)} MiB |"
             )
     opened = [r for r in rows if r["mode"] == "rate"]
     if opened:
@@ -265,7 +265,7 @@ def markdown(records, rows, srows):
                 f"| {fmt(r['p99_us'], 1)} | {ratio(r['p99_us'], ceil and ceil['p99_us'])} "
                 f"| {ratio(r['p99_us'], kam and kam['p99_us'])} | {fmt(r['p999_us'], 1)} "
                 f"| {fmt(r['max_us'], 1)} | {fmt(r['server_cores_busy'], 2)} "
-                f"| {fmt(r['rss_load_kb'] / 1024, 1)} MB |"
+                f"| {fmt(r['rss_load_kb'] / 1024, 1)} MiB |"
             )
     if srows:
         out.append("\n## Cross-check: SIPp against sip-resync\n")
@@ -318,8 +318,8 @@ def markdown(records, rows, srows):
             if not r:
                 continue
             out.append(
-                f"| {NAMES[s]} | {r['processes']} | {fmt(r['rss_kb'] / 1024, 1)} MB "
-                f"| {fmt(r['pss_kb'] / 1024, 1)} MB | {fmt(peak.get(s, 0) / 1024, 1)} MB |"
+                f"| {NAMES[s]} | {r['processes']} | {fmt(r['rss_kb'] / 1024, 1)} MiB "
+                f"| {fmt(r['pss_kb'] / 1024, 1)} MiB | {fmt(peak.get(s, 0) / 1024, 1)} MiB |"
             )
     return "\n".join(out) + "\n"
 

@@ -327,7 +327,9 @@ fn percentile(sorted: &[u64], p: f64) -> f64 {
     if sorted.is_empty() {
         return f64::NAN;
     }
-    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
+    // The smallest rank whose share reaches p; the epsilon keeps 99.9 % of 1000 at rank 999
+    // (in floating point 0.999 * 1000 is a hair above 999).
+    let rank = ((p / 100.0) * sorted.len() as f64 - 1e-9).ceil() as usize;
     sorted[rank.clamp(1, sorted.len()) - 1] as f64 / 1000.0
 }
 
@@ -696,4 +698,91 @@ fn json_escape(s: &str) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn requests() -> Requests {
+        Requests {
+            nonce: "lgabc".to_owned(),
+            local: "127.0.0.1:40000".parse().unwrap(),
+            target: "127.0.0.1:5060".parse().unwrap(),
+            event: "check-sync".to_owned(),
+        }
+    }
+
+    /// A response the way a server writes it: Via and Call-ID copied, received/rport added.
+    fn response_to(request: &[u8], status_line: &str) -> Vec<u8> {
+        let text = std::str::from_utf8(request).unwrap();
+        let mut out = format!("{status_line}\r\n");
+        for line in text.split("\r\n").skip(1) {
+            if line.starts_with("Via:") {
+                out.push_str(&format!("{line}=40000;received=127.0.0.1\r\n"));
+            } else if line.starts_with("Call-ID:") || line.starts_with("CSeq:") {
+                out.push_str(line);
+                out.push_str("\r\n");
+            }
+        }
+        out.push_str("Content-Length: 0\r\n\r\n");
+        out.into_bytes()
+    }
+
+    #[test]
+    fn a_response_is_matched_by_call_id_and_branch() {
+        let r = requests();
+        let mut req = Vec::new();
+        r.write(41, &mut req);
+        let resp = response_to(&req, "SIP/2.0 200 OK");
+        assert_eq!(r.match_response(&resp), Some(41));
+        assert_eq!(status(&resp), 200);
+        assert_eq!(status(b"SIP/2.0 489 Bad Event\r\n\r\n"), 489);
+        assert_eq!(status(b"NOTIFY sip:x SIP/2.0\r\n\r\n"), 0);
+    }
+
+    #[test]
+    fn call_id_and_branch_must_name_the_same_request_of_this_run() {
+        let r = requests();
+        let (mut a, mut b) = (Vec::new(), Vec::new());
+        r.write(7, &mut a);
+        r.write(8, &mut b);
+        let resp_a = String::from_utf8(response_to(&a, "SIP/2.0 200 OK")).unwrap();
+        // The Via of request 7 with the Call-ID of request 8.
+        let mixed = resp_a.replace("lgabc-7@", "lgabc-8@");
+        assert_eq!(r.match_response(mixed.as_bytes()), None);
+        // Another run's nonce.
+        let other = resp_a.replace("lgabc", "lgxyz");
+        assert_eq!(r.match_response(other.as_bytes()), None);
+        // Compact header names are read too.
+        let compact = resp_a.replace("Call-ID:", "i:").replace("Via:", "v:");
+        assert_eq!(r.match_response(compact.as_bytes()), Some(7));
+    }
+
+    #[test]
+    fn the_ring_answers_each_request_once_and_reports_reuse() {
+        let start = Instant::now();
+        let ring = Ring::new(start);
+        assert!(!ring.sent(3, start));
+        assert!(ring.is_outstanding(3));
+        // A response naming another request in the same slot is not this one.
+        assert_eq!(ring.answered(3 + SLOTS as u64, start), None);
+        assert!(ring.answered(3, start + Duration::from_micros(5)).is_some());
+        assert_eq!(ring.answered(3, start), None, "answered once only");
+        assert!(!ring.give_up(3));
+        // A slot still holding an unanswered request reports it lost when reused.
+        assert!(!ring.sent(4, start));
+        assert!(ring.sent(4 + SLOTS as u64, start));
+        assert_eq!(ring.outstanding(), 1);
+    }
+
+    #[test]
+    fn percentiles_are_nearest_rank() {
+        let v: Vec<u64> = (1..=1000).map(|i| i * 1000).collect();
+        assert_eq!(percentile(&v, 50.0), 500.0);
+        assert_eq!(percentile(&v, 99.0), 990.0);
+        assert_eq!(percentile(&v, 99.9), 999.0);
+        assert_eq!(percentile(&v[..1], 99.9), 1.0);
+        assert!(percentile(&[], 50.0).is_nan());
+    }
 }

@@ -75,7 +75,7 @@ def sipp_stats(root, rec):
 def pct(sorted_values, p):
     if not sorted_values:
         return float("nan")
-    rank = math.ceil(p / 100.0 * len(sorted_values))
+    rank = math.ceil(p / 100.0 * len(sorted_values) - 1e-9)  # nearest rank, as loadgen
     return sorted_values[min(max(rank, 1), len(sorted_values)) - 1]
 
 

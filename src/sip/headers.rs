@@ -288,13 +288,27 @@ pub fn parse_header_section(section: &[u8], limits: &Limits) -> HeaderSection {
             Ok(v) => v,
             Err(e) => {
                 defect(&mut out, HeaderError::NotUtf8(excerpt(name.as_bytes())));
-                String::from_utf8_lossy(e.as_bytes()).into_owned()
+                lossy_same_length(e.as_bytes())
             }
         };
         out.fields.push(HeaderField {
             name: Name::from_wire(name),
             value,
         });
+    }
+    out
+}
+
+/// `bytes` as text with every byte of an invalid UTF-8 sequence replaced by `?`. Unlike
+/// U+FFFD (three bytes for as little as one), this never makes the value longer, so the 400
+/// response that copies it is no larger than the request.
+fn lossy_same_length(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len());
+    for chunk in bytes.utf8_chunks() {
+        out.push_str(chunk.valid());
+        for _ in chunk.invalid() {
+            out.push('?');
+        }
     }
     out
 }
@@ -442,6 +456,13 @@ mod tests {
         let s = parse_header_section(b"Call-ID: a\r\nCSeq: 1 NOTIFY\r", &Limits::default());
         assert_eq!(s.defect, None);
         assert_eq!(s.fields[1].value, "1 NOTIFY");
+    }
+
+    #[test]
+    fn a_value_that_is_not_utf8_keeps_its_length() {
+        let s = parse_header_section(b"Via: a\xff\xff\xc3b\xc3\xa9\r\n", &Limits::default());
+        assert!(matches!(s.defect, Some(HeaderError::NotUtf8(_))));
+        assert_eq!(s.fields[0].value, "a???b\u{e9}");
     }
 
     #[test]

@@ -19,8 +19,14 @@ cd "$here/logs" || exit 1
 status=0
 for t in $targets; do
     rm -f fuzz-0.log
+    # The SIP targets use the dictionary of SIP tokens.
+    case $t in
+    datagram | tcp_framer) dict="-dict=$here/sip.dict" ;;
+    *) dict="" ;;
+    esac
+    # shellcheck disable=SC2086
     RUSTC_BOOTSTRAP=1 cargo fuzz run --fuzz-dir "$here" "$t" -- \
-        -max_total_time="$seconds" -jobs=1 -workers=1 -timeout=10 -print_final_stats=1 \
+        -max_total_time="$seconds" -jobs=1 -workers=1 -timeout=10 -print_final_stats=1 $dict \
         >"build-$t.log" 2>&1 || status=1
     mv fuzz-0.log "$t.log" 2>/dev/null
     echo "== $t ($seconds s)"

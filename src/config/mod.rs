@@ -630,8 +630,9 @@ pub fn overlay(local: &Settings, fetched: &[Provisioned<'_>]) -> (Settings, Vec<
             entries: Vec::new(),
             warnings: Vec::new(),
         };
+        let mut seen = std::collections::HashSet::new();
         for e in pana {
-            if file.get(&e.name).is_none() {
+            if seen.insert(e.name.clone()) {
                 file.entries.push(e);
             }
         }

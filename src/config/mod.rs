@@ -639,8 +639,9 @@ pub fn overlay(local: &Settings, fetched: &[Provisioned<'_>]) -> (Settings, Vec<
             entries: Vec::new(),
             warnings: Vec::new(),
         };
+        let mut seen = std::collections::HashSet::new();
         for e in pana {
-            if file.get(&e.name).is_none() {
+            if seen.insert(e.name.clone()) {
                 file.entries.push(e);
             }
         }
@@ -842,6 +843,17 @@ fn entry_line(text: &str, dotted: &str, entry: &str) -> Option<usize> {
     Some(found.unwrap_or(start))
 }
 
+/// The error for a file that is not UTF-8, naming the line of the first bad byte.
+pub(crate) fn not_utf8(path: &Path, bytes: &[u8], e: &std::str::Utf8Error) -> ConfigError {
+    let at = e.valid_up_to();
+    ConfigError::Invalid {
+        path: path.to_owned(),
+        line: Some(bytes[..at].iter().filter(|&&b| b == b'\n').count() + 1),
+        key: None,
+        message: format!("not UTF-8 text (first bad byte at offset {at})"),
+    }
+}
+
 fn from_toml(bytes: &[u8], path: &Path) -> Result<Settings, ConfigError> {
     let invalid = |line, key: Option<String>, message: String| ConfigError::Invalid {
         path: path.to_owned(),
@@ -849,8 +861,7 @@ fn from_toml(bytes: &[u8], path: &Path) -> Result<Settings, ConfigError> {
         key,
         message,
     };
-    let text =
-        std::str::from_utf8(bytes).map_err(|_| invalid(None, None, "not UTF-8 text".into()))?;
+    let text = std::str::from_utf8(bytes).map_err(|e| not_utf8(path, bytes, &e))?;
     let mut unknown = Vec::new();
     let de = toml::Deserializer::new(text);
     let file: TomlFile =

@@ -40,8 +40,7 @@ pub fn parse(bytes: &[u8], path: &Path) -> Result<Vec<Entry>, ConfigError> {
             key,
             message,
         };
-    let text =
-        std::str::from_utf8(bytes).map_err(|_| invalid(None, None, "not UTF-8 text".into()))?;
+    let text = std::str::from_utf8(bytes).map_err(|e| super::not_utf8(path, bytes, &e))?;
     let doc = roxmltree::Document::parse(text).map_err(|e| {
         let pos = e.pos();
         invalid(
@@ -128,6 +127,16 @@ mod tests {
         .unwrap_err();
         assert!(
             e.to_string().starts_with("s.xml:3: not well-formed XML"),
+            "{e}"
+        );
+        let e = parse(
+            b"<settings>\n<phone-settings>\n<a>\xff</a>",
+            Path::new("s.xml"),
+        )
+        .unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("s.xml:3: not UTF-8 text (first bad byte at offset 31)"),
             "{e}"
         );
         let e = parse(b"<config/>", Path::new("s.xml")).unwrap_err();

@@ -607,9 +607,11 @@ impl Endpoint {
             .flat_map(headers::split_values)
             .collect();
         if !required.is_empty() {
+            // Joined with a bare comma (RFC 3261 COMMA allows it): ", " would add a byte per
+            // tag, so `Require: a,a,a,…` would get a response half again as large.
             return (
                 Status::BadExtension,
-                vec![("Unsupported", Extra::Text(required.join(", ")))],
+                vec![("Unsupported", Extra::Text(required.join(",")))],
                 None,
             );
         }
@@ -796,6 +798,29 @@ mod tests {
 
     fn ep() -> Endpoint {
         Endpoint::new(EndpointConfig::default())
+    }
+
+    #[test]
+    fn many_require_tags_do_not_make_a_larger_420() {
+        let tags = vec!["a"; 3000].join(",");
+        let msg = String::from_utf8(notify("z9hG4bKr", 1, Some("check-sync"), false))
+            .unwrap()
+            .replace(
+                "Content-Length",
+                &format!("Require: {tags}, b\r\nContent-Length"),
+            );
+        let src = SRC.parse().unwrap();
+        let h = ep().handle(Instant::now(), src, Transport::Udp, msg.as_bytes());
+        assert_eq!(code(&h), Some(420));
+        let reply = String::from_utf8(h.reply.unwrap().to_vec()).unwrap();
+        assert!(reply.contains("\r\nUnsupported: a,a,"), "{reply}");
+        assert!(reply.contains(",a,b\r\n"), "{reply}");
+        assert!(
+            reply.len() <= msg.len() + 100,
+            "{} for {}",
+            reply.len(),
+            msg.len()
+        );
     }
 
     #[test]

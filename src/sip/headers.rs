@@ -240,6 +240,13 @@ pub fn parse_header_section(section: &[u8], limits: &Limits) -> HeaderSection {
             defect(&mut out, HeaderError::LineTooLong(limits.max_line_bytes));
             continue;
         }
+        // A CR may only end a line (RFC 3261 §7.3.1). One inside a value would be copied
+        // into the response, where a peer that ends lines at CR reads the rest as a header
+        // of its own.
+        if line.contains(&b'\r') {
+            defect(&mut out, HeaderError::Malformed(excerpt(line)));
+            continue;
+        }
         if matches!(line[0], b' ' | b'\t') {
             let Some((_, value)) = raw.last_mut() else {
                 defect(&mut out, HeaderError::LeadingContinuation);
@@ -281,13 +288,27 @@ pub fn parse_header_section(section: &[u8], limits: &Limits) -> HeaderSection {
             Ok(v) => v,
             Err(e) => {
                 defect(&mut out, HeaderError::NotUtf8(excerpt(name.as_bytes())));
-                String::from_utf8_lossy(e.as_bytes()).into_owned()
+                lossy_same_length(e.as_bytes())
             }
         };
         out.fields.push(HeaderField {
             name: Name::from_wire(name),
             value,
         });
+    }
+    out
+}
+
+/// `bytes` as text with every byte of an invalid UTF-8 sequence replaced by `?`. Unlike
+/// U+FFFD (three bytes for as little as one), this never makes the value longer, so the 400
+/// response that copies it is no larger than the request.
+fn lossy_same_length(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len());
+    for chunk in bytes.utf8_chunks() {
+        out.push_str(chunk.valid());
+        for _ in chunk.invalid() {
+            out.push('?');
+        }
     }
     out
 }
@@ -410,6 +431,38 @@ mod tests {
         let h = parse("Event: check-sync\r\n   ;reboot=true\r\nTo: <sip:a@b>\r\n\t;tag=1\r\n");
         assert_eq!(h[0].1, "check-sync ;reboot=true");
         assert_eq!(h[1].1, "<sip:a@b> ;tag=1");
+    }
+
+    #[test]
+    fn a_line_with_a_bare_cr_is_malformed_and_skipped() {
+        for section in [
+            &b"Call-ID: a\rContent-Type: x\r\nCSeq: 1 NOTIFY\r\n"[..],
+            b"CSeq:\r \nCall-ID: a\r\n",
+            b"Call-ID: a\r\n \rb\r\n",
+        ] {
+            let s = parse_header_section(section, &Limits::default());
+            assert!(
+                matches!(s.defect, Some(HeaderError::Malformed(_))),
+                "{section:?}"
+            );
+            assert!(
+                s.fields.iter().all(|h| !h.value.contains('\r')),
+                "{section:?}: {:?}",
+                s.fields
+            );
+            assert_eq!(s.fields.len(), 1, "{section:?}: the other line is kept");
+        }
+        // A CR right before the LF, or at the very end, is the line end.
+        let s = parse_header_section(b"Call-ID: a\r\nCSeq: 1 NOTIFY\r", &Limits::default());
+        assert_eq!(s.defect, None);
+        assert_eq!(s.fields[1].value, "1 NOTIFY");
+    }
+
+    #[test]
+    fn a_value_that_is_not_utf8_keeps_its_length() {
+        let s = parse_header_section(b"Via: a\xff\xff\xc3b\xc3\xa9\r\n", &Limits::default());
+        assert!(matches!(s.defect, Some(HeaderError::NotUtf8(_))));
+        assert_eq!(s.fields[0].value, "a???b\u{e9}");
     }
 
     #[test]

@@ -349,8 +349,10 @@ fn request_line(line: &[u8]) -> Result<(String, String, String, Option<Defect>),
         return Err(garbage());
     }
     let (method, version) = (words[0], words[words.len() - 1]);
+    // Compared as bytes: the word may hold multi-byte text, and `&version[..4]` would then
+    // panic when byte 4 is not a character boundary. After an ASCII "SIP/" it always is.
     let version_ok = version.len() > 4
-        && version[..4].eq_ignore_ascii_case("SIP/")
+        && version.as_bytes()[..4].eq_ignore_ascii_case(b"SIP/")
         && version[4..].split_once('.').is_some_and(|(a, b)| {
             !a.is_empty()
                 && !b.is_empty()
@@ -592,6 +594,22 @@ mod tests {
         assert_eq!(r.defect, Some(Defect::RequestLine));
         let r = p(b"NOTIFY sip:a@b SIP/7.0\r\nVia: SIP/2.0/UDP h\r\nFrom: <sip:a@b>\r\nTo: <sip:a@b>\r\nCall-ID: 1\r\nCSeq: 1 NOTIFY\r\n\r\n").unwrap();
         assert!(!r.is_sip2());
+    }
+
+    #[test]
+    fn multi_byte_text_in_the_version_is_garbage_not_a_panic() {
+        // Found by fuzzing: byte 4 of the last word inside a two-byte character.
+        for line in [
+            "NOTIFY sip:a@b SIP\u{5da}",
+            "A b:c Sst\u{5da}xample.com",
+            "A b c \u{e9}\u{e9}\u{e9}",
+        ] {
+            let msg = format!("{line}\r\nVia: SIP/2.0/UDP h\r\n\r\n");
+            assert!(
+                matches!(p(msg.as_bytes()), Err(Unanswerable::Garbage(_))),
+                "{line}"
+            );
+        }
     }
 
     #[test]

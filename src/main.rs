@@ -9,7 +9,7 @@ use std::time::Duration;
 use clap::{Parser, Subcommand, ValueEnum};
 use sip_resync::config::{self, ListenAddr};
 use sip_resync::engine::{Cause, ClockValidity, Engine, EngineConfig};
-use sip_resync::sip::{Endpoint, EndpointConfig, RateLimits, RefusedAction};
+use sip_resync::sip::{Endpoint, RateLimits, RefusedAction};
 use sip_resync::transport::{self, Listeners};
 use sip_resync::Transport;
 
@@ -453,11 +453,12 @@ async fn run(
             }
         }
     };
-    // The applied set may carry its own event text (CFG_RESYNC_FROM_SIP).
-    let matcher = match &engine {
-        Some((h, _)) => h.settings().borrow().sip.matcher(),
-        None => settings.sip.matcher(),
+    // The applied set may carry its own SIP settings (CFG_RESYNC_FROM_SIP).
+    let endpoint_config = match &engine {
+        Some((h, _)) => h.settings().borrow().sip.endpoint_config(),
+        None => settings.sip.endpoint_config(),
     };
+    let matcher = endpoint_config.events.clone();
     for (transport, addr) in listeners.local_addrs() {
         tracing::info!(
             "listening on {transport}:{addr} for NOTIFY with Event {}",
@@ -476,14 +477,7 @@ async fn run(
             settings.sip.allow
         );
     }
-    let endpoint = Arc::new(Mutex::new(Endpoint::new(EndpointConfig {
-        events: matcher,
-        max_transactions: settings.sip.max_transactions,
-        allow: settings.sip.allow.clone(),
-        refused: settings.sip.refused,
-        rate_limits: settings.sip.limits,
-        ..EndpointConfig::default()
-    })));
+    let endpoint = Arc::new(Mutex::new(Endpoint::new(endpoint_config)));
     let handle = engine.as_ref().map(|(h, _)| h.clone());
     let (tx, mut rx) = tokio::sync::mpsc::channel::<sip_resync::ResyncRequest>(64);
     // Each accepted NOTIFY becomes a trigger; the engine coalesces them.
@@ -501,12 +495,12 @@ async fn run(
         let endpoint = endpoint.clone();
         tokio::spawn(async move {
             while changes.changed().await.is_ok() {
-                let matcher = changes.borrow_and_update().sip.matcher();
-                tracing::info!("accepting NOTIFY with Event {}", matcher.allow_events());
+                let config = changes.borrow_and_update().sip.endpoint_config();
+                tracing::info!("accepting NOTIFY with Event {}", config.events.allow_events());
                 endpoint
                     .lock()
                     .unwrap_or_else(|p| p.into_inner())
-                    .set_events(matcher);
+                    .reconfigure(config);
             }
         });
     }

@@ -221,6 +221,19 @@ impl SipSettings {
     pub fn matcher(&self) -> EventMatcher {
         EventMatcher::new(&self.events, self.event_match)
     }
+
+    /// The endpoint settings these SIP settings describe: accepted events, allowlist, rate
+    /// limits and transaction bound; everything else keeps its default.
+    pub fn endpoint_config(&self) -> crate::sip::EndpointConfig {
+        crate::sip::EndpointConfig {
+            events: self.matcher(),
+            max_transactions: self.max_transactions,
+            allow: self.allow.clone(),
+            refused: self.refused,
+            rate_limits: self.limits,
+            ..crate::sip::EndpointConfig::default()
+        }
+    }
 }
 
 /// The effective settings, whatever dialect they came from.

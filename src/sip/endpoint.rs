@@ -331,6 +331,16 @@ impl Endpoint {
         self.config.events = events;
     }
 
+    /// Replaces the settings for the next message, keeping the state: remembered
+    /// transactions, rate-limit budgets (rebuilt only when the limits change) and counters.
+    /// The transaction bounds of the first configuration stay in force.
+    pub fn reconfigure(&mut self, config: EndpointConfig) {
+        if config.rate_limits != self.config.rate_limits {
+            self.limiter = RateLimiter::new(config.rate_limits);
+        }
+        self.config = config;
+    }
+
     /// Replaces the allowlist and what refused sources get (for the next message). A host
     /// that trusts its registrar, say, calls this when the registrar's address changes.
     pub fn set_allow(&mut self, allow: Allowlist, refused: RefusedAction) {

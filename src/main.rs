@@ -290,6 +290,20 @@ fn describe_limits(l: &RateLimits) -> String {
     )
 }
 
+fn describe_auth(a: &sip_resync::sip::AuthConfig) -> String {
+    let lines = a.credentials.len();
+    if !a.challenge {
+        return format!("off (NOTIFY is not challenged; {lines} credential(s) known)");
+    }
+    let algs: Vec<&str> = a.algorithms.iter().map(|x| x.name()).collect();
+    format!(
+        "challenge NOTIFY: realm \"{}\", {}, qop=auth, nonces valid {} s, {lines} credential(s)",
+        a.realm,
+        algs.join(" then "),
+        a.nonce_lifetime.as_secs()
+    )
+}
+
 fn check(path: &std::path::Path) -> ExitCode {
     use sip_resync::schedule::{PersistedState, Schedule};
     let settings = match load_or_report(path) {
@@ -325,6 +339,7 @@ fn check(path: &std::path::Path) -> ExitCode {
         RefusedAction::Drop => "drop",
     };
     println!("  sip.refused         {refused}");
+    println!("  sip.auth            {}", describe_auth(&settings.sip.auth));
     println!(
         "  sip.limits          {}",
         describe_limits(&settings.sip.limits)
@@ -496,7 +511,10 @@ async fn run(
         tokio::spawn(async move {
             while changes.changed().await.is_ok() {
                 let config = changes.borrow_and_update().sip.endpoint_config();
-                tracing::info!("accepting NOTIFY with Event {}", config.events.allow_events());
+                tracing::info!(
+                    "accepting NOTIFY with Event {}",
+                    config.events.allow_events()
+                );
                 endpoint
                     .lock()
                     .unwrap_or_else(|p| p.into_inner())

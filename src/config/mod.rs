@@ -8,6 +8,7 @@
 //! sip-resync does not use are kept in [`Settings::unused`] and listed by `check`. Errors name
 //! the file, the line and the key.
 
+pub mod auth;
 pub mod panasonic;
 pub mod provisioning;
 pub mod snom;
@@ -21,7 +22,9 @@ use serde::Deserialize;
 
 use crate::resync::Transport;
 use crate::schedule::{LocalTime, PanasonicPolling, ScheduleSettings, SnomMode, SnomPolling};
-use crate::sip::{Allowlist, Cidr, EventMatch, EventMatcher, RateLimits, RefusedAction};
+use crate::sip::{
+    Allowlist, AuthConfig, Cidr, EventMatch, EventMatcher, RateLimits, RefusedAction,
+};
 use crate::transport::TcpOptions;
 
 pub use provisioning::{FileFormat, FileSpec, ProvisioningSettings, RebootPolicy};
@@ -196,6 +199,8 @@ pub struct SipSettings {
     pub refused: RefusedAction,
     /// Request and trigger rate limits.
     pub limits: RateLimits,
+    /// The digest challenge of NOTIFY and the lines' credentials.
+    pub auth: AuthConfig,
 }
 
 impl Default for SipSettings {
@@ -212,6 +217,7 @@ impl Default for SipSettings {
             allow: Allowlist::default(),
             refused: RefusedAction::default(),
             limits: RateLimits::default(),
+            auth: AuthConfig::default(),
         }
     }
 }
@@ -231,6 +237,7 @@ impl SipSettings {
             allow: self.allow.clone(),
             refused: self.refused,
             rate_limits: self.limits,
+            auth: self.auth.clone(),
             ..crate::sip::EndpointConfig::default()
         }
     }
@@ -391,7 +398,9 @@ fn from_panasonic(file: &panasonic::PanasonicFile) -> Result<Settings, ConfigErr
     settings.unused = file
         .entries
         .iter()
-        .filter(|e| !PANASONIC_KEYS.contains(&e.name.as_str()))
+        .filter(|e| {
+            !PANASONIC_KEYS.contains(&e.name.as_str()) && !auth::is_panasonic_line_key(&e.name)
+        })
         .map(|e| e.name.clone())
         .collect();
     settings.vendor_entries = file
@@ -418,6 +427,8 @@ fn from_panasonic(file: &panasonic::PanasonicFile) -> Result<Settings, ConfigErr
             format: Some(FileFormat::Panasonic),
         });
     }
+    settings.sip.auth.credentials =
+        auth::panasonic_credentials(|k| file.get(k).map(|e| e.value.as_str()));
     let (mut cyclic, mut cyclic_interval_min, mut retry_interval_min) = PANASONIC_DEFAULTS;
     if let Some(e) = file.get("CFG_CYCLIC") {
         cyclic = match e.value.trim() {
@@ -479,19 +490,23 @@ fn from_snom(entries: &[snom::Entry], path: &Path) -> Result<Settings, ConfigErr
         .collect();
     settings.unused = entries
         .iter()
-        .filter(|e| !SNOM_KEYS.contains(&e.name.as_str()))
+        .filter(|e| !SNOM_KEYS.contains(&e.name.as_str()) && !auth::is_snom_auth_key(&e.name))
         .map(|e| e.name.clone())
         .collect();
     let get = |k: &str| entries.iter().find(|e| e.name == k);
-    if !SNOM_KEYS.iter().any(|k| get(k).is_some()) {
-        return Ok(settings);
-    }
     let invalid = |e: &snom::Entry, message: String| ConfigError::Invalid {
         path: path.to_owned(),
         line: Some(e.line),
         key: Some(e.name.clone()),
         message,
     };
+    settings.sip.auth.credentials = auth::snom_credentials(|k| get(k).map(|e| e.value.as_str()));
+    if let Some(e) = get("challenge_checksync") {
+        settings.sip.auth.challenge = auth::snom_challenge(&e.value).map_err(|m| invalid(e, m))?;
+    }
+    if !SNOM_KEYS.iter().any(|k| get(k).is_some()) {
+        return Ok(settings);
+    }
     let number = |k: &str, default: u64| -> Result<u64, ConfigError> {
         match get(k) {
             None => Ok(default),
@@ -605,6 +620,18 @@ pub fn overlay(local: &Settings, fetched: &[Provisioned<'_>]) -> (Settings, Vec<
             FileFormat::Raw => {}
         }
     }
+    // Entries are in order of precedence: the last file's first.
+    let pana_all: Vec<(String, String)> = pana
+        .iter()
+        .map(|e| (e.name.clone(), e.value.clone()))
+        .collect();
+    let snom_all: Vec<(String, String)> = snom_entries
+        .iter()
+        .map(|e| (e.name.clone(), e.value.clone()))
+        .collect();
+    fn first<'a>(all: &'a [(String, String)], k: &str) -> Option<&'a str> {
+        all.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str())
+    }
     let merged_path = Path::new("(provisioned files)");
     if snom_entries
         .iter()
@@ -665,6 +692,25 @@ pub fn overlay(local: &Settings, fetched: &[Provisioned<'_>]) -> (Settings, Vec<
     }
     if let Some(event) = fetched_event {
         effective.sip.events = vec![event];
+    }
+    let fetched_credentials = auth::panasonic_credentials(|k| first(&pana_all, k))
+        .into_iter()
+        .chain(auth::snom_credentials(|k| first(&snom_all, k)))
+        .collect::<Vec<_>>();
+    if !fetched_credentials.is_empty() {
+        effective.sip.auth.credentials =
+            auth::merge(&local.sip.auth.credentials, fetched_credentials);
+    }
+    if let Some(v) = first(&snom_all, "challenge_checksync") {
+        match auth::snom_challenge(v) {
+            Ok(on) => effective.sip.auth.challenge = on,
+            Err(m) => warnings.push(Warning {
+                path: PathBuf::from("(provisioned files)"),
+                line: None,
+                key: Some("challenge_checksync".into()),
+                message: format!("{m}; the setting is ignored"),
+            }),
+        }
     }
     (effective, warnings)
 }
@@ -741,6 +787,7 @@ struct TomlSip {
     refused: RefusedAction,
     tcp: TomlTcp,
     limits: TomlLimits,
+    auth: auth::TomlAuth,
 }
 
 impl Default for TomlSip {
@@ -755,6 +802,7 @@ impl Default for TomlSip {
             refused: d.refused,
             tcp: TomlTcp::default(),
             limits: TomlLimits::default(),
+            auth: auth::TomlAuth::default(),
         }
     }
 }
@@ -1015,6 +1063,18 @@ fn from_toml(bytes: &[u8], path: &Path) -> Result<Settings, ConfigError> {
             message: "has no effect while sip.allow is empty (every source is allowed)".into(),
         });
     }
+    let auth = sip
+        .auth
+        .into_config()
+        .map_err(|(key, message)| invalid(key_line(text, key), Some(key.into()), message))?;
+    if auth.challenge && auth.credentials.is_empty() {
+        warnings.push(Warning {
+            path: path.to_owned(),
+            line: key_line(text, "sip.auth.challenge"),
+            key: Some("sip.auth.challenge".into()),
+            message: "is on but no credentials are configured: every NOTIFY is answered 401 until [[sip.auth.credentials]] are added or provisioned files bring SIP_AUTHID_n / SIP_PASS_n".into(),
+        });
+    }
     if let Some(zone) = &file.schedule.time_zone {
         if let Err(message) = zone_named(zone) {
             check(false, "schedule.time_zone", &message)?;
@@ -1048,6 +1108,7 @@ fn from_toml(bytes: &[u8], path: &Path) -> Result<Settings, ConfigError> {
             max_transactions: sip.max_transactions,
             allow: Allowlist::new(allow),
             refused: sip.refused,
+            auth,
             limits: RateLimits {
                 requests_per_second_per_source: l.requests_per_second_per_source,
                 requests_burst_per_source: l.requests_burst_per_source,
@@ -1298,5 +1359,93 @@ mod tests {
         )
         .unwrap_err();
         assert!(e.to_string().starts_with("a.toml:2"), "{e}");
+    }
+
+    #[test]
+    fn auth_settings_in_each_dialect() {
+        use crate::sip::Algorithm;
+        let s = from_bytes(
+            b"[sip.auth]\nchallenge = true\nrealm = \"pbx.example\"\nalgorithms = [\"MD5\"]\n[[sip.auth.credentials]]\nuser = \"1001\"\nauth_id = \"a1001\"\npassword = \"pw\"\n",
+            Path::new("a.toml"),
+        )
+        .unwrap();
+        let a = &s.sip.auth;
+        assert!(a.challenge);
+        assert_eq!(
+            (a.realm.as_str(), a.algorithms.as_slice()),
+            ("pbx.example", &[Algorithm::Md5][..])
+        );
+        assert_eq!(a.credentials[0].auth_id, "a1001");
+        assert_eq!(s.sip.endpoint_config().auth, *a);
+        let e = from_bytes(
+            b"[sip.auth]\nalgorithms = [\"SHA-512\"]\n",
+            Path::new("a.toml"),
+        )
+        .unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("a.toml:2: sip.auth.algorithms: unknown algorithm"),
+            "{e}"
+        );
+        let e = from_bytes(b"[sip.auth]\nrealm = \"a\\\"b\"\n", Path::new("a.toml")).unwrap_err();
+        assert!(e.to_string().contains("sip.auth.realm"), "{e}");
+        let w = from_bytes(b"[sip.auth]\nchallenge = true\n", Path::new("a.toml")).unwrap();
+        assert!(w
+            .warnings
+            .iter()
+            .any(|w| w.to_string().contains("no credentials")));
+
+        let p = from_bytes(
+            b"# Panasonic SIP Phone Standard Format File #\r\nPHONE_NUMBER_1=\"1001\"\r\nSIP_AUTHID_1=\"a1001\"\r\nSIP_PASS_1=\"pw\"\r\n",
+            Path::new("kx.cfg"),
+        )
+        .unwrap();
+        assert_eq!(p.sip.auth.credentials.len(), 1);
+        assert!(!p.sip.auth.challenge, "Panasonic has no challenge setting");
+        assert!(p.unused.is_empty(), "{:?}", p.unused);
+
+        let n = from_bytes(
+            b"<settings><phone-settings><challenge_checksync perm=\"\">on</challenge_checksync><user_name1>1001</user_name1><user_pass1>pw</user_pass1></phone-settings></settings>",
+            Path::new("snom.xml"),
+        )
+        .unwrap();
+        assert!(n.sip.auth.challenge);
+        assert_eq!(n.sip.auth.credentials[0].auth_id, "1001");
+    }
+
+    #[test]
+    fn provisioned_credentials_and_challenge_overlay_the_local_ones() {
+        let local = from_bytes(
+            b"[sip.auth]\nchallenge = false\n[[sip.auth.credentials]]\nauth_id = \"a1001\"\npassword = \"old\"\n[[sip.auth.credentials]]\nauth_id = \"a1002\"\npassword = \"kept\"\n",
+            Path::new("a.toml"),
+        )
+        .unwrap();
+        let pana = b"# Panasonic SIP Phone Standard Format File #\r\nSIP_AUTHID_1=\"a1001\"\r\nSIP_PASS_1=\"new\"\r\n";
+        let snom = b"<settings><phone-settings><challenge_checksync>on</challenge_checksync></phone-settings></settings>";
+        let (eff, warnings) = overlay(
+            &local,
+            &[
+                Provisioned {
+                    name: "master.cfg",
+                    format: FileFormat::Panasonic,
+                    bytes: pana,
+                },
+                Provisioned {
+                    name: "snom.xml",
+                    format: FileFormat::Snom,
+                    bytes: snom,
+                },
+            ],
+        );
+        assert!(warnings.is_empty(), "{warnings:?}");
+        assert!(eff.sip.auth.challenge);
+        let pw: Vec<(&str, &str)> = eff
+            .sip
+            .auth
+            .credentials
+            .iter()
+            .map(|c| (c.auth_id.as_str(), c.password.as_str()))
+            .collect();
+        assert_eq!(pw, [("a1001", "new"), ("a1002", "kept")]);
     }
 }

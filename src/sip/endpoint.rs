@@ -29,6 +29,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 
 use super::allow::{Allowlist, RefusedAction};
+use super::digest::{AuthConfig, AuthFailure, DigestState};
 use super::event::{EventHeader, EventMatcher};
 use super::headers::{self, Name};
 use super::limits::Limits;
@@ -78,6 +79,8 @@ pub struct EndpointConfig {
     pub refused: RefusedAction,
     /// Request and trigger rate limits, per source and global.
     pub rate_limits: RateLimits,
+    /// The digest challenge of NOTIFY (off by default).
+    pub auth: AuthConfig,
 }
 
 impl Default for EndpointConfig {
@@ -92,6 +95,7 @@ impl Default for EndpointConfig {
             allow: Allowlist::default(),
             refused: RefusedAction::default(),
             rate_limits: RateLimits::default(),
+            auth: AuthConfig::default(),
         }
     }
 }
@@ -139,6 +143,14 @@ pub struct Counters {
     /// Per-source rate-limit entries forgotten before their buckets had refilled, because
     /// the table of sources was full (each such source starts again with a full budget).
     pub rate_limit_evictions: u64,
+    /// NOTIFYs answered 401 with a digest challenge (for whatever reason).
+    pub auth_challenges: u64,
+    /// Of those, NOTIFYs whose credentials were refused: wrong password, unknown user,
+    /// malformed or forged `Authorization`, an algorithm or qop not offered.
+    pub auth_failures: u64,
+    /// Of those, NOTIFYs with a right digest over a stale or replayed nonce (answered
+    /// `stale=true`).
+    pub auth_stale: u64,
 }
 
 impl Counters {
@@ -164,6 +176,9 @@ impl Counters {
             rate_limited_requests: d(self.rate_limited_requests, earlier.rate_limited_requests),
             rate_limited_triggers: d(self.rate_limited_triggers, earlier.rate_limited_triggers),
             rate_limit_evictions: d(self.rate_limit_evictions, earlier.rate_limit_evictions),
+            auth_challenges: d(self.auth_challenges, earlier.auth_challenges),
+            auth_failures: d(self.auth_failures, earlier.auth_failures),
+            auth_stale: d(self.auth_stale, earlier.auth_stale),
         }
     }
 
@@ -178,9 +193,11 @@ impl Counters {
 
     /// Everything that points at unwanted or hostile input: drops, TCP streams closed for
     /// framing or slowness, refused sources, rate-limited requests and triggers, and
-    /// rate-limit entries evicted early. Zero on a quiet network with a well-behaved PBX.
+    /// rate-limit entries evicted early, refused credentials. Zero on a quiet network with a
+    /// well-behaved PBX.
     pub fn unwanted(&self) -> u64 {
         self.dropped()
+            + self.auth_failures
             + self.stream_errors
             + self.refused_source
             + self.rate_limited_requests
@@ -224,6 +241,15 @@ pub enum Disposition {
         /// Which limit.
         limit: Limit,
         /// As for [`Disposition::RateLimited`].
+        log: bool,
+    },
+    /// A NOTIFY that would trigger a resync, answered 401 with a digest challenge because
+    /// its credentials were missing, wrong or stale. Never a resync request.
+    Challenged {
+        /// Why.
+        reason: AuthFailure,
+        /// True when the caller should log it: refused credentials, once per source per
+        /// drop-log interval (a missing or stale credential is the normal exchange).
         log: bool,
     },
     /// Dropped without an answer.
@@ -300,6 +326,8 @@ pub struct Endpoint {
     limiter: RateLimiter,
     /// The latest resync request held back by a trigger limit.
     deferred: Option<ResyncRequest>,
+    /// Nonce key and `nc` table of the digest challenge.
+    digest: DigestState,
 }
 
 impl Endpoint {
@@ -318,6 +346,7 @@ impl Endpoint {
             drop_log: HashMap::new(),
             global_log: None,
             deferred: None,
+            digest: DigestState::new(),
         }
     }
 
@@ -507,7 +536,30 @@ impl Endpoint {
             }
         }
 
-        let (status, extra, event) = self.decide(&req);
+        let (mut status, mut extra, mut event) = self.decide(&req);
+        let mut challenged = None;
+        if event.is_some() && self.config.auth.challenge {
+            let authorization = Name::Other("Authorization".into());
+            let verified = self.digest.verify(
+                now,
+                &self.config.auth,
+                &req.method,
+                &req.uri,
+                req.values(&authorization),
+            );
+            if let Err(reason) = verified {
+                let values = self
+                    .digest
+                    .challenge(now, &self.config.auth, reason.stale());
+                status = Status::Unauthorized;
+                extra = values
+                    .into_iter()
+                    .map(|v| ("WWW-Authenticate", Extra::Text(v)))
+                    .collect();
+                event = None;
+                challenged = Some(reason);
+            }
+        }
         let extra: std::sync::Arc<[(&'static str, String)]> = extra
             .into_iter()
             .map(|(n, v)| match v {
@@ -564,6 +616,23 @@ impl Endpoint {
                             close,
                         }
                     }
+                }
+            }
+            None if challenged.is_some() => {
+                let reason = challenged.expect("checked");
+                self.counters.rejected += 1;
+                self.counters.auth_challenges += 1;
+                if reason.is_refusal() {
+                    self.counters.auth_failures += 1;
+                } else if reason.stale() {
+                    self.counters.auth_stale += 1;
+                }
+                let log = reason.is_refusal() && self.should_log(now, source.ip());
+                Handled {
+                    reply: Some(reply),
+                    resync: None,
+                    disposition: Disposition::Challenged { reason, log },
+                    close,
                 }
             }
             None => {

@@ -9,6 +9,7 @@
 //! module's public API.
 
 mod allow;
+pub mod digest;
 mod endpoint;
 pub mod escape;
 mod event;
@@ -21,6 +22,7 @@ mod response;
 pub mod transaction;
 
 pub use allow::{Allowlist, Cidr, RefusedAction, MAX_ALLOW_ENTRIES};
+pub use digest::{Algorithm, AuthConfig, AuthFailure, Credential};
 pub use endpoint::{Admission, Counters, Disposition, Endpoint, EndpointConfig, Handled};
 pub use event::{EventHeader, EventMatch, EventMatcher};
 pub use frame::{FrameError, StreamFramer, StreamItem, PONG};

@@ -19,6 +19,8 @@ pub enum Status {
     Ok,
     /// 400 Bad Request (with a reason naming what is wrong)
     BadRequest(&'static str),
+    /// 401 Unauthorized (a digest challenge)
+    Unauthorized,
     /// 403 Forbidden
     Forbidden,
     /// 405 Method Not Allowed
@@ -43,6 +45,7 @@ impl Status {
         match self {
             Status::Ok => 200,
             Status::BadRequest(_) => 400,
+            Status::Unauthorized => 401,
             Status::Forbidden => 403,
             Status::MethodNotAllowed => 405,
             Status::UnsupportedUriScheme => 416,
@@ -59,6 +62,7 @@ impl Status {
         match self {
             Status::Ok => "OK",
             Status::BadRequest(r) => r,
+            Status::Unauthorized => "Unauthorized",
             Status::Forbidden => "Forbidden",
             Status::MethodNotAllowed => "Method Not Allowed",
             Status::UnsupportedUriScheme => "Unsupported URI Scheme",

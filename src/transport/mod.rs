@@ -281,6 +281,12 @@ pub(crate) fn after_reply(
         Disposition::TriggerLimited { limit, log: true } => {
             tracing::warn!(%source, %transport, %limit, "answered a resync NOTIFY over the {limit} trigger rate limit with 200 OK; its resync is held back until the limit allows (further ones are counted, not logged, for a while)");
         }
+        Disposition::Challenged { reason, log: true } => {
+            tracing::warn!(%source, %transport, reason = reason.describe(), "answered a resync NOTIFY 401 with a new challenge: its credentials were refused (further refusals from this source are counted, not logged, for a while)");
+        }
+        Disposition::Challenged { reason, log: false } => {
+            tracing::debug!(%source, %transport, reason = reason.describe(), "answered a resync NOTIFY 401 with a digest challenge");
+        }
         Disposition::Dropped { .. }
         | Disposition::Refused { .. }
         | Disposition::RateLimited { .. }

@@ -6,8 +6,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use sip_resync::sip::{
-    Allowlist, Counters, Endpoint, EndpointConfig, EventMatch, EventMatcher, RateLimits,
-    RefusedAction,
+    Allowlist, AuthConfig, Counters, Endpoint, EndpointConfig, EventMatch, EventMatcher,
+    RateLimits, RefusedAction,
 };
 use sip_resync::transport::{Listeners, SharedEndpoint, TcpOptions};
 use sip_resync::{ResyncRequest, Transport};
@@ -29,6 +29,8 @@ pub struct TestServerOptions {
     pub rate_limits: RateLimits,
     /// Address to listen on (UDP and TCP, port 0).
     pub bind: IpAddr,
+    /// The digest challenge (off by default).
+    pub auth: AuthConfig,
 }
 
 impl Default for TestServerOptions {
@@ -41,6 +43,7 @@ impl Default for TestServerOptions {
             refused: RefusedAction::Answer,
             rate_limits: RateLimits::default(),
             bind: IpAddr::from([127, 0, 0, 1]),
+            auth: AuthConfig::default(),
         }
     }
 }
@@ -84,6 +87,7 @@ impl TestServer {
             allow: Allowlist::new(allow),
             refused: opts.refused,
             rate_limits: opts.rate_limits,
+            auth: opts.auth.clone(),
             ..EndpointConfig::default()
         };
         let endpoint: SharedEndpoint = Arc::new(Mutex::new(Endpoint::new(config)));

@@ -274,6 +274,17 @@ pub fn run_scenario(
     transport: SippTransport,
     calls: u32,
 ) -> SippRun {
+    run_scenario_with(scenario, target, transport, calls, &[])
+}
+
+/// [`run_scenario`] with more SIPp options appended (e.g. `-au USER -ap PASS -s SERVICE`).
+pub fn run_scenario_with(
+    scenario: &str,
+    target: SocketAddr,
+    transport: SippTransport,
+    calls: u32,
+    extra: &[&str],
+) -> SippRun {
     let scenario_path = fixture(&format!("fixtures/sipp/{scenario}"));
     assert!(
         scenario_path.is_file(),
@@ -300,6 +311,7 @@ pub fn run_scenario(
             calls,
             sip_port,
             control_port,
+            extra,
         );
         release_port(sip_port);
         release_port(control_port);
@@ -321,6 +333,7 @@ fn run_once(
     calls: u32,
     sip_port: u16,
     control_port: u16,
+    extra: &[&str],
 ) -> SippRun {
     let work_dir = work_dir(scenario, transport);
     let local_ip = match target.ip() {
@@ -331,7 +344,7 @@ fn run_once(
     let messages = work_dir.join("messages.log");
     let stats = work_dir.join("stats.csv");
     let screen = work_dir.join("screen.log");
-    let args: Vec<String> = vec![
+    let mut args: Vec<String> = vec![
         target.to_string(),
         "-sf".into(),
         scenario_path.display().to_string(),
@@ -371,6 +384,7 @@ fn run_once(
         "-screen_file".into(),
         screen.display().to_string(),
     ];
+    args.extend(extra.iter().map(|a| a.to_string()));
     let command = std::iter::once(sipp.display().to_string())
         .chain(args.iter().cloned())
         .map(|a| shell_quote(&a))

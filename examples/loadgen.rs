@@ -541,6 +541,11 @@ fn open_loop(
             }
             requests.write(seq, &mut out);
             let at = Instant::now();
+            // Above what one thread can send, `due` never catches up with `now`: the
+            // deadline must end the burst too, or the run overshoots its duration.
+            if at >= deadline {
+                break 'send;
+            }
             if ring.sent(seq, at) {
                 lost += 1;
             }

@@ -9,6 +9,7 @@
 # Two rounds: the default rate limits, then every limit off (0), so that the bounded tables
 # alone hold memory and the engine alone holds the fetches.
 #
+# A third round runs three times as long with the limits off, to show memory levels off.
 # Usage: scripts/flood.sh [SECONDS]   (default 10). Loopback only; stops by itself.
 # Needs python3 (the HTTP server and the idle connections).
 set -euo pipefail
@@ -39,7 +40,7 @@ python3 -u -m http.server --bind 127.0.0.1 --directory "$WORK/www" "$HTTP_PORT" 
 PIDS+=($!)
 
 round() {
-  local label="$1" limits="$2"
+  local label="$1" secs="$2" limits="$3"
   local port; port="$(free_port)"
   cat >"$WORK/agent.toml" <<EOF
 [sip]
@@ -61,7 +62,7 @@ EOF
   for _ in $(seq 100); do grep -q "listening on tcp" "$WORK/daemon-$label.log" && break; sleep 0.05; done
 
   # 1,000 idle TCP connections, held until the flood is over.
-  python3 - "$port" "$IDLE" "$((SECS + 8))" <<'PY' &
+  python3 - "$port" "$IDLE" "$((secs + 12))" >"$WORK/idle.txt" <<'PY' &
 import socket, sys, time
 port, n, hold = int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3])
 conns = []
@@ -73,15 +74,17 @@ time.sleep(hold)
 PY
   local idle=$!
   PIDS+=("$idle")
-  sleep 2
+  for _ in $(seq 300); do grep -q idle_tcp_open "$WORK/idle.txt" && break; sleep 0.1; done
+  sleep 1
   local established
   established="$(ss -Htn state established "( sport = :$port )" | wc -l)"
   local before; before="$(rss_kb "$daemon")"
 
-  "$LOADGEN" "127.0.0.1:$port" --bind 127.0.0.2:0 --window 1 --duration "$SECS" --label probe >"$WORK/probe.txt" &
+  "$LOADGEN" "127.0.0.1:$port" --bind 127.0.0.2:0 --window 1 --duration "$secs" --label probe >"$WORK/probe.txt" &
   local probe=$!
-  "$LOADGEN" "127.0.0.1:$port" --rate 2000000 --duration "$SECS" --timeout-ms 200 --label flood >"$WORK/flood.txt"
+  "$LOADGEN" "127.0.0.1:$port" --rate 2000000 --duration "$secs" --timeout-ms 200 --label flood >"$WORK/flood.txt"
   wait "$probe"
+  local still; still="$(ss -Htn state established "( sport = :$port )" | wc -l)"
   sleep 3
   local after; after="$(rss_kb "$daemon")"
   local gets; gets="$(grep -c 'GET /master.cfg' "$WORK/http.log" || true)"
@@ -90,8 +93,8 @@ PY
   kill -TERM "$daemon"
   wait "$daemon" || true
 
-  echo "== $label: $limits"
-  echo "idle TCP connections established at the daemon: $established"
+  echo "== $label, ${secs} s: $limits"
+  echo "idle TCP connections established at the daemon: $established before the flood, $still after it"
   echo "flood:  $(cat "$WORK/flood.txt")"
   echo "probe:  $(cat "$WORK/probe.txt")"
   echo "fetches (GETs at the HTTP server): $gets; provisioning runs: $runs"
@@ -99,8 +102,12 @@ PY
   echo "daemon's closing line: $(grep ' stopped' "$WORK/daemon-$label.log" | tail -1 | sed 's/^.*INFO //')"
 }
 
-round limited "# the defaults"
-round unlimited "requests_per_second_per_source = 0
+UNLIMITED="requests_per_second_per_source = 0
 requests_per_second = 0
 triggers_per_minute_per_source = 0
 triggers_per_minute = 0"
+round limited "$SECS" "# the defaults"
+round unlimited "$SECS" "$UNLIMITED"
+# Three times as long: the tables are full after the first seconds, so memory must not grow
+# with the length of the flood.
+round unlimited-long "$((SECS * 3))" "$UNLIMITED"

@@ -158,7 +158,7 @@ impl Default for ProvisioningSettings {
             base_dir: PathBuf::from("."),
             fetch_at_startup: true,
             random_delay: Duration::ZERO,
-            min_interval: Duration::from_secs(5),
+            min_interval: Duration::from_secs(30),
             connect_timeout: Duration::from_secs(10),
             timeout: Duration::from_secs(60),
             max_file_size: 1024 * 1024,

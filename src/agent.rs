@@ -843,6 +843,16 @@ mod tests {
     }
 
     #[test]
+    fn the_handles_cross_threads() {
+        fn send_sync<T: Send + Sync>() {}
+        fn send<T: Send>() {}
+        send_sync::<AgentHandle>();
+        send_sync::<AgentStatus>();
+        send::<Agent>();
+        send_sync::<Embedded>();
+    }
+
+    #[test]
     fn only_what_is_ours_is_counted_and_answered() {
         let mut e = Embedded::new(&settings("").sip);
         let (now, src) = (Instant::now(), PBX.parse().unwrap());

@@ -96,5 +96,10 @@ pub mod schedule;
 pub mod sip;
 pub mod transport;
 
+/// `docs/embedding.md`, whose code blocks are compiled with the documentation tests.
+#[cfg(doctest)]
+#[doc = include_str!("../docs/embedding.md")]
+pub struct EmbeddingGuide;
+
 pub use agent::{Agent, AgentError, AgentHandle, AgentOptions, AgentStatus, Embedded, Verdict};
 pub use resync::{EventParam, ResyncRequest, Transport};

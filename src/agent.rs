@@ -353,17 +353,31 @@ impl Agent {
         });
         // Settings published by the engine (fetched CFG_RESYNC_FROM_SIP, or
         // AgentHandle::update_settings) re-arm the endpoint at once.
-        let watcher = inner.engine.as_ref().map(|h| {
+        let mut guard = RunGuard {
+            inner: inner.clone(),
+            tasks: Vec::new(),
+        };
+        if let Some(h) = &inner.engine {
             let mut changes = h.settings();
             let inner = inner.clone();
-            tokio::spawn(async move {
-                while changes.changed().await.is_ok() {
-                    let settings = changes.borrow_and_update().clone();
-                    let previous = std::mem::replace(&mut *lock(&inner.settings), settings.clone());
-                    rearm_endpoint(&inner.endpoint, &previous.sip, &settings.sip);
+            let watcher = tokio::spawn(async move {
+                // Settings published since start (the start-up run, or an update before
+                // `run`) are taken first.
+                let mut settings = changes.borrow_and_update().clone();
+                loop {
+                    let previous = lock(&inner.settings).clone();
+                    if !Arc::ptr_eq(&previous, &settings) {
+                        *lock(&inner.settings) = settings.clone();
+                        rearm_endpoint(&inner.endpoint, &previous.sip, &settings.sip);
+                    }
+                    if changes.changed().await.is_err() {
+                        return;
+                    }
+                    settings = changes.borrow_and_update().clone();
                 }
-            })
-        });
+            });
+            guard.tasks.push(watcher.abort_handle());
+        }
         // Outcomes go to the agent's subscribers, and the latest is kept for status().
         let (forward_stop, mut forward_stopped) = oneshot::channel::<()>();
         let forwarder = self.engine_outcomes.take().map(|mut outcomes| {
@@ -394,6 +408,9 @@ impl Agent {
             })
         });
         let mut stop = inner.stop.subscribe();
+        if let Some(forwarder) = &forwarder {
+            guard.tasks.push(forwarder.abort_handle());
+        }
         let stop_requested = async move {
             let _ = stop.wait_for(|s| *s).await;
         };
@@ -417,12 +434,7 @@ impl Agent {
             let _ = forward_stop.send(());
             let _ = forwarder.await;
         }
-        if let Some(watcher) = watcher {
-            watcher.abort();
-        }
-        // Subscribers see the channel close once they have read everything.
-        lock(&inner.outcomes).take();
-        *lock(&inner.running) = false;
+        drop(guard);
         let c = transport::lock_counters(&inner.endpoint);
         tracing::info!(
             target: LOG_TARGET,
@@ -436,6 +448,24 @@ impl Agent {
             "stopped"
         );
         c
+    }
+}
+
+/// Ends what [`Agent::run`] started, also when its future is dropped before it completes:
+/// the helper tasks stop, subscribers see the outcome channel close once they have read
+/// everything, and the status no longer says running.
+struct RunGuard {
+    inner: Arc<Inner>,
+    tasks: Vec<tokio::task::AbortHandle>,
+}
+
+impl Drop for RunGuard {
+    fn drop(&mut self) {
+        for task in &self.tasks {
+            task.abort();
+        }
+        lock(&self.inner.outcomes).take();
+        *lock(&self.inner.running) = false;
     }
 }
 

@@ -198,3 +198,53 @@ async fn with_files_the_handle_triggers_reports_and_rearms() {
         Err(broadcast::error::RecvError::Closed)
     ));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn settings_updated_before_run_apply_and_a_dropped_run_cleans_up() {
+    let files = tempfile::tempdir().unwrap();
+    std::fs::write(files.path().join("a.txt"), "one").unwrap();
+    let state = tempfile::tempdir().unwrap();
+    let config = |events: &str, interval: u32| {
+        settings(&format!(
+            "[sip]\nlisten = [\"udp:127.0.0.1:0\"]\nevents = [\"{events}\"]\n\
+             [schedule.panasonic]\ncfg_cyclic = true\ncfg_cyclic_intvl = {interval}\n\
+             [provisioning]\nfetch_at_startup = false\n\
+             files = [{{ url = \"file://{}/a.txt\", format = \"raw\" }}]\n",
+            files.path().display()
+        ))
+    };
+    let agent = Agent::start(AgentOptions::new(config("check-sync", 60)).state_dir(state.path()))
+        .await
+        .unwrap();
+    let handle = agent.handle();
+    handle.update_settings(config("resync", 90)).unwrap();
+    // The engine has published the new settings once its status shows the new schedule.
+    until("the new schedule", || {
+        handle
+            .status()
+            .engine
+            .filter(|e| e.schedule.contains("every 90 min"))
+    })
+    .await;
+    let mut outcomes = handle.subscribe();
+    let run = tokio::spawn(agent.run(std::future::pending()));
+    let addr = udp_addr(&handle);
+    assert_eq!(notify(addr, "resync").await, 200, "taken when run started");
+    assert_eq!(notify(addr, "check-sync").await, 489);
+    assert!(handle.status().running);
+
+    // A run whose future is dropped stops its helpers and closes the outcome channel.
+    run.abort();
+    let _ = run.await;
+    assert!(!handle.status().running);
+    loop {
+        match tokio::time::timeout(Duration::from_secs(5), outcomes.recv())
+            .await
+            .expect("the channel closes")
+        {
+            Ok(_) => continue,
+            Err(broadcast::error::RecvError::Closed) => break,
+            Err(e) => panic!("{e}"),
+        }
+    }
+}

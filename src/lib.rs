@@ -19,22 +19,46 @@
 //!   └──────────────────┘
 //! ```
 //!
-//! Nothing in [`sip`] performs I/O or reads a clock: time is always an argument, so a host
-//! stack that already owns port 5060 can hand messages to [`sip::Endpoint`] directly, and
-//! tests can run 32 s of Timer J in microseconds. The [`transport`] module holds the thin
-//! tokio drivers used by the daemon.
+//! Nothing in [`sip`] performs I/O or reads a clock: time is always an argument, so tests can
+//! run 32 s of Timer J in microseconds. The [`transport`] module holds the thin tokio drivers,
+//! the [`engine`] fetches and applies the provisioning files, and [`agent`] puts them together.
 //!
-//! A host stack that owns port 5060 hands each received message to the endpoint, sends the
-//! reply it gets back, then acts on the resync request:
+//! # Two ways to use it
+//!
+//! **Standalone** ([`Agent`]): the component binds its own UDP and TCP listeners and runs the
+//! provisioning engine and its schedule on a tokio runtime until a future completes. This is
+//! what `sip-resync run` does. An [`AgentHandle`] triggers runs, reports outcomes, replaces
+//! the settings and reads the counters while it runs.
+//!
+//! ```no_run
+//! use sip_resync::{Agent, AgentOptions};
+//!
+//! # async fn demo() -> Result<(), sip_resync::AgentError> {
+//! let agent = Agent::start(AgentOptions::load("fixtures/demo.toml")?.state_dir("/var/lib/sip-resync")).await?;
+//! let mut outcomes = agent.handle().subscribe();
+//! tokio::spawn(async move {
+//!     while let Ok(outcome) = outcomes.recv().await {
+//!         println!("{outcome}"); // and reboot when outcome.reboot_requested
+//!     }
+//! });
+//! agent.run(async { let _ = tokio::signal::ctrl_c().await; }).await;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! **Embedded** ([`Embedded`]): a host SIP stack that already owns port 5060 hands each
+//! received message in, sends the reply it gets back, and acts on the resync request. Anything
+//! that is not a resync NOTIFY (calls, registrations, other events, in-dialog requests) comes
+//! back as [`Verdict::NotOurs`] for the host to process. No runtime, no sockets, no clock:
 //!
 //! ```
 //! use std::time::Instant;
-//! use sip_resync::sip::{Endpoint, EndpointConfig, EventMatch, EventMatcher};
-//! use sip_resync::Transport;
+//! use sip_resync::{Embedded, Transport, Verdict};
+//! use sip_resync::config::SipSettings;
 //!
-//! let mut endpoint = Endpoint::new(EndpointConfig {
-//!     events: EventMatcher::new(["check-sync", "resync"], EventMatch::CaseInsensitive),
-//!     ..EndpointConfig::default()
+//! let mut embedded = Embedded::new(&SipSettings {
+//!     events: vec!["check-sync".into(), "resync".into()],
+//!     ..SipSettings::default()
 //! });
 //! let datagram = b"NOTIFY sip:1001@192.0.2.10 SIP/2.0\r\n\
 //! Via: SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bK776asdhds\r\n\
@@ -45,18 +69,25 @@
 //! o: check-sync;reboot=false\r\n\
 //! Content-Length: 0\r\n\r\n";
 //! let source = "192.0.2.1:5060".parse().unwrap();
-//! let handled = endpoint.handle(Instant::now(), source, Transport::Udp, datagram);
-//!
-//! let reply = handled.reply.expect("a NOTIFY is always answered");
-//! assert!(reply.starts_with(b"SIP/2.0 200 OK\r\n"));
-//! // send `reply` to `source` first, then:
-//! let request = handled.resync.expect("check-sync is accepted");
-//! assert_eq!(request.event, "check-sync");
-//! assert_eq!(request.reboot, Some(false));
+//! match embedded.handle(Instant::now(), source, Transport::Udp, datagram) {
+//!     Verdict::Ours { reply, resync, .. } => {
+//!         let reply = reply.expect("a NOTIFY is always answered");
+//!         assert!(reply.starts_with(b"SIP/2.0 200 OK\r\n"));
+//!         // send `reply` to `source` first, then:
+//!         let request = resync.expect("check-sync is accepted");
+//!         assert_eq!(request.event, "check-sync");
+//!         assert_eq!(request.reboot, Some(false));
+//!     }
+//!     Verdict::NotOurs => unreachable!("the host would process it itself"),
+//! }
 //! ```
+//!
+//! [`sip::Endpoint`] is the same decision logic without the classification, for a driver
+//! that sends it only SIP traffic meant for it (as the tokio listeners do).
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod agent;
 pub mod client;
 pub mod config;
 pub mod engine;
@@ -65,4 +96,10 @@ pub mod schedule;
 pub mod sip;
 pub mod transport;
 
+/// `docs/embedding.md`, whose code blocks are compiled with the documentation tests.
+#[cfg(doctest)]
+#[doc = include_str!("../docs/embedding.md")]
+pub struct EmbeddingGuide;
+
+pub use agent::{Agent, AgentError, AgentHandle, AgentOptions, AgentStatus, Embedded, Verdict};
 pub use resync::{EventParam, ResyncRequest, Transport};

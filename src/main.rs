@@ -1,17 +1,14 @@
 //! The `sip-resync` command: a thin layer over the library.
 
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use sip_resync::config::{self, ListenAddr};
-use sip_resync::engine::{Cause, ClockValidity, Engine, EngineConfig};
-use sip_resync::sip::{Endpoint, RateLimits, RefusedAction};
-use sip_resync::transport::{self, Listeners};
-use sip_resync::Transport;
+use sip_resync::sip::{RateLimits, RefusedAction};
+use sip_resync::transport;
+use sip_resync::{Agent, AgentError, AgentOptions, Transport};
 
 /// Exit codes, documented in docs/cli.md.
 mod exit {
@@ -25,6 +22,53 @@ mod exit {
     pub const NETWORK: u8 = 4;
 }
 
+/// Examples and exit codes, shown after the options of `sip-resync --help`.
+const AFTER_HELP: &str = "\
+Examples:
+  sip-resync check fixtures/demo.toml
+      Validate a configuration and print the effective settings.
+  sip-resync run --config fixtures/demo.toml --state-dir /var/lib/sip-resync
+      Run the agent: answer the PBX's NOTIFYs and keep the provisioning files current.
+  sip-resync run --config phone.cfg --listen udp:0.0.0.0:5062 --listen tcp:0.0.0.0:5062
+      Run on another port; a Panasonic .cfg file is read as it is.
+  sip-resync notify udp:127.0.0.1:5060 --event 'check-sync;reboot=true'
+      Send one NOTIFY, as a PBX would, and print the final response.
+  sip-resync schedule --config phone.cfg --count 5
+      Print the next five timed polls.
+  sip-resync --log-format json run --config fixtures/demo.toml
+      One JSON object per log line, for a log collector.
+
+Exit codes:
+  0  success: notify got a 2xx; run stopped on SIGINT/SIGTERM; check found the file usable
+  1  notify: a final response other than 2xx (its status line is printed)
+  2  usage or configuration error: a bad option, an unreadable or invalid file
+     (the message names the file, line and key), a state directory that cannot be created
+  3  notify: no final response within --timeout
+  4  network: run cannot bind a listening address (in use, privileged port, not this
+     machine's); notify cannot send or connect
+
+Logging goes to standard error; RUST_LOG sets the level (RUST_LOG=debug).
+Documentation: docs/cli.md, docs/configuration.md.";
+
+const RUN_AFTER_HELP: &str = "\
+Examples:
+  sip-resync run --config fixtures/demo.toml
+  sip-resync run --config /etc/sip-resync.toml --state-dir /var/lib/sip-resync --mac 0080F0A1B2C3
+  sip-resync run --config phone.cfg --listen udp:127.0.0.1:0    (port 0: any free port)
+
+Stops on SIGINT (Ctrl-C) or SIGTERM and exits 0. Exits 2 when the configuration or the
+state directory cannot be used, 4 when a listening address cannot be bound (stop whatever
+holds the port, or choose another with --listen).";
+
+const NOTIFY_AFTER_HELP: &str = "\
+Examples:
+  sip-resync notify udp:127.0.0.1:5060
+  sip-resync notify tcp:192.0.2.10:5060 --to sip:1001@192.0.2.10 --event 'check-sync;reboot=true'
+  sip-resync notify udp:[::1]:5060 --timeout 2
+
+Exit codes: 0 a 2xx response, 1 another final response, 2 a malformed TARGET,
+3 no final response within --timeout, 4 a network error.";
+
 #[derive(Parser)]
 #[command(
     name = "sip-resync",
@@ -32,12 +76,17 @@ mod exit {
     about = "Keeps a SIP phone's provisioning current: answers check-sync NOTIFYs from the PBX",
     long_about = "Keeps a SIP phone's provisioning current.\n\n\
 `run` listens for out-of-dialog SIP NOTIFY requests (Event: check-sync, or the text the \
-configuration accepts) over UDP and TCP, answers them per RFC 3261 and signals a resync. \
-`notify` sends such a NOTIFY, for testing a deployment.\n\n\
-Logging goes to standard error; RUST_LOG (e.g. RUST_LOG=debug) sets the level."
+configuration accepts) over UDP and TCP, answers them per RFC 3261, and fetches, checks and \
+applies the provisioning files; timed polls (Snom, Panasonic) trigger it too. `notify` sends \
+such a NOTIFY, for testing a deployment. `check` validates a configuration file, `schedule` \
+shows when it polls.\n\n\
+`sip-resync help SUBCOMMAND` describes each subcommand and its options.",
+    after_help = AFTER_HELP
 )]
 struct Cli {
-    /// Log line format on standard error.
+    /// Log line format on standard error: `text` (human-readable) or `json` (one JSON
+    /// object per line, with timestamp, level, fields and target). Before or after the
+    /// subcommand.
     #[arg(long, value_enum, default_value_t = LogFormat::Text, global = true)]
     log_format: LogFormat,
     #[command(subcommand)]
@@ -46,20 +95,30 @@ struct Cli {
 
 #[derive(Clone, Copy, ValueEnum)]
 enum LogFormat {
+    /// One human-readable line per event.
     Text,
+    /// One JSON object per line.
     Json,
 }
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run the agent: listen for check-sync NOTIFYs until SIGINT or SIGTERM.
+    /// Run the agent: answer the PBX's check-sync NOTIFYs and keep the provisioning files
+    /// current, until SIGINT or SIGTERM.
+    ///
+    /// Listens over UDP and TCP, answers each request per RFC 3261, and turns each accepted
+    /// NOTIFY into a provisioning run: the configured files are fetched (HTTP, HTTPS or
+    /// file://), checked and applied together to STATE_DIR/current/. Timed polls of the
+    /// configuration trigger runs too. Everything is logged on standard error.
+    #[command(after_help = RUN_AFTER_HELP)]
     Run {
         /// Configuration file: sip-resync TOML, or a Panasonic .cfg file used as it is
-        /// (its CFG_RESYNC_FROM_SIP sets the accepted event).
+        /// (its CFG_RESYNC_FROM_SIP sets the accepted event), or Snom XML settings.
         #[arg(long, value_name = "FILE")]
         config: PathBuf,
-        /// Where to listen, overriding the file: udp:ADDR:PORT or tcp:ADDR:PORT; repeat for
-        /// several (IPv6 as udp:[::1]:5060). Port 0 picks a free port.
+        /// Where to listen, replacing the file's [sip] listen: udp:ADDR:PORT or
+        /// tcp:ADDR:PORT; repeat for several (IPv6 as udp:[::1]:5060). Port 0 picks a free
+        /// port (logged in the "listening on" line).
         #[arg(long, value_name = "TRANSPORT:ADDR:PORT")]
         listen: Vec<ListenAddr>,
         /// Directory for the applied files and persisted state (created when missing);
@@ -76,13 +135,16 @@ enum Command {
     },
     /// Send one out-of-dialog NOTIFY and print the final response's status line.
     ///
-    /// Exits 0 on a 2xx response, 1 on another final response, 3 when none came in time,
-    /// 4 on a network error.
+    /// For testing a deployment: point it at sip-resync (or a phone) as the PBX would.
+    /// Over UDP the request is retransmitted per RFC 3261 Timer E until a final response
+    /// arrives. Exits 0 on a 2xx response, 1 on another final response, 3 when none came in
+    /// time, 4 on a network error.
+    #[command(after_help = NOTIFY_AFTER_HELP)]
     Notify {
-        /// Where to send it: udp:HOST:PORT or tcp:HOST:PORT.
+        /// Where to send it: udp:HOST:PORT or tcp:HOST:PORT (IPv6 as udp:[::1]:5060).
         #[arg(value_name = "TARGET")]
         target: String,
-        /// Event header value.
+        /// Event header value, parameters included (check-sync;reboot=true).
         #[arg(long, default_value = "check-sync")]
         event: String,
         /// Request-URI and To (default sip:HOST:PORT of the target).
@@ -95,7 +157,8 @@ enum Command {
     /// Print the next scheduled polls of a configuration, one per line.
     ///
     /// Each line is the RFC 3339 instant with its UTC offset in the chosen zone, a space, and
-    /// the rule that produced it. The same --seed always gives the same output.
+    /// the rule that produced it. The same --seed always gives the same output. Exits 2 when
+    /// the file or an option is invalid.
     Schedule {
         /// Configuration file of any dialect (TOML, Panasonic .cfg, Snom XML).
         #[arg(long, value_name = "FILE")]
@@ -119,7 +182,8 @@ enum Command {
     },
     /// Validate a configuration file of any dialect and print the effective settings.
     ///
-    /// Exits 0 when the file is usable (warnings are printed), 2 with located errors otherwise.
+    /// Exits 0 when the file is usable (warnings, such as unknown keys, are printed), 2 with
+    /// located errors otherwise.
     Check {
         /// The file to check.
         #[arg(value_name = "FILE")]
@@ -339,7 +403,10 @@ fn check(path: &std::path::Path) -> ExitCode {
         RefusedAction::Drop => "drop",
     };
     println!("  sip.refused         {refused}");
-    println!("  sip.auth            {}", describe_auth(&settings.sip.auth));
+    println!(
+        "  sip.auth            {}",
+        describe_auth(&settings.sip.auth)
+    );
     println!(
         "  sip.limits          {}",
         describe_limits(&settings.sip.limits)
@@ -385,163 +452,35 @@ async fn run(
     mac: Option<String>,
     model: Option<String>,
 ) -> ExitCode {
-    let mut settings = match config::load(&config_path) {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(exit::CONFIG);
-        }
+    let mut options = match AgentOptions::load(&config_path) {
+        Ok(o) => o.listen(listen),
+        Err(e) => return agent_error(e),
     };
-    for w in &settings.warnings {
-        tracing::warn!("{w}");
+    if let Some(dir) = state_dir {
+        options = options.state_dir(dir);
     }
     if let Some(mac) = mac {
-        match config::provisioning::normalise_mac(&mac) {
-            Ok(m) => settings.provisioning.mac = Some(m),
-            Err(e) => {
-                eprintln!("error: --mac: {e}");
-                return ExitCode::from(exit::CONFIG);
-            }
+        options = options.mac(mac);
+    }
+    if let Some(model) = model {
+        options = options.model(model);
+    }
+    match Agent::start(options).await {
+        Ok(agent) => {
+            agent.run(shutdown_signal()).await;
+            ExitCode::SUCCESS
         }
+        Err(e) => agent_error(e),
     }
-    if model.is_some() {
-        settings.provisioning.model = model;
+}
+
+/// Prints why the agent cannot run; a socket that cannot be bound exits 4, anything else 2.
+fn agent_error(e: AgentError) -> ExitCode {
+    eprintln!("error: {e}");
+    match e {
+        AgentError::Bind(_) => ExitCode::from(exit::NETWORK),
+        _ => ExitCode::from(exit::CONFIG),
     }
-    let zone = match settings.zone() {
-        Ok(z) => z,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(exit::CONFIG);
-        }
-    };
-    let state_dir = state_dir.or_else(|| settings.provisioning.state_dir.clone());
-    if let Some(dir) = &state_dir {
-        if let Err(e) = std::fs::create_dir_all(dir) {
-            eprintln!(
-                "error: cannot create the state directory {}: {e} (choose a writable --state-dir)",
-                dir.display()
-            );
-            return ExitCode::from(exit::CONFIG);
-        }
-    }
-    let listen = if listen.is_empty() {
-        settings.sip.listen.clone()
-    } else {
-        listen
-    };
-    if listen.is_empty() {
-        eprintln!("error: no listen address: give --listen udp:ADDR:PORT or tcp:ADDR:PORT, or [sip] listen in the configuration");
-        return ExitCode::from(exit::CONFIG);
-    }
-    let pick = |t: Transport| -> Vec<SocketAddr> {
-        listen
-            .iter()
-            .filter(|l| l.transport == t)
-            .map(|l| l.addr)
-            .collect()
-    };
-    let listeners = match Listeners::bind(&pick(Transport::Udp), &pick(Transport::Tcp)).await {
-        Ok(l) => l,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(exit::NETWORK);
-        }
-    };
-    let engine = if settings.provisioning.files.is_empty() {
-        tracing::warn!("no provisioning files configured: NOTIFYs are answered, nothing is fetched (set [provisioning] files, or CFG_MASTER_FILE_PATH in a Panasonic file)");
-        None
-    } else {
-        let Some(dir) = state_dir else {
-            eprintln!("error: provisioning files are configured but there is no state directory for them: give --state-dir DIR or provisioning.state_dir");
-            return ExitCode::from(exit::CONFIG);
-        };
-        match Engine::start(EngineConfig {
-            settings: settings.clone(),
-            state_dir: dir,
-            time_zone: zone,
-            clock: ClockValidity::FromSystem,
-        }) {
-            Ok(started) => Some(started),
-            Err(e) => {
-                eprintln!("error: {e}");
-                return ExitCode::from(exit::CONFIG);
-            }
-        }
-    };
-    // The applied set may carry its own SIP settings (CFG_RESYNC_FROM_SIP).
-    let endpoint_config = match &engine {
-        Some((h, _)) => h.settings().borrow().sip.endpoint_config(),
-        None => settings.sip.endpoint_config(),
-    };
-    let matcher = endpoint_config.events.clone();
-    for (transport, addr) in listeners.local_addrs() {
-        tracing::info!(
-            "listening on {transport}:{addr} for NOTIFY with Event {}",
-            matcher.allow_events()
-        );
-    }
-    if settings.sip.allow.is_empty() {
-        tracing::info!("accepting requests from any source: set [sip] allow to the PBX's addresses so that no other host can trigger a resync");
-    } else {
-        let refused = match settings.sip.refused {
-            RefusedAction::Answer => "answered 403 Forbidden",
-            RefusedAction::Drop => "dropped",
-        };
-        tracing::info!(
-            "accepting requests only from {}; other sources are {refused}",
-            settings.sip.allow
-        );
-    }
-    let endpoint = Arc::new(Mutex::new(Endpoint::new(endpoint_config)));
-    let handle = engine.as_ref().map(|(h, _)| h.clone());
-    let (tx, mut rx) = tokio::sync::mpsc::channel::<sip_resync::ResyncRequest>(64);
-    // Each accepted NOTIFY becomes a trigger; the engine coalesces them.
-    let trigger = handle.clone();
-    let consumer = tokio::spawn(async move {
-        while let Some(req) = rx.recv().await {
-            if let Some(h) = &trigger {
-                h.trigger(Cause::from_request(&req));
-            }
-        }
-    });
-    // Settings fetched by the engine (CFG_RESYNC_FROM_SIP) re-arm the event matcher at once.
-    if let Some(h) = &handle {
-        let mut changes = h.settings();
-        let endpoint = endpoint.clone();
-        tokio::spawn(async move {
-            while changes.changed().await.is_ok() {
-                let config = changes.borrow_and_update().sip.endpoint_config();
-                tracing::info!(
-                    "accepting NOTIFY with Event {}",
-                    config.events.allow_events()
-                );
-                endpoint
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .reconfigure(config);
-            }
-        });
-    }
-    listeners
-        .serve(endpoint.clone(), tx, settings.sip.tcp, shutdown_signal())
-        .await;
-    let _ = consumer.await;
-    if let Some((h, task)) = engine {
-        h.shutdown();
-        let _ = task.await;
-    }
-    let c = transport::lock_counters(&endpoint);
-    tracing::info!(
-        received = c.received,
-        resync_requests = c.resync_requests,
-        rejected = c.rejected,
-        dropped = c.dropped(),
-        refused_source = c.refused_source,
-        rate_limited_requests = c.rate_limited_requests,
-        rate_limited_triggers = c.rate_limited_triggers,
-        "stopped"
-    );
-    ExitCode::SUCCESS
 }
 
 async fn shutdown_signal() {

@@ -95,9 +95,88 @@ fn bad_configuration_is_reported_with_its_location() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
     assert!(
-        String::from_utf8_lossy(&out.stderr).contains("cannot read /nonexistent/sip-resync.toml")
+        err.contains("error: cannot read /nonexistent/sip-resync.toml: ")
+            && err.contains("(check the path)"),
+        "{err}"
     );
+    // A relative path: the message says where it was looked for.
+    let out = Command::new(BIN)
+        .current_dir(dir.path())
+        .args(["run", "--config", "missing.toml"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    let cwd = dir.path().canonicalize().unwrap();
+    assert!(
+        err.contains("cannot read missing.toml: ")
+            && err.contains(&format!(
+                "a relative path is taken from the current directory ({})",
+                cwd.display()
+            )),
+        "{err}"
+    );
+    // A directory instead of a file.
+    let out = Command::new(BIN)
+        .args(["run", "--config", dir.path().to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("this is a directory: name the configuration file in it"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_value_of_the_wrong_type_is_an_error_naming_line_and_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("phone.toml");
+    std::fs::write(
+        &cfg,
+        "# a phone\n[sip]\nlisten = [\"udp:127.0.0.1:0\"]\nevents = \"check-sync\"\n",
+    )
+    .unwrap();
+    let out = Command::new(BIN)
+        .args(["run", "--config", cfg.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.starts_with(&format!(
+            "error: {}:4: sip.events: invalid type: string \"check-sync\", expected a sequence",
+            cfg.display()
+        )),
+        "{err}"
+    );
+}
+
+#[test]
+fn an_unknown_key_is_a_warning_naming_line_key_and_the_valid_keys() {
+    // Unknown keys are warnings, never errors (docs/configuration.md): `check` exits 0 and
+    // says which key was probably meant.
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("phone.toml");
+    std::fs::write(
+        &cfg,
+        "[sip]\nlisten = [\"udp:127.0.0.1:0\"]\nallwo = [\"192.0.2.1\"]\n",
+    )
+    .unwrap();
+    let out = Command::new(BIN)
+        .args(["check", cfg.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let expected = format!(
+        "warning: {}:3: sip.allwo: unknown key, ignored; did you mean sip.allow? (the keys of [sip] are listen, events, event_match, max_transactions, allow, refused, tcp, limits",
+        cfg.display()
+    );
+    assert!(stdout.contains(&expected), "{stdout}");
 }
 
 #[test]
@@ -105,14 +184,110 @@ fn port_in_use_is_explained() {
     let taken = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
     let listen = format!("udp:{}", taken.local_addr().unwrap());
     let config = format!("{}/fixtures/demo.toml", env!("CARGO_MANIFEST_DIR"));
+    let state = tempfile::tempdir().unwrap();
     let out = Command::new(BIN)
-        .args(["run", "--config", &config, "--listen", &listen])
+        .args([
+            "run",
+            "--config",
+            &config,
+            "--listen",
+            &listen,
+            "--state-dir",
+        ])
+        .arg(state.path())
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(4));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
-        err.contains("another process already uses this port"),
+        err.contains(&format!("error: cannot listen on {listen}: "))
+            && err.contains(
+                "(another process holds this port: a PBX, a softphone or another sip-resync? \
+                 Stop it, or choose another port with --listen udp:ADDR:PORT or [sip] listen)"
+            ),
         "{err}"
     );
+}
+
+#[test]
+fn json_logs_are_one_object_per_line_outcomes_included() {
+    let state = tempfile::tempdir().unwrap();
+    let mut d = Daemon::start_with(
+        "fixtures/demo.toml",
+        &[
+            "--state-dir",
+            state.path().to_str().unwrap(),
+            "--log-format",
+            "json",
+        ],
+    );
+    assert_eq!(
+        d.count("\"outcome\":\"updated\"", 1, Duration::from_secs(10)),
+        1,
+        "the start-up run's outcome"
+    );
+    assert_eq!(notify(&d.udp, &[]).0, 0);
+    assert_eq!(
+        d.count("\"outcome\":\"unchanged\"", 1, Duration::from_secs(10)),
+        1,
+        "the NOTIFY's run"
+    );
+    let (status, log) = d.terminate_with_log();
+    assert!(status.success());
+    for line in &log {
+        assert!(
+            line.starts_with('{') && line.ends_with('}') && line.contains("\"level\":\""),
+            "not one JSON object: {line}"
+        );
+    }
+    let has = |needle: &str| log.iter().any(|l| l.contains(needle));
+    assert!(has("\"message\":\"listening on udp:127.0.0.1:"), "{log:#?}");
+    assert!(has("\"message\":\"run 1 (startup): updated"), "{log:#?}");
+    assert!(
+        has("\"message\":\"run 2 (notify check-sync from udp:127.0.0.1:"),
+        "{log:#?}"
+    );
+    assert!(has("\"message\":\"stopped\""), "{log:#?}");
+}
+
+#[test]
+fn help_explains_subcommands_options_and_exit_codes() {
+    let help = |args: &[&str]| {
+        let out = Command::new(BIN).args(args).output().unwrap();
+        assert_eq!(out.status.code(), Some(0), "{args:?}");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let top = help(&["--help"]);
+    for needle in [
+        "run ",
+        "notify ",
+        "schedule ",
+        "check ",
+        "--log-format",
+        "Exit codes:",
+        "  0  success",
+        "  1  notify: a final response other than 2xx",
+        "  2  usage or configuration error",
+        "  3  notify: no final response within --timeout",
+        "  4  network",
+        "Examples:",
+    ] {
+        assert!(
+            top.contains(needle),
+            "sip-resync --help lacks {needle:?}:\n{top}"
+        );
+    }
+    let run = help(&["run", "--help"]);
+    for needle in [
+        "--config <FILE>",
+        "--listen",
+        "--state-dir",
+        "--mac",
+        "--model",
+        "Examples:",
+    ] {
+        assert!(run.contains(needle), "run --help lacks {needle:?}:\n{run}");
+    }
+    let notify = help(&["help", "notify"]);
+    assert!(notify.contains("Exit codes: 0 a 2xx response"), "{notify}");
 }

@@ -124,7 +124,7 @@ impl fmt::Display for Warning {
 #[non_exhaustive]
 pub enum ConfigError {
     /// The file could not be read.
-    #[error("cannot read {}: {source} (check the path and that this user may read it)", path.display())]
+    #[error("cannot read {}: {source} ({})", path.display(), read_hint(path, source))]
     Read {
         /// File.
         path: PathBuf,
@@ -149,6 +149,24 @@ pub enum ConfigError {
         /// What is wrong and what is expected.
         message: String,
     },
+}
+
+/// What to check when a file cannot be read, by the kind of error.
+fn read_hint(path: &Path, e: &std::io::Error) -> String {
+    match e.kind() {
+        std::io::ErrorKind::NotFound if path.is_relative() => {
+            let cwd = std::env::current_dir()
+                .map(|d| format!(" ({})", d.display()))
+                .unwrap_or_default();
+            format!("check the path: a relative path is taken from the current directory{cwd}")
+        }
+        std::io::ErrorKind::NotFound => "check the path".into(),
+        std::io::ErrorKind::PermissionDenied => {
+            "this user may not read it: check the permissions of the file and of the directories above it".into()
+        }
+        _ if path.is_dir() => "this is a directory: name the configuration file in it".into(),
+        _ => "check the path and that this user may read it".into(),
+    }
 }
 
 struct Located<'a>(&'a Path, Option<usize>, Option<&'a str>);
@@ -891,6 +909,74 @@ fn key_line(text: &str, dotted: &str) -> Option<usize> {
     fallback
 }
 
+/// The dotted key assigned on the line of `offset` (`sip.events` for an error in the value of
+/// `events = …` under `[sip]`); `None` when the line assigns no key (a continuation line of an
+/// array or inline table).
+fn key_at(text: &str, offset: usize) -> Option<String> {
+    let offset = offset.min(text.len());
+    let line_start = text[..offset].rfind('\n').map_or(0, |i| i + 1);
+    let (key, _) = text[line_start..offset].split_once('=')?;
+    let key = key.trim().trim_matches('"');
+    if key.is_empty() || key.starts_with(['[', '{', '#']) || key.contains(['{', ',', ' ']) {
+        return None;
+    }
+    let table = text[..line_start].lines().rev().find_map(|line| {
+        let header = line.trim().strip_prefix('[')?;
+        Some(
+            header
+                .trim_start_matches('[')
+                .split(']')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_owned(),
+        )
+    });
+    Some(match table {
+        Some(t) if !t.is_empty() => format!("{t}.{key}"),
+        _ => key.to_owned(),
+    })
+}
+
+/// The warning text for an unknown key: the keys its table accepts, and the closest of them
+/// when the key looks like a typing error of one (`allwo`, `event-match`).
+fn unknown_key_message(dotted: &str) -> String {
+    let parts: Vec<&str> = dotted.split('.').collect();
+    let (leaf, table) = parts.split_last().expect("split yields one part at least");
+    let Some(keys) = probe::keys_of::<TomlFile>(table) else {
+        return "unknown key, ignored (see docs/configuration.md for the keys)".into();
+    };
+    let prefix = if table.is_empty() {
+        String::new()
+    } else {
+        format!("{}.", table.join("."))
+    };
+    let guess = keys
+        .iter()
+        .map(|k| {
+            (
+                probe::distance(&leaf.to_ascii_lowercase().replace('-', "_"), k),
+                k,
+            )
+        })
+        .filter(|(d, k)| *d <= if k.len() <= 4 { 1 } else { 2 })
+        .min();
+    let what = if table.is_empty() {
+        "the top-level tables are".to_owned()
+    } else {
+        format!("the keys of [{}] are", table.join("."))
+    };
+    let mut message = "unknown key, ignored".to_owned();
+    if let Some((_, k)) = guess {
+        message.push_str(&format!("; did you mean {prefix}{k}?"));
+    }
+    message.push_str(&format!(
+        " ({what} {}; see docs/configuration.md)",
+        keys.join(", ")
+    ));
+    message
+}
+
 /// The line of one entry of an array key: the first line from the key's own line on that
 /// contains the entry's text; the key's line when the text is written differently (escaped).
 fn entry_line(text: &str, dotted: &str, entry: &str) -> Option<usize> {
@@ -925,11 +1011,21 @@ fn from_toml(bytes: &[u8], path: &Path) -> Result<Settings, ConfigError> {
     let text = std::str::from_utf8(bytes).map_err(|e| not_utf8(path, bytes, &e))?;
     let mut unknown = Vec::new();
     let de = toml::Deserializer::new(text);
-    let file: TomlFile =
-        serde_ignored::deserialize(de, |p| unknown.push(p.to_string())).map_err(|e| {
-            let line = e.span().map(|s| line_of(text, s.start));
-            invalid(line, None, e.message().trim().to_owned())
-        })?;
+    let file: TomlFile = serde_ignored::deserialize(de, |p| {
+        // An optional table shows up as a `?` step in the path: not part of the key.
+        let key: Vec<String> = p
+            .to_string()
+            .split('.')
+            .filter(|s| *s != "?")
+            .map(str::to_owned)
+            .collect();
+        unknown.push(key.join("."));
+    })
+    .map_err(|e| {
+        let line = e.span().map(|s| line_of(text, s.start));
+        let key = e.span().and_then(|s| key_at(text, s.start));
+        invalid(line, key, e.message().trim().to_owned())
+    })?;
     let mut warnings: Vec<Warning> = unknown
         .into_iter()
         .map(|key| Warning {
@@ -937,7 +1033,7 @@ fn from_toml(bytes: &[u8], path: &Path) -> Result<Settings, ConfigError> {
             line: text
                 .find(key.rsplit('.').next().unwrap_or(&key))
                 .map(|o| line_of(text, o)),
-            message: "unknown key, ignored".into(),
+            message: unknown_key_message(&key),
             key: Some(key),
         })
         .collect();
@@ -1127,6 +1223,131 @@ fn from_toml(bytes: &[u8], path: &Path) -> Result<Settings, ConfigError> {
     })
 }
 
+/// The keys a table of our TOML format accepts, read from the model the file is deserialised
+/// into, so that the list never falls behind the model.
+mod probe {
+    use std::cell::Cell;
+
+    use serde::de::{self, value, DeserializeSeed, IntoDeserializer, MapAccess, Visitor};
+    use serde::Deserialize;
+
+    type Found = Cell<Option<&'static [&'static str]>>;
+
+    /// The field names of the table at `path` (`["sip", "limits"]`) of the model `T`; `None`
+    /// when `path` does not lead to a table.
+    pub(super) fn keys_of<'de, T: Deserialize<'de>>(
+        path: &[&str],
+    ) -> Option<&'static [&'static str]> {
+        let found = Cell::new(None);
+        let _ = T::deserialize(Probe {
+            path,
+            found: &found,
+        });
+        found.get()
+    }
+
+    /// A deserializer that walks down `path` and, at its end, records the fields of the
+    /// struct asked for there; it produces no value.
+    struct Probe<'a> {
+        path: &'a [&'a str],
+        found: &'a Found,
+    }
+
+    impl<'de> de::Deserializer<'de> for Probe<'_> {
+        type Error = value::Error;
+
+        fn deserialize_any<V: Visitor<'de>>(self, _: V) -> Result<V::Value, value::Error> {
+            Err(de::Error::custom("not a table"))
+        }
+
+        fn deserialize_struct<V: Visitor<'de>>(
+            self,
+            _name: &'static str,
+            fields: &'static [&'static str],
+            visitor: V,
+        ) -> Result<V::Value, value::Error> {
+            match self.path.split_first() {
+                None => {
+                    self.found.set(Some(fields));
+                    Err(de::Error::custom("found"))
+                }
+                Some((key, rest)) => visitor.visit_map(Entry {
+                    key: Some(key),
+                    value: Some(Probe {
+                        path: rest,
+                        found: self.found,
+                    }),
+                }),
+            }
+        }
+
+        fn deserialize_option<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, value::Error> {
+            visitor.visit_some(self)
+        }
+
+        fn deserialize_newtype_struct<V: Visitor<'de>>(
+            self,
+            _name: &'static str,
+            visitor: V,
+        ) -> Result<V::Value, value::Error> {
+            visitor.visit_newtype_struct(self)
+        }
+
+        serde::forward_to_deserialize_any! {
+            bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes
+            byte_buf unit unit_struct seq tuple tuple_struct map enum identifier ignored_any
+        }
+    }
+
+    /// A map of one entry: the next key of the path, and the probe for the rest.
+    struct Entry<'a> {
+        key: Option<&'a str>,
+        value: Option<Probe<'a>>,
+    }
+
+    impl<'de> MapAccess<'de> for Entry<'_> {
+        type Error = value::Error;
+
+        fn next_key_seed<K: DeserializeSeed<'de>>(
+            &mut self,
+            seed: K,
+        ) -> Result<Option<K::Value>, value::Error> {
+            match self.key.take() {
+                Some(key) => seed.deserialize(key.into_deserializer()).map(Some),
+                None => Ok(None),
+            }
+        }
+
+        fn next_value_seed<V: DeserializeSeed<'de>>(
+            &mut self,
+            seed: V,
+        ) -> Result<V::Value, value::Error> {
+            match self.value.take() {
+                Some(probe) => seed.deserialize(probe),
+                None => Err(de::Error::custom("no value")),
+            }
+        }
+    }
+
+    /// Levenshtein distance, for short keys.
+    pub(super) fn distance(a: &str, b: &str) -> usize {
+        let b: Vec<char> = b.chars().collect();
+        let mut row: Vec<usize> = (0..=b.len()).collect();
+        for (i, ca) in a.chars().enumerate() {
+            let mut diagonal = row[0];
+            row[0] = i + 1;
+            for (j, cb) in b.iter().enumerate() {
+                let next = (diagonal + usize::from(ca != *cb))
+                    .min(row[j] + 1)
+                    .min(row[j + 1] + 1);
+                diagonal = row[j + 1];
+                row[j + 1] = next;
+            }
+        }
+        row[b.len()]
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1153,9 +1374,74 @@ mod tests {
         assert_eq!(s.warnings.len(), 1);
         assert_eq!(
             s.warnings[0].to_string(),
-            "a.toml:5: sip.colour: unknown key, ignored"
+            "a.toml:5: sip.colour: unknown key, ignored (the keys of [sip] are listen, events, \
+             event_match, max_transactions, allow, refused, tcp, limits; see docs/configuration.md)"
         );
         assert_eq!(s.sip.tcp, TcpOptions::default());
+    }
+
+    #[test]
+    fn unknown_keys_name_the_valid_ones_and_the_likely_one() {
+        let s = from_bytes(
+            b"colour = 1\n[sip]\nallwo = [\"192.0.2.1\"]\nevent-match = \"strict\"\n[schedule.snom]\nprov_poling_enabled = true\n",
+            Path::new("a.toml"),
+        )
+        .unwrap();
+        let w: Vec<String> = s.warnings.iter().map(|w| w.to_string()).collect();
+        assert_eq!(
+            w[0],
+            "a.toml:1: colour: unknown key, ignored (the top-level tables are sip, schedule, provisioning; see docs/configuration.md)"
+        );
+        assert!(
+            w[1].starts_with("a.toml:3: sip.allwo: unknown key, ignored; did you mean sip.allow? (the keys of [sip] are listen, events,"),
+            "{}",
+            w[1]
+        );
+        assert!(
+            w[2].starts_with(
+                "a.toml:4: sip.event-match: unknown key, ignored; did you mean sip.event_match?"
+            ),
+            "{}",
+            w[2]
+        );
+        assert!(
+            w[3].starts_with("a.toml:6: schedule.snom.prov_poling_enabled: unknown key, ignored; did you mean schedule.snom.prov_polling_enabled? (the keys of [schedule.snom] are prov_polling_enabled, "),
+            "{}",
+            w[3]
+        );
+        let s = from_bytes(b"[provisioning]\nmack = \"x\"\n", Path::new("a.toml")).unwrap();
+        assert!(
+            s.warnings[0].to_string().contains(
+                "did you mean provisioning.mac? (the keys of [provisioning] are files, mac, "
+            ),
+            "{}",
+            s.warnings[0]
+        );
+    }
+
+    #[test]
+    fn a_value_of_the_wrong_type_names_its_key() {
+        let e = from_bytes(
+            b"# x\n[sip]\nevents = \"check-sync\"\n",
+            Path::new("a.toml"),
+        )
+        .unwrap_err();
+        assert!(e.to_string().starts_with("a.toml:3: sip.events: "), "{e}");
+        let e = from_bytes(
+            b"[sip.tcp]\nmax_connections = \"many\"\n",
+            Path::new("a.toml"),
+        )
+        .unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("a.toml:2: sip.tcp.max_connections: "),
+            "{e}"
+        );
+        let e = from_bytes(b"[sip]\nevent_match = \"loose\"\n", Path::new("a.toml")).unwrap_err();
+        assert!(
+            e.to_string().starts_with("a.toml:2: sip.event_match: "),
+            "{e}"
+        );
     }
 
     #[test]
@@ -1263,9 +1549,12 @@ mod tests {
             "a.toml:2: sip.refused: has no effect while sip.allow is empty (every source is allowed)"
         );
         let s = from_bytes(b"[sip.limits]\nbursty = 1\n", Path::new("a.toml")).unwrap();
-        assert_eq!(
-            s.warnings[0].to_string(),
-            "a.toml:2: sip.limits.bursty: unknown key, ignored"
+        assert!(
+            s.warnings[0]
+                .to_string()
+                .starts_with("a.toml:2: sip.limits.bursty: unknown key, ignored (the keys of [sip.limits] are requests_per_second_per_source, "),
+            "{}",
+            s.warnings[0]
         );
     }
 

@@ -114,6 +114,8 @@ pub fn validate(format: FileFormat, name: &str, bytes: &[u8]) -> Result<(), Stri
 struct Inbox {
     causes: Option<Causes>,
     clock_valid: Option<bool>,
+    /// New local settings and their time zone, from [`EngineHandle::update_settings`].
+    settings: Option<(Settings, TimeZone)>,
     shutdown: bool,
 }
 
@@ -124,6 +126,19 @@ struct Shared {
     outcomes: broadcast::Sender<Outcome>,
     settings: watch::Sender<Arc<Settings>>,
     stop: watch::Sender<bool>,
+    status: Mutex<EngineStatus>,
+}
+
+/// A snapshot of the engine's plan, for status displays.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct EngineStatus {
+    /// The next timed poll or retry, if one is planned.
+    pub next_poll: Option<Timestamp>,
+    /// The schedule in words, e.g. `panasonic-cyclic every 60min`.
+    pub schedule: String,
+    /// Runs finished or started so far.
+    pub runs: u64,
 }
 
 /// A handle on a running engine; cheap to clone.
@@ -162,9 +177,39 @@ impl EngineHandle {
     }
 
     /// The settings in effect (local configuration overlaid by the applied files); changes
-    /// whenever an applied file changes the event or the schedule.
+    /// whenever an applied file or [`EngineHandle::update_settings`] changes them.
     pub fn settings(&self) -> watch::Receiver<Arc<Settings>> {
         self.shared.settings.subscribe()
+    }
+
+    /// Replaces the local configuration the applied files are overlaid on, as a fetched file
+    /// changes the agent's settings: the engine recomputes the settings in effect, re-arms
+    /// the schedule when it (or the time zone) changed, and publishes the result through
+    /// [`EngineHandle::settings`]. The applied files still win over the local configuration
+    /// where they set something.
+    ///
+    /// The `[provisioning]` settings (files, state directory, limits) are read at start only:
+    /// a change to them is logged and takes effect when the engine is started again. Fails,
+    /// changing nothing, when the settings name an unknown time zone.
+    pub fn update_settings(&self, settings: Settings) -> Result<(), config::ConfigError> {
+        let zone = settings.zone()?;
+        self.shared
+            .inbox
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .settings = Some((settings, zone));
+        self.shared.wake.notify_one();
+        Ok(())
+    }
+
+    /// The next timed poll, the schedule in words and the number of runs, as of the engine
+    /// task's last wake-up.
+    pub fn status(&self) -> EngineStatus {
+        self.shared
+            .status
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     /// Stops the engine after (or by cancelling) the run in flight. An apply already under
@@ -258,12 +303,29 @@ impl Engine {
     pub fn start(
         config: EngineConfig,
     ) -> Result<(EngineHandle, tokio::task::JoinHandle<()>), EngineError> {
+        let (handle, _, task) = Engine::start_subscribed(config)?;
+        Ok((handle, task))
+    }
+
+    /// [`Engine::start`], with a subscription to the outcomes taken before the task runs, so
+    /// that not even the start-up run's outcome can be missed.
+    pub(crate) fn start_subscribed(
+        config: EngineConfig,
+    ) -> Result<
+        (
+            EngineHandle,
+            broadcast::Receiver<Outcome>,
+            tokio::task::JoinHandle<()>,
+        ),
+        EngineError,
+    > {
         let engine = Engine::prepare(config)?;
         let handle = EngineHandle {
             shared: engine.shared.clone(),
         };
+        let outcomes = handle.subscribe();
         let task = tokio::spawn(engine.run());
-        Ok((handle, task))
+        Ok((handle, outcomes, task))
     }
 
     fn prepare(config: EngineConfig) -> Result<Engine, EngineError> {
@@ -337,6 +399,7 @@ impl Engine {
             outcomes,
             settings: settings_tx,
             stop: watch::channel(false).0,
+            status: Mutex::new(EngineStatus::default()),
         });
         Ok(Engine {
             shared,
@@ -439,15 +502,18 @@ impl Engine {
             "provisioning engine started"
         );
         loop {
-            let (causes, shutdown) = {
+            let (causes, shutdown, settings) = {
                 let mut inbox = self.shared.inbox.lock().unwrap_or_else(|p| p.into_inner());
                 if let Some(v) = inbox.clock_valid.take() {
                     self.clock_declared = Some(v);
                 }
-                (inbox.causes.take(), inbox.shutdown)
+                (inbox.causes.take(), inbox.shutdown, inbox.settings.take())
             };
             if shutdown {
                 break;
+            }
+            if let Some((settings, zone)) = settings {
+                self.replace_local(settings, zone).await;
             }
             let mono = Instant::now();
             if let Some(causes) = causes {
@@ -493,6 +559,7 @@ impl Engine {
                 }
                 continue;
             }
+            self.publish_status();
             let mut wake = MAX_SLEEP;
             if let Some(at) = self.gate.due() {
                 wake = wake.min(at.saturating_duration_since(mono));
@@ -749,24 +816,51 @@ impl Engine {
             retry_after: None,
         })?;
         self.current = Some(applied);
-        let settings_changed = self.rearm().await;
+        let settings_changed = self.rearm("a provisioned file", false).await;
         Ok(Applied::Updated {
             files: changes,
             settings_changed,
         })
     }
 
-    /// Recomputes the effective settings from the applied set; re-arms the schedule and
-    /// publishes the settings when they changed. Returns whether they did.
-    async fn rearm(&mut self) -> bool {
+    /// Takes new local settings from [`EngineHandle::update_settings`]: the applied files are
+    /// overlaid on them again, as after a run that changed them.
+    async fn replace_local(&mut self, mut settings: Settings, zone: TimeZone) {
+        if settings.provisioning != self.local.provisioning {
+            tracing::warn!("the [provisioning] settings changed; they take effect when the agent is started again");
+            settings.provisioning = self.local.provisioning.clone();
+        }
+        let zone_changed = zone != self.tz;
+        self.local = settings;
+        self.tz = zone;
+        if self.rearm("the local configuration", zone_changed).await {
+            self.plan_next();
+        }
+    }
+
+    /// What [`EngineHandle::status`] reports.
+    fn publish_status(&self) {
+        let status = EngineStatus {
+            next_poll: self.next_due.as_ref().map(|d| d.at),
+            schedule: self.schedule.describe(),
+            runs: self.runs,
+        };
+        *self.shared.status.lock().unwrap_or_else(|p| p.into_inner()) = status;
+    }
+
+    /// Recomputes the effective settings from the local configuration and the applied set;
+    /// re-arms the schedule when it (or, with `zone_changed`, its time zone) changed, and
+    /// publishes the settings when anything changed. `by` names the change in log lines.
+    /// Returns whether the agent's own settings (event, schedule) changed.
+    async fn rearm(&mut self, by: &str, zone_changed: bool) -> bool {
         let (effective, warnings) = overlay(&self.local, &self.sources, self.current.as_ref());
         for w in warnings {
             tracing::warn!("{w}");
         }
-        let schedule_changed = effective.schedule != self.effective.schedule;
+        let schedule_changed = zone_changed || effective.schedule != self.effective.schedule;
         let events_changed = effective.sip.events != self.effective.sip.events
             || effective.sip.event_match != self.effective.sip.event_match;
-        if !schedule_changed && !events_changed {
+        if !schedule_changed && effective == *self.effective {
             return false;
         }
         if schedule_changed {
@@ -789,15 +883,15 @@ impl Engine {
             }
             self.schedule = schedule;
             self.mono_base = (Instant::now(), Timestamp::now());
-            tracing::info!(schedule = %self.schedule.describe(), "schedule re-armed by a provisioned file");
+            tracing::info!(schedule = %self.schedule.describe(), "schedule re-armed by {by}");
         }
         if events_changed {
-            tracing::info!(events = ?effective.sip.events, "accepted NOTIFY events changed by a provisioned file");
+            tracing::info!(events = ?effective.sip.events, "accepted NOTIFY events changed by {by}");
         }
         let effective = Arc::new(effective);
         self.effective = effective.clone();
         self.shared.settings.send_replace(effective);
-        true
+        schedule_changed || events_changed
     }
 }
 

@@ -437,6 +437,13 @@ impl Endpoint {
         self.udp_transactions.len()
     }
 
+    /// Whether `bytes` is a resync NOTIFY for this endpoint's accepted events, by the rule of
+    /// [`super::is_resync_notify`]: what a host stack sharing the port hands to
+    /// [`Endpoint::handle`]; everything else is the host's. Counts and changes nothing.
+    pub fn claims(&self, transport: Transport, bytes: &[u8]) -> bool {
+        super::is_resync_notify(bytes, transport, &self.config.limits, &self.config.events)
+    }
+
     /// Handles one message: a whole UDP datagram, or one message framed off a TCP stream by
     /// [`super::StreamFramer`].
     pub fn handle(

@@ -3,12 +3,15 @@
 //! Nothing here opens a socket, spawns a task or reads a clock. A driver (the tokio listeners
 //! in [`crate::transport`], or a host softphone stack that owns port 5060) hands bytes, the
 //! source address, the transport and `now` to [`Endpoint::handle`], sends the returned reply,
-//! then forwards the returned [`crate::ResyncRequest`] to the engine.
+//! then forwards the returned [`crate::ResyncRequest`] to the engine. A host stack that
+//! shares its port asks [`is_resync_notify`] (or [`Endpoint::claims`]) first, and hands the
+//! endpoint only what it claims; [`crate::agent::Embedded`] does both.
 //!
 //! `rsip` is the message model behind this front end; none of its types appear in this
 //! module's public API.
 
 mod allow;
+mod claim;
 pub mod digest;
 mod endpoint;
 pub mod escape;
@@ -22,6 +25,7 @@ mod response;
 pub mod transaction;
 
 pub use allow::{Allowlist, Cidr, RefusedAction, MAX_ALLOW_ENTRIES};
+pub use claim::is_resync_notify;
 pub use digest::{Algorithm, AuthConfig, AuthFailure, Credential};
 pub use endpoint::{Admission, Counters, Disposition, Endpoint, EndpointConfig, Handled};
 pub use event::{EventHeader, EventMatch, EventMatcher};

@@ -80,14 +80,20 @@ pub struct Listeners {
 }
 
 fn bind_error(transport: Transport, addr: SocketAddr, source: std::io::Error) -> TransportError {
+    let udp = transport == Transport::Udp;
     let hint = match source.kind() {
+        std::io::ErrorKind::AddrInUse if udp => {
+            " (another process holds this port: a PBX, a softphone or another sip-resync? Stop it, or choose another port with --listen udp:ADDR:PORT or [sip] listen)"
+        }
         std::io::ErrorKind::AddrInUse => {
-            " (another process already uses this port: stop it, or choose another port with --listen)"
+            " (another process holds this port: a PBX, a softphone or another sip-resync? Stop it, or choose another port with --listen tcp:ADDR:PORT or [sip] listen)"
         }
         std::io::ErrorKind::PermissionDenied => {
             " (ports below 1024 need privileges: run with CAP_NET_BIND_SERVICE or choose a port above 1023)"
         }
-        std::io::ErrorKind::AddrNotAvailable => " (this address does not belong to this machine)",
+        std::io::ErrorKind::AddrNotAvailable => {
+            " (this address does not belong to this machine: listen on one of its addresses, or on 0.0.0.0 / [::] for all)"
+        }
         _ => "",
     };
     TransportError::Bind {
@@ -234,6 +240,7 @@ async fn summarize(endpoint: SharedEndpoint, interval: Duration, mut stop: watch
                         dropped = d.dropped(),
                         stream_errors = d.stream_errors,
                         rate_limit_evictions = d.rate_limit_evictions,
+                        auth_failures = d.auth_failures,
                         resync_requests = d.resync_requests,
                         "unwanted input since the last summary (refused, rate-limited or dropped; counted, not logged one by one)"
                     );

@@ -62,7 +62,7 @@ EOF
   for _ in $(seq 100); do grep -q "listening on tcp" "$WORK/daemon-$label.log" && break; sleep 0.05; done
 
   # 1,000 idle TCP connections, held until the flood is over.
-  python3 - "$port" "$IDLE" "$((secs + 12))" >"$WORK/idle.txt" <<'PY' &
+  python3 - "$port" "$IDLE" "$((secs + 60))" >"$WORK/idle.txt" <<'PY' &
 import socket, sys, time
 port, n, hold = int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3])
 conns = []
@@ -87,6 +87,12 @@ PY
   local still; still="$(ss -Htn state established "( sport = :$port )" | wc -l)"
   sleep 3
   local after; after="$(rss_kb "$daemon")"
+  # The follow-up run starts min_interval_secs (30 s by default) after the first: wait for it.
+  local waited=0
+  while [ "$(grep -c 'sip_resync::engine: run ' "$WORK/daemon-$label.log" || true)" -lt 2 ] && [ "$waited" -lt 40 ]; do
+    sleep 1; waited=$((waited + 1))
+  done
+  sleep 2
   local gets; gets="$(grep -c 'GET /master.cfg' "$WORK/http.log" || true)"
   local runs; runs="$(grep -c 'sip_resync::engine: run ' "$WORK/daemon-$label.log" || true)"
   kill "$idle" 2>/dev/null || true

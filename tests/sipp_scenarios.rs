@@ -468,6 +468,10 @@ fn every_fixture_has_a_test() {
         "method_not_allowed.xml",
         "method_not_allowed_invite.xml",
         "method_unknown.xml",
+        // The digest scenarios run in tests/auth.rs, against the daemon.
+        "notify_auth.xml",
+        "notify_auth_replay.xml",
+        "notify_auth_wrong.xml",
         "notify_bad_event.xml",
         "notify_body.xml",
         "notify_compact.xml",

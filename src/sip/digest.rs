@@ -409,20 +409,12 @@ impl DigestState {
             .filter(addressed)
             .find(|c| c.auth_id == username)
             .ok_or(AuthFailure::UnknownUser)?;
-        let ha1 = algorithm.hex(&[
-            username.as_bytes(),
-            config.realm.as_bytes(),
-            credential.password.as_bytes(),
-        ]);
-        let ha2 = algorithm.hex(&[method.as_bytes(), uri.as_bytes()]);
-        let expected = algorithm.hex(&[
-            ha1.as_bytes(),
-            nonce.as_bytes(),
-            nc.as_bytes(),
-            cnonce.as_bytes(),
-            b"auth",
-            ha2.as_bytes(),
-        ]);
+        let expected = Challenge {
+            algorithm,
+            realm: &config.realm,
+            nonce,
+        }
+        .response(username, &credential.password, method, uri, nc, cnonce);
         let given = response.to_ascii_lowercase();
         if !bool::from(expected.as_bytes().ct_eq(given.as_bytes())) {
             return Err(AuthFailure::WrongResponse);
@@ -596,6 +588,42 @@ fn unhex(s: &str) -> Option<Vec<u8>> {
         .collect()
 }
 
+/// What a `qop=auth` response digest is computed over, besides the client's fields.
+struct Challenge<'a> {
+    algorithm: Algorithm,
+    realm: &'a str,
+    nonce: &'a str,
+}
+
+impl Challenge<'_> {
+    /// RFC 7616 §3.4.1: `H(H(user:realm:password):nonce:nc:cnonce:auth:H(method:uri))`.
+    fn response(
+        &self,
+        username: &str,
+        password: &str,
+        method: &str,
+        uri: &str,
+        nc: &str,
+        cnonce: &str,
+    ) -> String {
+        let alg = self.algorithm;
+        let ha1 = alg.hex(&[
+            username.as_bytes(),
+            self.realm.as_bytes(),
+            password.as_bytes(),
+        ]);
+        let ha2 = alg.hex(&[method.as_bytes(), uri.as_bytes()]);
+        alg.hex(&[
+            ha1.as_bytes(),
+            self.nonce.as_bytes(),
+            nc.as_bytes(),
+            cnonce.as_bytes(),
+            b"auth",
+            ha2.as_bytes(),
+        ])
+    }
+}
+
 /// Computes a client's `Authorization` value (`qop=auth`), as a PBX would. Used by the
 /// `notify` command and tests; the arguments are the challenge's and the credential's.
 #[allow(clippy::too_many_arguments)]
@@ -611,16 +639,12 @@ pub fn authorization(
     cnonce: &str,
 ) -> String {
     let nc = format!("{nc:08x}");
-    let ha1 = algorithm.hex(&[username.as_bytes(), realm.as_bytes(), password.as_bytes()]);
-    let ha2 = algorithm.hex(&[method.as_bytes(), uri.as_bytes()]);
-    let response = algorithm.hex(&[
-        ha1.as_bytes(),
-        nonce.as_bytes(),
-        nc.as_bytes(),
-        cnonce.as_bytes(),
-        b"auth",
-        ha2.as_bytes(),
-    ]);
+    let response = Challenge {
+        algorithm,
+        realm,
+        nonce,
+    }
+    .response(username, password, method, uri, &nc, cnonce);
     format!(
         "Digest username=\"{username}\", realm=\"{realm}\", nonce=\"{nonce}\", uri=\"{uri}\", \
          response=\"{response}\", algorithm={algorithm}, cnonce=\"{cnonce}\", qop=auth, nc={nc}"

@@ -5,7 +5,7 @@
 
 mod support;
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::net::{SocketAddr, TcpStream, UdpSocket};
 use std::path::Path;
 use std::time::Duration;
@@ -14,6 +14,7 @@ use sip_resync::sip::digest::{authorization, parse_challenge, Algorithm};
 use sip_resync::sip::{AuthConfig, Credential};
 use support::daemon::Daemon;
 use support::http::HttpServer;
+use support::read_answers;
 use support::server::{TestServer, TestServerOptions};
 use support::sipp::{run_scenario_with, SippTransport};
 
@@ -289,24 +290,14 @@ fn sha256_verifies_over_tcp() {
     stream
         .set_read_timeout(Some(Duration::from_secs(3)))
         .unwrap();
-    let read_reply = |stream: &mut TcpStream| {
-        let mut got = Vec::new();
-        let mut buf = [0u8; 4096];
-        while !got.windows(4).any(|w| w == b"\r\n\r\n") {
-            let n = stream.read(&mut buf).expect("an answer in time");
-            assert!(n > 0, "closed early");
-            got.extend_from_slice(&buf[..n]);
-        }
-        String::from_utf8(got).unwrap()
-    };
     stream.write_all(&notify("t", 1, None)).unwrap();
-    let first = read_reply(&mut stream);
+    let first = read_answers(&mut stream, 1);
     assert!(first.starts_with("SIP/2.0 401 "), "{first}");
     let nonce = challenges(&first)[0].1.clone();
     stream
         .write_all(&notify("t", 2, Some(&answer(&nonce, Algorithm::Sha256, 1))))
         .unwrap();
-    let second = read_reply(&mut stream);
+    let second = read_answers(&mut stream, 1);
     assert!(second.starts_with("SIP/2.0 200 OK\r\n"), "{second}");
     let signals = server.wait_for_signals(1, Duration::from_secs(3));
     assert_eq!(signals.len(), 1);

@@ -8,6 +8,7 @@ use std::net::{TcpStream, UdpSocket};
 use std::time::Duration;
 
 use sip_resync::transport::TcpOptions;
+use support::read_answers;
 use support::server::{TestServer, TestServerOptions};
 
 fn notify(branch: &str, cseq: u32) -> Vec<u8> {
@@ -15,20 +16,6 @@ fn notify(branch: &str, cseq: u32) -> Vec<u8> {
         "NOTIFY sip:1001@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/TCP 127.0.0.1:5999;branch={branch}\r\nFrom: <sip:pbx@127.0.0.1>;tag=f1\r\nTo: <sip:1001@127.0.0.1>\r\nCall-ID: sock-{branch}\r\nCSeq: {cseq} NOTIFY\r\nEvent: check-sync\r\nContent-Length: 0\r\n\r\n"
     )
     .into_bytes()
-}
-
-fn read_responses(stream: &mut TcpStream, n: usize) -> String {
-    stream
-        .set_read_timeout(Some(Duration::from_secs(3)))
-        .unwrap();
-    let mut got = String::new();
-    let mut buf = [0u8; 4096];
-    while got.matches("SIP/2.0 ").count() < n {
-        let k = stream.read(&mut buf).expect("response in time");
-        assert!(k > 0, "connection closed early; got {got}");
-        got.push_str(&String::from_utf8_lossy(&buf[..k]));
-    }
-    got
 }
 
 #[test]
@@ -67,7 +54,7 @@ fn tcp_several_messages_in_one_write_and_one_split_over_many() {
     let mut two = notify("z9hG4bKt1", 1);
     two.extend_from_slice(&notify("z9hG4bKt2", 2));
     s.write_all(&two).unwrap();
-    let got = read_responses(&mut s, 2);
+    let got = read_answers(&mut s, 2);
     assert_eq!(got.matches("SIP/2.0 200 OK").count(), 2, "{got}");
     let third = notify("z9hG4bKt3", 3);
     for chunk in third.chunks(7) {
@@ -75,7 +62,7 @@ fn tcp_several_messages_in_one_write_and_one_split_over_many() {
         s.flush().unwrap();
         std::thread::sleep(Duration::from_millis(2));
     }
-    let got = read_responses(&mut s, 1);
+    let got = read_answers(&mut s, 1);
     assert!(got.contains("CSeq: 3 NOTIFY"), "{got}");
     assert_eq!(server.wait_for_signals(3, Duration::from_secs(2)).len(), 3);
     assert!(server.signals().iter().all(|s| s.transport == "tcp"));
@@ -92,7 +79,7 @@ fn tcp_double_crlf_gets_a_single_crlf() {
     assert_eq!(&buf[..n], b"\r\n");
     // The connection is still usable afterwards.
     s.write_all(&notify("z9hG4bKping", 1)).unwrap();
-    assert!(read_responses(&mut s, 1).starts_with("SIP/2.0 200 OK"));
+    assert!(read_answers(&mut s, 1).starts_with("SIP/2.0 200 OK"));
 }
 
 #[test]

@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 
 use sip_resync::sip::{RateLimits, RefusedAction};
 use support::daemon::Daemon;
+use support::read_answers;
 use support::server::{TestServer, TestServerOptions};
 
 /// When nothing is expected: time for a stray answer or signal to show up anyway.
@@ -47,21 +48,6 @@ fn exchange(sock: &UdpSocket, to: SocketAddr, msg: &[u8], wait: Duration) -> Opt
     let (n, _) = sock.recv_from(&mut buf).ok()?;
     let text = String::from_utf8_lossy(&buf[..n]).into_owned();
     Some(text.lines().next().unwrap_or_default().to_owned())
-}
-
-/// Reads from a TCP stream until `n` status lines have arrived; panics after 3 s.
-fn read_answers(stream: &mut TcpStream, n: usize) -> String {
-    stream
-        .set_read_timeout(Some(Duration::from_secs(3)))
-        .unwrap();
-    let mut got = String::new();
-    let mut buf = [0u8; 4096];
-    while got.matches("SIP/2.0 ").count() < n {
-        let k = stream.read(&mut buf).expect("answer in time");
-        assert!(k > 0, "connection closed early; got {got}");
-        got.push_str(&String::from_utf8_lossy(&buf[..k]));
-    }
-    got
 }
 
 fn allowing(allow: &[&str], refused: RefusedAction) -> TestServer {

@@ -438,7 +438,7 @@ fn from_panasonic(file: &panasonic::PanasonicFile) -> Result<Settings, ConfigErr
         if url.is_empty() {
             continue;
         }
-        provisioning::check_url_template(url).map_err(|m| invalid(e, m))?;
+        crate::naming::check_url_template(url).map_err(|m| invalid(e, m))?;
         settings.provisioning.files.push(FileSpec {
             name: Some((*name).to_owned()),
             url: url.to_owned(),

@@ -10,6 +10,8 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use crate::naming::{check_file_name, check_url_template};
+
 /// How a fetched file is validated and whether its settings are read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -352,42 +354,6 @@ impl TomlProvisioning {
             post_update_command: self.post_update_command,
             post_update_timeout: Duration::from_secs(self.post_update_timeout_secs),
         })
-    }
-}
-
-/// A URL template must use a scheme the engine fetches.
-pub fn check_url_template(url: &str) -> Result<(), String> {
-    let lower = url.trim().to_ascii_lowercase();
-    if ["http://", "https://", "file://"]
-        .iter()
-        .any(|s| lower.starts_with(s))
-    {
-        Ok(())
-    } else {
-        Err(format!(
-            "\"{}\": a file URL must start with http://, https:// or file://",
-            crate::sip::escape::excerpt(crate::engine::source::redact(url).as_bytes())
-        ))
-    }
-}
-
-/// A local file name: a plain name, no directories.
-pub fn check_file_name(name: &str) -> Result<(), String> {
-    let ok = !name.is_empty()
-        && name.len() <= 255
-        && name != "."
-        && name != ".."
-        && !name.starts_with('.')
-        && !name.contains(['/', '\\', '\0'])
-        && name != crate::engine::set::MANIFEST;
-    if ok {
-        Ok(())
-    } else {
-        Err(format!(
-            "\"{}\" is not usable as a file name (a plain name, not starting with '.', not \"{}\")",
-            crate::sip::escape::excerpt(name.as_bytes()),
-            crate::engine::set::MANIFEST
-        ))
     }
 }
 

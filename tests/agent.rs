@@ -122,7 +122,7 @@ async fn with_files_the_handle_triggers_reports_and_rearms() {
         settings(&format!(
             "[sip]\nlisten = [\"udp:127.0.0.1:0\"]\nevents = [\"{events}\"]\n\
              [schedule]\ntime_zone = \"UTC\"\n[schedule.panasonic]\ncfg_resync_time = \"{time}\"\n\
-             [provisioning]\nfetch_at_startup = false\nmin_interval_secs = 0\n\
+             [provisioning]\nfetch_at_startup = false\n\
              files = [{{ url = \"file://{}/a.txt\", format = \"raw\" }}]\n",
             files.path().display()
         ))

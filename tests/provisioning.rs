@@ -45,12 +45,7 @@ const OUTCOME: &str = "sip_resync::engine: run ";
 fn sipp_check_sync_fetches_each_configured_file_exactly_once() {
     let (server, names) = three_files();
     let dir = tempfile::tempdir().unwrap();
-    let config = write_config(
-        dir.path(),
-        &server,
-        &names,
-        "fetch_at_startup = false\nmin_interval_secs = 0\n",
-    );
+    let config = write_config(dir.path(), &server, &names, "fetch_at_startup = false\n");
     let mut daemon = Daemon::start(&config);
     for (i, transport) in [SippTransport::Udp, SippTransport::Tcp]
         .into_iter()
@@ -239,12 +234,7 @@ fn sigkill_in_the_middle_of_runs_leaves_the_old_or_the_new_set_never_a_mix() {
     let dir = tempfile::tempdir().unwrap();
     let state = dir.path().join("state");
     let state_arg = state.to_str().unwrap().to_owned();
-    let config = write_config(
-        dir.path(),
-        &server,
-        &refs,
-        "fetch_at_startup = true\nmin_interval_secs = 0\n",
-    );
+    let config = write_config(dir.path(), &server, &refs, "fetch_at_startup = true\n");
 
     // A complete run first: version A applied; it also measures how long a run takes.
     let mut d = Daemon::start_with(&config, &["--state-dir", &state_arg]);

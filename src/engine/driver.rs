@@ -28,6 +28,9 @@ use super::{
 use crate::config::{self, ParsedFile, ProvisioningSettings};
 use crate::schedule::{PersistedState, ScheduleSettings};
 
+/// The target of the engine's log lines and spans, whichever file they come from.
+const LOG_TARGET: &str = "sip_resync::engine";
+
 /// Both clocks, read once: the engine's only clock reads happen here.
 fn read_now() -> Now {
     Now {
@@ -134,12 +137,12 @@ impl Engine {
         })?;
         let removed = set::remove_unused_sets(&state_dir)?;
         if removed > 0 {
-            tracing::info!(removed, "removed leftovers of an interrupted apply");
+            tracing::info!(target: LOG_TARGET, removed, "removed leftovers of an interrupted apply");
         }
         let mut state = State::load(&state_dir)?;
         let (current, mismatched) = set::load_current(&state_dir, prov.max_file_size)?;
         for name in mismatched {
-            tracing::warn!(file = %name, "applied file differs from its manifest (changed outside sip-resync); it will be fetched in full");
+            tracing::warn!(target: LOG_TARGET, file = %name, "applied file differs from its manifest (changed outside sip-resync); it will be fetched in full");
         }
         let fetcher = Fetcher::new(FetchLimits {
             connect_timeout: prov.connect_timeout,
@@ -166,7 +169,7 @@ impl Engine {
         let applied = parse_applied(&sources, current.as_ref());
         let (effective, warnings) = super::overlay(&config.settings, &applied);
         for w in warnings {
-            tracing::warn!("{w}");
+            tracing::warn!(target: LOG_TARGET, "{w}");
         }
         let persisted = PersistedState {
             changed_at: state.settings_changed_at,
@@ -185,7 +188,7 @@ impl Engine {
             },
         );
         for w in warnings {
-            tracing::warn!("schedule: {w}");
+            tracing::warn!(target: LOG_TARGET, "schedule: {w}");
         }
         let (outcomes, _) = broadcast::channel(OUTCOME_BUFFER);
         let armed = (effective.schedule.clone(), config.time_zone.clone());
@@ -224,6 +227,7 @@ impl Engine {
             self.planner.trigger(read_now(), Cause::Startup);
         }
         tracing::info!(
+            target: LOG_TARGET,
             files = self.sources.len(),
             state_dir = %self.state_dir.display(),
             schedule = %self.planner.describe(),
@@ -249,6 +253,7 @@ impl Engine {
             let run = self.planner.handle_timeout(now);
             if self.planner.clock_valid() != was_valid {
                 tracing::info!(
+                    target: LOG_TARGET,
                     clock_valid = self.planner.clock_valid(),
                     "wall clock validity changed"
                 );
@@ -261,6 +266,7 @@ impl Engine {
                 };
                 if stopped {
                     tracing::info!(
+                        target: LOG_TARGET,
                         "run cancelled by shutdown; the applied set is complete either way"
                     );
                     break;
@@ -278,12 +284,13 @@ impl Engine {
                 None => notified.await,
             }
         }
-        tracing::info!(runs = self.planner.runs(), "provisioning engine stopped");
+        tracing::info!(target: LOG_TARGET, runs = self.planner.runs(), "provisioning engine stopped");
     }
 
     async fn execute(&mut self, run: Run, started: Now) {
         let Run { number, causes } = run;
         let span = tracing::info_span!(
+            target: LOG_TARGET,
             "provisioning_run",
             run = number,
             cause = %causes.first,
@@ -345,9 +352,9 @@ impl Engine {
         span.record("outcome", outcome.result.kind());
         span.in_scope(|| match &outcome.result {
             RunResult::Failed { .. } => {
-                tracing::warn!(outcome = outcome.result.kind(), "{outcome}")
+                tracing::warn!(target: LOG_TARGET, outcome = outcome.result.kind(), "{outcome}")
             }
-            _ => tracing::info!(outcome = outcome.result.kind(), "{outcome}"),
+            _ => tracing::info!(target: LOG_TARGET, outcome = outcome.result.kind(), "{outcome}"),
         });
         let _ = self.shared.outcomes.send(outcome.clone());
         if matches!(outcome.result, RunResult::Updated { .. })
@@ -370,8 +377,8 @@ impl Engine {
         let saved = tokio::task::spawn_blocking(move || state.save(&dir)).await;
         match saved {
             Ok(Ok(())) => {}
-            Ok(Err(e)) => tracing::error!("cannot persist the state: {e}"),
-            Err(e) => tracing::error!("cannot persist the state: {e}"),
+            Ok(Err(e)) => tracing::error!(target: LOG_TARGET, "cannot persist the state: {e}"),
+            Err(e) => tracing::error!(target: LOG_TARGET, "cannot persist the state: {e}"),
         }
     }
 
@@ -402,12 +409,12 @@ impl Engine {
             let got = self
                 .fetcher
                 .fetch(&src.location, &cond, started.wall)
-                .instrument(tracing::debug_span!("fetch", file = %src.name, url = %location))
+                .instrument(tracing::debug_span!(target: LOG_TARGET, "fetch", file = %src.name, url = %location))
                 .await;
             match got {
                 Ok(Fetched::NotModified) => match stored {
                     Some((record, bytes)) if record.source == location => {
-                        tracing::debug!(file = %src.name, "304 not modified");
+                        tracing::debug!(target: LOG_TARGET, file = %src.name, "304 not modified");
                         // The applied copy was parsed when it was fetched (or loaded).
                         let known = lock(&self.shared.published)
                             .applied
@@ -446,7 +453,7 @@ impl Engine {
                         etag,
                         last_modified,
                     };
-                    tracing::debug!(file = %src.name, size = record.size, digest = %record.digest, "fetched");
+                    tracing::debug!(target: LOG_TARGET, file = %src.name, size = record.size, digest = %record.digest, "fetched");
                     parsed.push((src.name.clone(), Arc::new(file)));
                     fetched.push((src.name.clone(), bytes, record));
                 }
@@ -490,7 +497,7 @@ impl Engine {
                         tokio::task::spawn_blocking(move || set::update_manifest(&dir, &manifest))
                             .await;
                     if let Ok(Err(e)) = written {
-                        tracing::warn!("cannot record the new validators: {e}");
+                        tracing::warn!(target: LOG_TARGET, "cannot record the new validators: {e}");
                     }
                 }
             }
@@ -544,10 +551,10 @@ impl Engine {
         };
         let warnings = self.planner.rearm(now, &schedule, zone.clone(), persisted);
         for w in warnings {
-            tracing::warn!("schedule: {w}");
+            tracing::warn!(target: LOG_TARGET, "schedule: {w}");
         }
         self.armed = (schedule, zone);
-        tracing::info!(schedule = %self.planner.describe(), "schedule re-armed by {by}");
+        tracing::info!(target: LOG_TARGET, schedule = %self.planner.describe(), "schedule re-armed by {by}");
         self.publish_status();
         true
     }
@@ -576,7 +583,7 @@ fn parse_applied(sources: &[Source], current: Option<&AppliedSet>) -> ParsedSet 
             match validate(s.format, &s.name, bytes) {
                 Ok(file) => Some((s.name.clone(), Arc::new(file))),
                 Err(e) => {
-                    tracing::warn!(file = %s.name, "the applied copy is not valid ({e}); the agent does not use its settings");
+                    tracing::warn!(target: LOG_TARGET, file = %s.name, "the applied copy is not valid ({e}); the agent does not use its settings");
                     None
                 }
             }

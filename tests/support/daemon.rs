@@ -79,6 +79,11 @@ impl Daemon {
         }
     }
 
+    /// The state directory `start` made for it.
+    pub fn state_dir(&self) -> Option<&std::path::Path> {
+        self.state.as_ref().map(|s| s.path())
+    }
+
     /// Reads the lines logged so far.
     fn drain(&mut self) {
         while let Ok(l) = self.lines.try_recv() {

@@ -441,6 +441,40 @@ mod tests {
     }
 
     #[test]
+    fn run_admission_defaults_and_the_retired_min_interval() {
+        let read = |text: &str| crate::config::from_bytes(text.as_bytes(), Path::new("a.toml"));
+        let d = read("").unwrap();
+        assert_eq!(
+            (d.provisioning.run_budget, d.provisioning.run_budget_refill),
+            (3, Duration::from_secs(20))
+        );
+        assert!(d.warnings.is_empty(), "{:?}", d.warnings);
+        let s = read("[provisioning]\nrun_budget = 5\nrun_budget_refill_secs = 0\n").unwrap();
+        assert_eq!(
+            (s.provisioning.run_budget, s.provisioning.run_budget_refill),
+            (5, Duration::ZERO)
+        );
+        // The old key keeps its meaning, with a warning on its line.
+        let old = read("[provisioning]\nmin_interval_secs = 30\n").unwrap();
+        assert_eq!(
+            (old.provisioning.run_budget, old.provisioning.run_budget_refill),
+            (1, Duration::from_secs(30))
+        );
+        let w = old.warnings[0].to_string();
+        assert!(w.contains("a.toml:2") && w.contains("retired"), "{w}");
+        // Together with a new key it is an error, and so is a budget of 0.
+        for bad in [
+            "[provisioning]\nmin_interval_secs = 30\nrun_budget = 2\n",
+            "[provisioning]\nmin_interval_secs = 30\nrun_budget_refill_secs = 2\n",
+            "[provisioning]\nrun_budget = 0\n",
+            "[provisioning]\nrun_budget_refill_secs = 86401\n",
+        ] {
+            let e = read(bad).unwrap_err().to_string();
+            assert!(e.contains("provisioning."), "{bad}: {e}");
+        }
+    }
+
+    #[test]
     fn formats_are_guessed_from_names() {
         assert_eq!(FileFormat::guess("0080F0A1B2C3.CFG"), FileFormat::Panasonic);
         assert_eq!(FileFormat::guess("snom.xml"), FileFormat::Snom);

@@ -457,7 +457,10 @@ mod tests {
         // The old key keeps its meaning, with a warning on its line.
         let old = read("[provisioning]\nmin_interval_secs = 30\n").unwrap();
         assert_eq!(
-            (old.provisioning.run_budget, old.provisioning.run_budget_refill),
+            (
+                old.provisioning.run_budget,
+                old.provisioning.run_budget_refill
+            ),
             (1, Duration::from_secs(30))
         );
         let w = old.warnings[0].to_string();

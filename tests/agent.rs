@@ -1,6 +1,8 @@
 //! The standalone agent through its library API, on real sockets on 127.0.0.1: the handle's
 //! triggers, outcomes, settings updates, clock validity, status and shutdown.
 
+mod support;
+
 use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
@@ -50,17 +52,6 @@ async fn next(outcomes: &mut broadcast::Receiver<Outcome>) -> Outcome {
         .await
         .expect("an outcome within 10 s")
         .expect("the outcome channel is open")
-}
-
-/// A NOTIFY datagram with its own Call-ID and branch.
-fn raw_notify(call_id: &str, event: &str) -> Vec<u8> {
-    format!(
-        "NOTIFY sip:agent@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5999;branch=z9hG4bK-{call_id}\r\n\
-         From: <sip:pbx@127.0.0.1>;tag={call_id}\r\nTo: <sip:agent@127.0.0.1>\r\nCall-ID: {call_id}\r\n\
-         CSeq: 1 NOTIFY\r\nEvent: {event}\r\nSubscription-State: terminated\r\nMax-Forwards: 70\r\n\
-         Content-Length: 0\r\n\r\n"
-    )
-    .into_bytes()
 }
 
 fn udp_addr(handle: &AgentHandle) -> SocketAddr {
@@ -236,7 +227,7 @@ async fn settings_updated_before_run_apply_and_a_dropped_run_cleans_up() {
     let addr = udp_addr(&handle);
     let pbx = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
     for (call_id, event) in [("early-1", "resync"), ("early-2", "check-sync")] {
-        pbx.send_to(&raw_notify(call_id, event), addr)
+        pbx.send_to(&support::notify_datagram(call_id, event), addr)
             .await
             .unwrap();
     }

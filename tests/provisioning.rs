@@ -83,20 +83,9 @@ fn sipp_check_sync_fetches_each_configured_file_exactly_once() {
     assert!(daemon.terminate().success());
 }
 
-fn notify_datagram(i: usize) -> Vec<u8> {
-    format!(
-        "NOTIFY sip:1001@127.0.0.1 SIP/2.0\r\n\
-         Via: SIP/2.0/UDP 127.0.0.1:5999;branch=z9hG4bK-burst-{i}\r\n\
-         From: <sip:pbx@127.0.0.1>;tag=burst{i}\r\n\
-         To: <sip:1001@127.0.0.1>\r\n\
-         Call-ID: burst-{i}@127.0.0.1\r\n\
-         CSeq: 1 NOTIFY\r\n\
-         Event: check-sync\r\n\
-         Subscription-State: terminated\r\n\
-         Max-Forwards: 70\r\n\
-         Content-Length: 0\r\n\r\n"
-    )
-    .into_bytes()
+/// The `i`-th check-sync NOTIFY of a test.
+fn notify(i: usize) -> Vec<u8> {
+    support::notify_datagram(&format!("burst-{i}"), "check-sync")
 }
 
 /// A PBX on a UDP socket: sends NOTIFYs and reads their answers.
@@ -123,7 +112,7 @@ impl Pbx {
     fn notify(&mut self) -> Instant {
         let at = Instant::now();
         self.socket
-            .send_to(&notify_datagram(self.sent), self.target)
+            .send_to(&notify(self.sent), self.target)
             .unwrap();
         self.sent += 1;
         let mut buf = [0u8; 2048];
@@ -268,7 +257,7 @@ fn a_ten_second_flood_gives_at_most_four_fetches_the_first_at_once_and_the_last_
                 server.put("a.cfg", last_change.clone());
                 changed = true;
             }
-            socket.send_to(&notify_datagram(sent), target).unwrap();
+            socket.send_to(&notify(sent), target).unwrap();
             last_sent = Instant::now();
             sent += 1;
             outstanding += 1;

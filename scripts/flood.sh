@@ -87,9 +87,10 @@ PY
   local still; still="$(ss -Htn state established "( sport = :$port )" | wc -l)"
   sleep 3
   local after; after="$(rss_kb "$daemon")"
-  # The follow-up run starts min_interval_secs (30 s by default) after the first: wait for it.
+  # The run budget (3, one back every 20 s by default) starts 3 runs at once and the follow-up
+  # that answers the flood's end 20 s after the first: wait for it.
   local waited=0
-  while [ "$(grep -c 'sip_resync::engine: run ' "$WORK/daemon-$label.log" || true)" -lt 2 ] && [ "$waited" -lt 40 ]; do
+  while [ "$(grep -c 'sip_resync::engine: run ' "$WORK/daemon-$label.log" || true)" -lt 4 ] && [ "$waited" -lt 40 ]; do
     sleep 1; waited=$((waited + 1))
   done
   sleep 2

@@ -506,10 +506,12 @@ fn fleet(args: FleetArgs) -> ExitCode {
         .and_then(config::provisioning::mac_bytes)
     {
         Some(mac) => options.mac_base = mac,
-        None => return fail(format!(
+        None => {
+            return fail(format!(
             "--mac-base: \"{}\" is not a MAC address (expected 12 hex digits, e.g. 0080F0000000)",
             args.mac_base.escape_debug()
-        )),
+        ))
+        }
     }
     options.startup_fetch = !args.no_startup_fetch;
     let preview = match fleet::preview(&options, &configs) {

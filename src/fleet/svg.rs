@@ -51,6 +51,7 @@ pub(super) fn plot(p: &Preview) -> Result<String, FleetError> {
         let mut chart = ChartBuilder::on(&root)
             .caption(caption, ("sans-serif", 20))
             .margin(16)
+            .margin_right(48)
             .x_label_area_size(48)
             .y_label_area_size(72)
             .build_cartesian_2d((0..minutes).with_key_points(keys), 0..y_max)

@@ -375,6 +375,69 @@ fn the_svg_plots_fetches_per_minute_with_axes_and_a_legend() {
 }
 
 #[test]
+fn daily_polls_wait_for_a_valid_clock_and_missed_slots_are_not_fired() {
+    let doc = json(&[
+        "fleet",
+        "--config",
+        RESYNC_0200,
+        "--phones",
+        "100",
+        "--from",
+        FROM,
+        "--tz",
+        TZ,
+        "--clock-valid-at",
+        "2026-03-10T03:00",
+    ]);
+    assert_eq!(doc["clock_valid_at"], "2026-03-10T03:00:00+01:00");
+    let s = &doc["series"][0];
+    // The start-up run needs no clock; the first night's 02:00 passed before the clock was
+    // valid and is not fired; the second night's is.
+    assert_eq!(s["total_fetches"], 200);
+    assert_eq!(hour(s, "2026-03-10T00:00:00+01:00")["fetches"], 100);
+    assert_eq!(hour(s, "2026-03-10T02:00:00+01:00")["fetches"], 0);
+    assert_eq!(hour(s, "2026-03-11T02:00:00+01:00")["fetches"], 100);
+    let text = ok(&[
+        "fleet",
+        "--config",
+        RESYNC_0200,
+        "--phones",
+        "100",
+        "--from",
+        FROM,
+        "--tz",
+        TZ,
+        "--clock-valid-at",
+        "2026-03-10T03:00",
+    ]);
+    assert!(
+        text.contains("clock valid from 2026-03-10T03:00:00+01:00\n"),
+        "{text}"
+    );
+}
+
+#[test]
+fn by_default_the_fleet_starts_at_the_start_of_the_current_hour() {
+    let doc = json(&[
+        "fleet",
+        "--config",
+        RESYNC_0200,
+        "--phones",
+        "10",
+        "--tz",
+        TZ,
+    ]);
+    let from = doc["from"].as_str().unwrap();
+    // 2026-03-10T14:00:00+01:00: on the hour, and 48 hours with one row each.
+    assert_eq!(&from[13..19], ":00:00", "{from}");
+    assert_eq!(doc["hours"], 48);
+    assert_eq!(doc["series"][0]["hours"].as_array().unwrap().len(), 48);
+    assert_eq!(doc["mac_first"], "020000000000");
+    assert_eq!(doc["series"][0]["startup_fetch"], true);
+    assert_eq!(doc["series"][0]["min_interval_secs"], 30);
+}
+
+#[test]
 fn invalid_options_exit_2_with_a_message() {
     for (args, wanted) in [
         (vec!["--phones", "0"], "phones: 0 is not in 1-100000"),

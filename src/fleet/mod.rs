@@ -10,7 +10,30 @@
 //! time and succeeds (no retries), and counts as one fetch at the instant it starts.
 //!
 //! Sans-IO: [`preview`] reads no clock and no file; the caller loads the configurations.
-//! [`Preview::text`], [`Preview::json`] and [`Preview::svg`] render the result.
+//! [`Preview::text`], [`Preview::json`] and [`Preview::svg`] render the result. The command
+//! is `sip-resync fleet` (docs/fleet.md).
+//!
+//! ```
+//! use sip_resync::config;
+//! use sip_resync::fleet::{self, FleetConfig, FleetOptions};
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let path = std::path::Path::new("fixtures/schedule/panasonic-resync-time-0200.cfg");
+//! let settings = config::load(path)?;
+//! let zone = config::zone_named("Europe/Berlin")?;
+//! let from = "2026-03-10T00:00:00+01:00".parse()?;
+//! let preview = fleet::preview(
+//!     &FleetOptions::new(10_000, from, 48),
+//!     &[FleetConfig { label: "resync-time".into(), settings, zone }],
+//! )?;
+//! // The start-up run at 00:00, then 02:00 on both nights: each time in one second.
+//! let series = &preview.series[0];
+//! assert_eq!(series.total, 30_000);
+//! assert_eq!(series.peak_second.fetches, 10_000);
+//! assert!(preview.text().contains("peak second    10000 at 2026-03-10T00:00:00+01:00"));
+//! # Ok(())
+//! # }
+//! ```
 
 mod admission;
 mod figures;

@@ -464,6 +464,25 @@ fn invalid_options_exit_2_with_a_message() {
         assert_eq!(code, 2, "{all:?}: {out}{err}");
         assert!(err.contains(wanted), "{all:?}: {err}");
     }
+    // Too much to simulate: every phone replayed (a random start-up delay), a run every
+    // 30 s, 100,000 phones for 31 days. Refused after the first phone.
+    let dir = tempfile::tempdir().unwrap();
+    let big = dir.path().join("rel-20s-delay.toml");
+    std::fs::write(
+        &big,
+        "[schedule.snom]\nprov_polling_enabled = true\nprov_polling_mode = \"rel\"\n\
+         prov_polling_period = 20\n[provisioning]\nrandom_delay_secs = 1\n",
+    )
+    .unwrap();
+    let big = big.display().to_string();
+    let (code, _, err) = run(&[
+        "fleet", "--config", &big, "--phones", "100000", "--hours", "744", "--from", FROM,
+    ]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("would simulate more than 400000000 runs; preview fewer phones or hours"),
+        "{err}"
+    );
     let (code, _, err) = run(&["fleet", "--config", "fixtures/no-such.cfg", "--phones", "1"]);
     assert_eq!(code, 2);
     assert!(err.contains("no-such.cfg"), "{err}");

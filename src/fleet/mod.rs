@@ -55,6 +55,9 @@ pub const MAX_HOURS: u32 = 744;
 pub const MAX_CONFIGS: usize = 8;
 /// Most NOTIFY instants.
 pub const MAX_NOTIFIES: usize = 16;
+/// Most runs one preview simulates (about a minute of CPU time); a larger request is refused
+/// rather than left running. Phones that share a timeline count once.
+pub const MAX_SIMULATED_RUNS: u64 = 400_000_000;
 /// The MAC address of the first phone unless one is given: a locally administered address,
 /// which no manufactured phone carries.
 pub const DEFAULT_MAC_BASE: [u8; 6] = [0x02, 0, 0, 0, 0, 0];
@@ -237,6 +240,7 @@ pub fn preview(options: &FleetOptions, configs: &[FleetConfig]) -> Result<Previe
     }
     let clock_valid_at = options.clock_valid_at.unwrap_or(from).max(from);
     let mut series = Vec::with_capacity(configs.len());
+    let mut budget = MAX_SIMULATED_RUNS;
     for config in configs {
         let prov = &config.settings.provisioning;
         let startup_fetch = options.startup_fetch && prov.fetch_at_startup;
@@ -251,7 +255,19 @@ pub fn preview(options: &FleetOptions, configs: &[FleetConfig]) -> Result<Previe
             notify_at: &notify_at,
         };
         let mut per_second = vec![0u32; secs as usize];
-        sim::fleet(&setup, options.phones, options.mac_base, &mut per_second);
+        if !sim::fleet(
+            &setup,
+            options.phones,
+            options.mac_base,
+            &mut budget,
+            &mut per_second,
+        ) {
+            return invalid(format!(
+                "{}: the preview would simulate more than {MAX_SIMULATED_RUNS} runs; \
+                 preview fewer phones or hours",
+                config.label
+            ));
+        }
         let (schedule, warnings) = setup.describe();
         let f = figures::figures(from, &per_second);
         series.push(Series {

@@ -64,12 +64,14 @@ impl Setup<'_> {
 
 /// Replays one phone seeded with `seed`, calling `fetch` with the start of each run in
 /// `from..end`, in order. `origin` stands for `from` on the admission gate's clock.
+/// Stops early, returning `false`, when `budget` runs have been simulated.
 pub(super) fn phone(
     setup: &Setup<'_>,
     seed: u64,
     origin: Instant,
+    budget: &mut u64,
     mut fetch: impl FnMut(Timestamp),
-) {
+) -> bool {
     let (mut schedule, _) = setup.arm(seed);
     let mut admission = Admission::new(setup.prov, seed, setup.from, origin);
     let mut valid = setup.clock_valid_at <= setup.from;
@@ -92,6 +94,10 @@ pub(super) fn phone(
             next_due = schedule.next_after(at, valid).map(|p| p.at);
         }
         if admission.start(now) {
+            if *budget == 0 {
+                return false;
+            }
+            *budget -= 1;
             fetch(now);
             schedule.record_success(now);
             next_due = schedule.next_after(now, valid).map(|p| p.at);
@@ -104,7 +110,7 @@ pub(super) fn phone(
             .min();
         match wake {
             Some(at) if at < setup.end => now = at.max(now),
-            _ => break,
+            _ => return true,
         }
     }
 }
@@ -122,8 +128,15 @@ pub(super) fn mac_at(base: [u8; 6], index: u32) -> [u8; 6] {
 
 /// Adds the runs of `phones` phones, MACs counted up from `mac_base`, to `per_second`
 /// (one slot per second from `from`). Phones whose timelines cannot differ are replayed once
-/// and counted `phones` times.
-pub(super) fn fleet(setup: &Setup<'_>, phones: u32, mac_base: [u8; 6], per_second: &mut [u32]) {
+/// and counted `phones` times. Each simulated run takes one from `budget`; returns `false`
+/// when it runs out.
+pub(super) fn fleet(
+    setup: &Setup<'_>,
+    phones: u32,
+    mac_base: [u8; 6],
+    budget: &mut u64,
+    per_second: &mut [u32],
+) -> bool {
     let origin = Instant::now();
     let from = setup.from;
     let slot = |at: Timestamp| -> Option<usize> {
@@ -132,21 +145,25 @@ pub(super) fn fleet(setup: &Setup<'_>, phones: u32, mac_base: [u8; 6], per_secon
     };
     if setup.seed_free() {
         let seed = seed_from_mac(mac_base);
-        phone(setup, seed, origin, |at| {
+        return phone(setup, seed, origin, budget, |at| {
             if let Some(s) = slot(at).and_then(|i| per_second.get_mut(i)) {
                 *s = s.saturating_add(phones);
             }
         });
-        return;
     }
-    for index in 0..phones {
+    let available = *budget;
+    (0..phones).all(|index| {
         let seed = seed_from_mac(mac_at(mac_base, index));
-        phone(setup, seed, origin, |at| {
+        let done = phone(setup, seed, origin, budget, |at| {
             if let Some(s) = slot(at).and_then(|i| per_second.get_mut(i)) {
                 *s = s.saturating_add(1);
             }
         });
-    }
+        // Refuse at once what the first phone shows would not fit, rather than after
+        // spending the whole budget.
+        let projected = (available - *budget).saturating_mul(u64::from(phones));
+        done && (index > 0 || projected <= available)
+    })
 }
 
 /// `from` plus `secs` seconds, saturating.
@@ -182,9 +199,10 @@ mod tests {
 
     fn runs(setup: &Setup<'_>, seed: u64) -> Vec<i64> {
         let mut out = Vec::new();
-        phone(setup, seed, Instant::now(), |at| {
+        let done = phone(setup, seed, Instant::now(), &mut u64::MAX.clone(), |at| {
             out.push(at.duration_since(setup.from).as_secs())
         });
+        assert!(done);
         out
     }
 
@@ -238,16 +256,47 @@ mod tests {
         let s = setup(&schedule, &prov, &zone, &[]);
         assert!(s.seed_free());
         let mut shared = vec![0u32; 48 * 3600];
-        fleet(&s, 50, [2, 0, 0, 0, 0, 0], &mut shared);
+        assert!(fleet(
+            &s,
+            50,
+            [2, 0, 0, 0, 0, 0],
+            &mut u64::MAX.clone(),
+            &mut shared
+        ));
         let mut each = vec![0u32; 48 * 3600];
         for i in 0..50 {
             let seed = seed_from_mac(mac_at([2, 0, 0, 0, 0, 0], i));
-            phone(&s, seed, Instant::now(), |at| {
+            phone(&s, seed, Instant::now(), &mut u64::MAX.clone(), |at| {
                 each[at.duration_since(s.from).as_secs() as usize] += 1
             });
         }
         assert_eq!(shared, each);
         assert_eq!(shared.iter().sum::<u32>(), 150);
+    }
+
+    #[test]
+    fn the_budget_stops_a_preview_too_large_to_compute() {
+        let schedule = ScheduleSettings::Off;
+        let prov = ProvisioningSettings {
+            random_delay: Duration::from_secs(60),
+            ..ProvisioningSettings::default()
+        };
+        let zone = TimeZone::UTC;
+        let s = setup(&schedule, &prov, &zone, &[]);
+        let mut per_second = vec![0u32; 48 * 3600];
+        // One start-up run per phone: 10 phones fit a budget of 10, not of 9.
+        assert!(fleet(&s, 10, [2, 0, 0, 0, 0, 0], &mut 10, &mut per_second));
+        assert!(!fleet(&s, 10, [2, 0, 0, 0, 0, 0], &mut 9, &mut per_second));
+        // Refused after the first phone: one run, projected to 10.
+        let mut budget = 9;
+        assert!(!fleet(
+            &s,
+            10,
+            [2, 0, 0, 0, 0, 0],
+            &mut budget,
+            &mut per_second
+        ));
+        assert_eq!(budget, 8);
     }
 
     #[test]

@@ -72,8 +72,7 @@ pub(super) fn text(p: &Preview) -> String {
     }
     for s in &p.series {
         let z = &s.zone;
-        let _ = writeln!(out);
-        let _ = writeln!(out, "{}", s.label);
+        let _ = writeln!(out, "{}:", s.label);
         let _ = writeln!(out, "  schedule       {}", s.schedule);
         let _ = writeln!(out, "  admission      {}", admission(s));
         let _ = writeln!(out, "  total fetches  {}", s.total);

@@ -1,44 +1,59 @@
 #!/usr/bin/env bash
-# Runs every test of sip-resync: formatting, lints, unit, property, socket, SIPp and CLI tests.
-# Installs SIPp (Debian package sip-tester) when it is missing; fails, never skips, when it
-# cannot.
+# Runs every test of sip-resync: formatting, lints, unit, property, socket, SIPp and CLI tests,
+# and the documentation examples. Installs the real SIP senders the tests drive when they are
+# missing (Debian packages sip-tester for SIPp, sipsak, kamailio); fails, never skips, when it
+# cannot. Every test program runs even when one fails, and the closing line counts them all:
+#   all tests: N passed, N failed
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-find_sipp() { command -v sipp || { [ -x /usr/bin/sipp ] && echo /usr/bin/sipp; } || true; }
+# command → Debian package
+declare -A PACKAGES=([sipp]=sip-tester [sipsak]=sipsak [kamailio]=kamailio)
+have() { command -v "$1" >/dev/null 2>&1 || [ -x "/usr/bin/$1" ] || [ -x "/usr/sbin/$1" ]; }
 
-if [ -z "$(find_sipp)" ]; then
-    echo "test.sh: SIPp is missing; installing the Debian package sip-tester" >&2
+missing=()
+for cmd in sipp sipsak kamailio; do
+    have "$cmd" || missing+=("${PACKAGES[$cmd]}")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+    echo "test.sh: missing ${missing[*]}; installing the Debian packages" >&2
     SUDO=""
     if [ "$(id -u)" -ne 0 ]; then
         SUDO="sudo -n"
     fi
     if ! command -v apt-get >/dev/null 2>&1; then
-        echo "test.sh: FAILED: apt-get is not available; install SIPp (package sip-tester) by hand" >&2
+        echo "test.sh: FAILED: apt-get is not available; install ${missing[*]} by hand" >&2
         exit 1
     fi
     export DEBIAN_FRONTEND=noninteractive
     $SUDO apt-get update -qq >&2 || { echo "test.sh: FAILED: apt-get update failed" >&2; exit 1; }
-    $SUDO apt-get install -y -qq sip-tester >&2 || { echo "test.sh: FAILED: cannot install sip-tester" >&2; exit 1; }
+    $SUDO apt-get install -y -qq "${missing[@]}" >&2 \
+        || { echo "test.sh: FAILED: cannot install ${missing[*]}" >&2; exit 1; }
 fi
-SIPP="$(find_sipp)"
-if [ -z "$SIPP" ]; then
-    echo "test.sh: FAILED: sip-tester is installed but no sipp binary was found" >&2
-    exit 1
-fi
-echo "test.sh: using $("$SIPP" -v 2>&1 | grep -o 'SIPp v[0-9.]*' | head -1) at $SIPP" >&2
+for cmd in sipp sipsak kamailio; do
+    have "$cmd" || { echo "test.sh: FAILED: ${PACKAGES[$cmd]} is installed but no $cmd was found" >&2; exit 1; }
+done
+SIPP="$(command -v sipp || echo /usr/bin/sipp)"
+echo "test.sh: using $("$SIPP" -v 2>&1 | grep -o 'SIPp v[0-9.]*' | head -1) at $SIPP," \
+    "$(sipsak --version 2>&1 | head -1)," \
+    "$( (command -v kamailio >/dev/null && kamailio -v || /usr/sbin/kamailio -v) 2>&1 | head -1)" >&2
 export SIPP
 
 cargo fmt --all -- --check
 cargo clippy --all-targets --locked -- -D warnings
 
-# Every test target, then the documentation examples; the totals close the run.
+# Every test target, then the documentation examples, each run to the end even when a test
+# fails; the totals close the run and decide the exit status.
 log="$(mktemp)"
 trap 'rm -f "$log"' EXIT
-cargo test --all-targets --locked 2>&1 | tee -a "$log"
-cargo test --doc --locked 2>&1 | tee -a "$log"
+status=0
+cargo test --all-targets --locked --no-fail-fast 2>&1 | tee -a "$log" || status=1
+cargo test --doc --locked --no-fail-fast 2>&1 | tee -a "$log" || status=1
 passed=$(awk '/^test result:/ { for (i = 1; i < NF; i++) if ($(i + 1) ~ /^passed/) n += $i } END { print n + 0 }' "$log")
 failed=$(awk '/^test result:/ { for (i = 1; i < NF; i++) if ($(i + 1) ~ /^failed/) n += $i } END { print n + 0 }' "$log")
 echo
 echo "all tests: ${passed} passed, ${failed} failed"
-[ "${failed}" -eq 0 ]
+if [ "${failed}" -eq 0 ] && [ "${status}" -ne 0 ]; then
+    echo "test.sh: FAILED: cargo test failed without a failing test (a build error or a crashed test program); see above" >&2
+fi
+[ "${failed}" -eq 0 ] && [ "${status}" -eq 0 ]

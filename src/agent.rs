@@ -567,14 +567,17 @@ fn log_allowlist(sip: &SipSettings) {
     }
 }
 
-/// Gives the endpoint new settings, keeping its transactions, budgets and counters.
+/// Gives the endpoint new settings, keeping its transactions, budgets and counters. Says so
+/// in the log only for what changed: the accepted events, the allowlist.
 fn rearm_endpoint(endpoint: &SharedEndpoint, previous: &SipSettings, sip: &SipSettings) {
     let config = sip.endpoint_config();
-    tracing::info!(
-        target: LOG_TARGET,
-        "accepting NOTIFY with Event {}",
-        config.events.allow_events()
-    );
+    if previous.events != sip.events || previous.event_match != sip.event_match {
+        tracing::info!(
+            target: LOG_TARGET,
+            "accepting NOTIFY with Event {}",
+            config.events.allow_events()
+        );
+    }
     if previous.allow != sip.allow || previous.refused != sip.refused {
         log_allowlist(sip);
     }

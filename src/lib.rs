@@ -91,6 +91,7 @@ pub mod agent;
 pub mod client;
 pub mod config;
 pub mod engine;
+pub mod fleet;
 mod naming;
 pub mod resync;
 pub mod schedule;

@@ -35,6 +35,8 @@ Examples:
       Send one NOTIFY, as a PBX would, and print the final response.
   sip-resync schedule --config phone.cfg --count 5
       Print the next five timed polls.
+  sip-resync fleet --config phone.cfg --phones 10000 --from 2026-03-10T00:00 --svg load.svg
+      Preview the provisioning server's load from 10,000 such phones over 48 hours.
   sip-resync --log-format json run --config fixtures/demo.toml
       One JSON object per log line, for a log collector.
 
@@ -59,6 +61,15 @@ Examples:
 Stops on SIGINT (Ctrl-C) or SIGTERM and exits 0. Exits 2 when the configuration or the
 state directory cannot be used, 4 when a listening address cannot be bound (stop whatever
 holds the port, or choose another with --listen).";
+
+const FLEET_AFTER_HELP: &str = "\
+Examples:
+  sip-resync fleet --config fixtures/schedule/panasonic-resync-time-0200.cfg --phones 10000 \\
+      --from 2026-03-10T00:00 --tz Europe/Berlin
+  sip-resync fleet --config a.cfg --config b.xml --phones 10000 --svg load.svg --json
+  sip-resync fleet --config phone.toml --phones 10000 --notify-at 2026-03-10T10:00
+
+Documentation: docs/fleet.md.";
 
 const NOTIFY_AFTER_HELP: &str = "\
 Examples:
@@ -180,6 +191,55 @@ enum Command {
         #[arg(long, value_name = "TIME")]
         changed_at: Option<String>,
     },
+    /// Preview what a fleet of phones asks of the provisioning server: fetches per second,
+    /// minute and hour.
+    ///
+    /// Simulates PHONES agents per configuration, MAC addresses counting up from --mac-base
+    /// (each MAC seeds the phone's random draws, as in `run`). They start at --from, follow
+    /// the configuration's schedule and run admission, and receive a check-sync NOTIFY at each
+    /// --notify-at. Prints, per configuration, the total fetches, the peak second and minute,
+    /// the busy hour's 99th percentile per second and a table of the hours. The same options
+    /// always give the same output. Exits 2 when a file or an option is invalid.
+    #[command(after_help = FLEET_AFTER_HELP)]
+    Fleet {
+        /// Configuration file of any dialect; repeat to compare several (one series each).
+        #[arg(long = "config", value_name = "FILE", required = true)]
+        configs: Vec<PathBuf>,
+        /// Phones per configuration (1 to 100000).
+        #[arg(long, value_name = "N")]
+        phones: u32,
+        /// When the phones start: RFC 3339 or YYYY-MM-DDTHH:MM in the zone. Default: the
+        /// start of the current hour.
+        #[arg(long, value_name = "TIME")]
+        from: Option<String>,
+        /// Length of the window, in hours (1 to 744).
+        #[arg(long, default_value_t = 48, value_name = "H")]
+        hours: u32,
+        /// IANA time zone of every configuration and of --from. Default: each
+        /// configuration's, else the system's.
+        #[arg(long, value_name = "ZONE")]
+        tz: Option<String>,
+        /// Send a check-sync NOTIFY to every phone at this instant (same forms as --from);
+        /// repeat for several.
+        #[arg(long, value_name = "TIME")]
+        notify_at: Vec<String>,
+        /// Write a plot of fetches per minute, one line per configuration, to this SVG file.
+        #[arg(long, value_name = "OUT.svg")]
+        svg: Option<PathBuf>,
+        /// Print the figures as one JSON object instead of text.
+        #[arg(long)]
+        json: bool,
+        /// MAC address of the first phone; the others count up from it.
+        #[arg(long, value_name = "MAC", default_value = "02:00:00:00:00:00")]
+        mac_base: String,
+        /// No start-up fetch, whatever fetch_at_startup says: the schedule alone.
+        #[arg(long)]
+        no_startup_fetch: bool,
+        /// When the phones' clock becomes valid (same forms as --from); wall-clock polls
+        /// wait for it. Default: --from.
+        #[arg(long, value_name = "TIME")]
+        clock_valid_at: Option<String>,
+    },
     /// Validate a configuration file of any dialect and print the effective settings.
     ///
     /// Exits 0 when the file is usable (warnings, such as unknown keys, are printed), 2 with
@@ -241,6 +301,31 @@ fn main() -> ExitCode {
             tz,
             changed_at,
         } => schedule(&config, from, count, seed, tz, changed_at),
+        Command::Fleet {
+            configs,
+            phones,
+            from,
+            hours,
+            tz,
+            notify_at,
+            svg,
+            json,
+            mac_base,
+            no_startup_fetch,
+            clock_valid_at,
+        } => fleet(FleetArgs {
+            configs,
+            phones,
+            from,
+            hours,
+            tz,
+            notify_at,
+            svg,
+            json,
+            mac_base,
+            no_startup_fetch,
+            clock_valid_at,
+        }),
         Command::Check { file } => check(&file),
     }
 }
@@ -330,6 +415,143 @@ fn schedule(
         eprintln!("no polls: {}", plan.describe());
     }
     ExitCode::SUCCESS
+}
+
+/// The options of `fleet`.
+struct FleetArgs {
+    configs: Vec<PathBuf>,
+    phones: u32,
+    from: Option<String>,
+    hours: u32,
+    tz: Option<String>,
+    notify_at: Vec<String>,
+    svg: Option<PathBuf>,
+    json: bool,
+    mac_base: String,
+    no_startup_fetch: bool,
+    clock_valid_at: Option<String>,
+}
+
+fn fleet(args: FleetArgs) -> ExitCode {
+    use sip_resync::fleet::{self, FleetConfig, FleetOptions};
+    let fail = |m: String| {
+        eprintln!("error: {m}");
+        ExitCode::from(exit::CONFIG)
+    };
+    if args.configs.len() > fleet::MAX_CONFIGS {
+        return fail(format!(
+            "--config: at most {} configurations",
+            fleet::MAX_CONFIGS
+        ));
+    }
+    let forced = match args.tz.as_deref().map(config::zone_named).transpose() {
+        Ok(z) => z,
+        Err(m) => return fail(format!("--tz: {m}")),
+    };
+    let mut configs = Vec::with_capacity(args.configs.len());
+    for path in &args.configs {
+        let settings = match load_or_report(path) {
+            Ok(s) => s,
+            Err(code) => return code,
+        };
+        let zone = match &forced {
+            Some(z) => z.clone(),
+            None => match settings.zone() {
+                Ok(z) => z,
+                Err(e) => return fail(e.to_string()),
+            },
+        };
+        for w in &settings.warnings {
+            eprintln!("warning: {w}");
+        }
+        configs.push(FleetConfig {
+            label: path.display().to_string(),
+            settings,
+            zone,
+        });
+    }
+    let zone = configs[0].zone.clone();
+    let instant = |flag: &str, s: &str| parse_instant(s, &zone).map_err(|m| format!("{flag}: {m}"));
+    let from = match &args.from {
+        Some(s) => match instant("--from", s) {
+            Ok(t) => t,
+            Err(m) => return fail(m),
+        },
+        None => {
+            let now = jiff::Timestamp::now().to_zoned(zone.clone());
+            match now.start_of_day().and_then(|d| {
+                d.checked_add(jiff::SignedDuration::from_hours(i64::from(now.hour())))
+            }) {
+                Ok(z) => z.timestamp(),
+                Err(e) => return fail(format!("--from: {e}")),
+            }
+        }
+    };
+    let mut options = FleetOptions::new(args.phones, from, args.hours);
+    for s in &args.notify_at {
+        match instant("--notify-at", s) {
+            Ok(t) => options.notify_at.push(t),
+            Err(m) => return fail(m),
+        }
+    }
+    if let Some(s) = &args.clock_valid_at {
+        match instant("--clock-valid-at", s) {
+            Ok(t) => options.clock_valid_at = Some(t),
+            Err(m) => return fail(m),
+        }
+    }
+    match config::provisioning::normalise_mac(&args.mac_base)
+        .ok()
+        .as_deref()
+        .and_then(config::provisioning::mac_bytes)
+    {
+        Some(mac) => options.mac_base = mac,
+        None => {
+            return fail(format!(
+            "--mac-base: \"{}\" is not a MAC address (expected 12 hex digits, e.g. 0080F0000000)",
+            args.mac_base.escape_debug()
+        ))
+        }
+    }
+    options.startup_fetch = !args.no_startup_fetch;
+    let preview = match fleet::preview(&options, &configs) {
+        Ok(p) => p,
+        Err(e) => return fail(e.to_string()),
+    };
+    for (series, config) in preview.series.iter().zip(&configs) {
+        for w in &series.warnings {
+            eprintln!("warning: {}", located(&config.settings, w));
+        }
+    }
+    if let Some(path) = &args.svg {
+        let written = preview
+            .svg()
+            .map_err(|e| e.to_string())
+            .and_then(|svg| write_whole(path, svg.as_bytes()));
+        if let Err(m) = written {
+            return fail(format!("--svg {}: {m}", path.display()));
+        }
+    }
+    if args.json {
+        print!("{}", preview.json());
+    } else {
+        print!("{}", preview.text());
+    }
+    ExitCode::SUCCESS
+}
+
+/// Writes `bytes` to `path` through a temporary file in the same directory, so that the
+/// file is either the old one or the complete new one.
+fn write_whole(path: &std::path::Path, bytes: &[u8]) -> Result<(), String> {
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    let tmp = PathBuf::from(tmp);
+    std::fs::write(&tmp, bytes)
+        .and_then(|()| std::fs::rename(&tmp, path))
+        .map_err(|e| {
+            let _ = std::fs::remove_file(&tmp);
+            e.to_string()
+        })
 }
 
 /// The rate limits in one line, for `check`.

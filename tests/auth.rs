@@ -1,7 +1,8 @@
-//! The digest challenge of NOTIFY over real sockets: SIPp's own `[authentication]` against
-//! the daemon fetching from a real HTTP server (one fetch per authenticated NOTIFY, none for
-//! wrong, replayed or refused ones), and SHA-256 (RFC 8760), which SIPp 3.6 does not compute,
-//! from a client written here against the in-process listener.
+//! The digest challenge of NOTIFY over real sockets, on the default `[sip.auth]` settings
+//! (MD5 offered first, then SHA-256): SIPp's own `[authentication]`, sipsak and Kamailio's
+//! `uac` module against the daemon fetching from a real HTTP server (one fetch per authenticated NOTIFY, none for
+//! wrong, replayed or refused ones), and SHA-256 (RFC 8760), which none of the three
+//! computes, from a client written here against the in-process listener.
 
 mod support;
 
@@ -34,8 +35,10 @@ fn write_config(dir: &Path, server: &HttpServer, sip: &str) -> String {
     path.to_str().unwrap().to_owned()
 }
 
-/// MD5 offered first: SIPp 3.6 answers the first challenge and computes MD5 only.
-const CHALLENGE: &str = "[sip.auth]\nchallenge = true\nalgorithms = [\"MD5\", \"SHA-256\"]\n\
+/// The challenge turned on with nothing else set: the default algorithms offer MD5 first, and
+/// SIPp 3.6 and sipsak 0.9.8, which read only the first challenge and compute MD5 only,
+/// authenticate.
+const CHALLENGE: &str = "[sip.auth]\nchallenge = true\n\
 [[sip.auth.credentials]]\nuser = \"1001\"\nauth_id = \"1001\"\npassword = \"secret\"\n";
 
 /// The Authorization value SIPp sent, from its `-trace_msg` log.
@@ -171,10 +174,13 @@ fn sipp_refused_source_gets_403_and_nothing_is_fetched() {
 // ---------------------------------------------------------------------------------------------
 // SHA-256 from a client written here (SIPp 3.6 computes MD5 only).
 
-fn sha_first_server() -> TestServer {
+/// An in-process listener challenging with `algorithms` (the default when `None`).
+fn challenging_server(algorithms: Option<Vec<Algorithm>>) -> TestServer {
+    let defaults = AuthConfig::default();
     TestServer::start(TestServerOptions {
         auth: AuthConfig {
             challenge: true,
+            algorithms: algorithms.unwrap_or(defaults.algorithms),
             credentials: vec![Credential {
                 user: Some("1001".into()),
                 auth_id: "auth-1001".into(),
@@ -184,6 +190,11 @@ fn sha_first_server() -> TestServer {
         },
         ..TestServerOptions::default()
     })
+}
+
+/// SHA-256 offered first, as an administrator whose senders all compute it would configure.
+fn sha_first_server() -> TestServer {
+    challenging_server(Some(vec![Algorithm::Sha256, Algorithm::Md5]))
 }
 
 const URI: &str = "sip:1001@127.0.0.1";
@@ -302,4 +313,214 @@ fn sha256_verifies_over_tcp() {
     let signals = server.wait_for_signals(1, Duration::from_secs(3));
     assert_eq!(signals.len(), 1);
     assert_eq!(signals[0].transport, "tcp");
+}
+
+#[test]
+fn the_default_offers_md5_first_and_still_accepts_sha256() {
+    let server = challenging_server(None);
+    let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
+    sock.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
+    let first = udp_exchange(&sock, server.udp_addr(), &notify("m", 1, None));
+    assert!(first.starts_with("SIP/2.0 401 Unauthorized\r\n"), "{first}");
+    let offered = challenges(&first);
+    let algs: Vec<Algorithm> = offered.iter().map(|c| c.2).collect();
+    assert_eq!(
+        algs,
+        [Algorithm::Md5, Algorithm::Sha256],
+        "MD5 first by default"
+    );
+    // A client that knows only SHA-256 answers the second challenge.
+    let nonce = &offered[1].1;
+    let auth = answer(nonce, Algorithm::Sha256, 1);
+    let second = udp_exchange(&sock, server.udp_addr(), &notify("m", 2, Some(&auth)));
+    assert!(second.starts_with("SIP/2.0 200 OK\r\n"), "{second}");
+    assert_eq!(server.wait_for_signals(1, Duration::from_secs(3)).len(), 1);
+}
+
+// ---------------------------------------------------------------------------------------------
+// sipsak 0.9.8 (Debian package sipsak), a second real sender.
+
+/// The `sipsak` executable: `$SIPSAK_BIN`, else `sipsak` on `PATH`. Panics (never skips) when
+/// there is none: `scripts/test.sh` installs it.
+fn sipsak_binary() -> std::path::PathBuf {
+    if let Some(p) = std::env::var_os("SIPSAK_BIN") {
+        return p.into();
+    }
+    std::env::var_os("PATH")
+        .and_then(|paths| {
+            std::env::split_paths(&paths)
+                .map(|d| d.join("sipsak"))
+                .find(|p| p.is_file())
+        })
+        .expect("sipsak is not installed (Debian package sipsak; scripts/test.sh installs it)")
+}
+
+/// Sends `message` with sipsak (`-f`), answering a challenge with `auth_id`/`password`;
+/// returns its exit status and what it printed. sipsak prepends its own Via.
+fn sipsak(
+    dir: &Path,
+    target: SocketAddr,
+    transport: &str,
+    auth_id: &str,
+    password: &str,
+) -> (bool, String) {
+    let uri = format!("sip:1001@{target}");
+    let message = format!(
+        "NOTIFY {uri} SIP/2.0\r\nFrom: <sip:pbx@127.0.0.1>;tag=sipsak-{transport}\r\nTo: <{uri}>\r\nCall-ID: sipsak-{transport}-{auth_id}@127.0.0.1\r\nCSeq: 1 NOTIFY\r\nEvent: check-sync\r\nContent-Length: 0\r\n\r\n"
+    );
+    let file = dir.join(format!("notify-{transport}.txt"));
+    std::fs::write(&file, message).unwrap();
+    let mut child = std::process::Command::new(sipsak_binary())
+        .args(["-vv", "--transport", transport, "-f"])
+        .arg(&file)
+        .args(["-s", &uri, "-u", auth_id, "-a", password])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run sipsak");
+    // sipsak gives up by itself (its T1-based timeouts); this bounds a hang anyway.
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while child.try_wait().unwrap().is_none() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "sipsak did not finish"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let out = child.wait_with_output().unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
+#[test]
+fn sipsak_authenticates_against_the_default_challenge_over_udp_and_tcp() {
+    let server = HttpServer::start();
+    server.put("master.cfg", format!("{MAGIC}X=\"1\"\r\n"));
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), &server, CHALLENGE);
+    let mut daemon = Daemon::start(&config);
+    let mut runs = 0;
+    for (transport, target) in [("udp", daemon.udp_addr()), ("tcp", daemon.tcp_addr())] {
+        let (ok, out) = sipsak(dir.path(), target, transport, "1001", "secret");
+        assert!(ok, "sipsak over {transport} failed:\n{out}");
+        assert!(out.contains("SIP/2.0 200 OK"), "{out}");
+        assert!(
+            out.contains("authorizing"),
+            "sipsak answered a challenge:\n{out}"
+        );
+        runs += 1;
+        assert_eq!(daemon.count(OUTCOME, runs, Duration::from_secs(10)), runs);
+        assert_eq!(server.get_count("master.cfg"), runs);
+    }
+    // A wrong password: sipsak fails, nothing is fetched.
+    let (ok, out) = sipsak(dir.path(), daemon.udp_addr(), "udp", "1001", "guess");
+    assert!(!ok, "a wrong password must not pass:\n{out}");
+    assert!(out.contains("401 Unauthorized"), "{out}");
+    std::thread::sleep(SETTLE);
+    assert_eq!(server.get_count("master.cfg"), runs);
+    let (status, log) = daemon.terminate_with_log();
+    assert!(status.success());
+    assert!(
+        log.iter().any(|l| l.contains("MD5 then SHA-256")),
+        "the start-up line names the default order"
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Kamailio 5.6 (Debian package kamailio): a PBX sending NOTIFY from its uac module.
+
+/// Runs `fixtures/kamailio/notify_auth.cfg` until it logs the final answer to its NOTIFY to
+/// `target`: a 2xx, or the answer to its authenticated retry (the uac event route sees the
+/// first 401 too). Returns that status code and Kamailio's log.
+fn kamailio_notify(dir: &Path, target: SocketAddr, password: &str) -> (Option<u16>, String) {
+    let binary = ["/usr/sbin/kamailio", "/usr/bin/kamailio"]
+        .into_iter()
+        .map(std::path::PathBuf::from)
+        .find(|p| p.is_file())
+        .expect("kamailio is not installed (Debian package kamailio; scripts/test.sh installs it)");
+    let listen = UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let text = std::fs::read_to_string(support::sipp::fixture("fixtures/kamailio/notify_auth.cfg"))
+        .unwrap()
+        .replace("@LISTEN@", &listen.to_string())
+        .replace("@TARGET@", &target.to_string())
+        .replace("@AUTH_ID@", "1001")
+        .replace("@PASSWORD@", password);
+    let config = dir.join("kamailio.cfg");
+    std::fs::write(&config, text).unwrap();
+    let run_dir = dir.join("kamailio-run");
+    std::fs::create_dir_all(&run_dir).unwrap();
+    let mut child = std::process::Command::new(binary)
+        .args(["-DD", "-E", "-f"])
+        .arg(&config)
+        .arg("-Y")
+        .arg(&run_dir)
+        .arg("-w")
+        .arg(&run_dir)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run kamailio");
+    let (tx, rx) = std::sync::mpsc::channel();
+    let stderr = child.stderr.take().unwrap();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+        {
+            let _ = tx.send(line);
+        }
+    });
+    let mut log = String::new();
+    let mut answers = Vec::new();
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    while !answers.iter().any(|c| (200..300).contains(c)) && answers.len() < 2 {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        let Ok(line) = rx.recv_timeout(left) else {
+            break;
+        };
+        log.push_str(&line);
+        log.push('\n');
+        answers.extend(
+            line.split("check-sync NOTIFY answered ")
+                .nth(1)
+                .and_then(|c| c.trim().parse::<u16>().ok()),
+        );
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    (answers.last().copied(), log)
+}
+
+#[test]
+fn kamailio_uac_authenticates_against_the_default_challenge() {
+    let server = HttpServer::start();
+    server.put("master.cfg", format!("{MAGIC}X=\"1\"\r\n"));
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), &server, CHALLENGE);
+    let mut daemon = Daemon::start(&config);
+    let (code, log) = kamailio_notify(dir.path(), daemon.udp_addr(), "secret");
+    assert_eq!(
+        code,
+        Some(200),
+        "Kamailio's NOTIFY was not accepted:\n{log}"
+    );
+    assert!(!log.contains("unsupported algorithm"), "{log}");
+    assert_eq!(daemon.count(OUTCOME, 1, Duration::from_secs(10)), 1);
+    assert_eq!(server.get_count("master.cfg"), 1);
+    // A wrong password: Kamailio answers the challenge once, gets 401 again, nothing is fetched.
+    let (code, log) = kamailio_notify(dir.path(), daemon.udp_addr(), "guess");
+    assert_eq!(code, Some(401), "{log}");
+    std::thread::sleep(SETTLE);
+    assert_eq!(server.get_count("master.cfg"), 1);
+    assert!(daemon.terminate().success());
 }

@@ -153,13 +153,23 @@ fn notify_ok_20_calls_over_the_trigger_limit_udp() {
     // With the default limits (10 triggers per minute per source) every call still gets its
     // 200, and the ten over the limit produce no signal of their own.
     let server = start();
+    let started = std::time::Instant::now();
     let run = sipp::run_scenario("notify_ok.xml", server.udp_addr(), SippTransport::Udp, 20);
+    let elapsed = started.elapsed();
     run.assert_success();
     server.wait_for_signals(10, SIGNAL_WAIT);
     std::thread::sleep(SETTLE);
-    assert_eq!(server.signal_count(), 10, "{}", run.report());
+    // One more trigger for every 6 s the 20 calls took (only on a very slow machine).
+    let allowed = 10 + (elapsed.as_secs_f64() / 6.0).floor() as usize;
+    let signals = server.signal_count();
+    assert!(
+        (10..=allowed).contains(&signals),
+        "{signals} signals in {elapsed:?}: {}",
+        run.report()
+    );
     let c = server.counters();
-    assert_eq!((c.resync_requests, c.rate_limited_triggers), (10, 10));
+    assert_eq!(c.resync_requests as usize, signals);
+    assert_eq!(c.resync_requests + c.rate_limited_triggers, 20);
 }
 
 #[test]

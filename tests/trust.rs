@@ -244,8 +244,13 @@ fn a_per_source_udp_flood_is_cut_to_its_budget() {
     }
     std::thread::sleep(SETTLE);
     let c = server.counters();
+    // Everything was processed within this time, so no budget refilled for longer.
+    let elapsed = started.elapsed();
     // The burst, plus 50/s for as long as the flood took to be processed.
     let budget = 100 + (50.0 * processed_in.as_secs_f64()).ceil() as u64 + 1;
+    // Ten triggers per minute: the ten of the burst, plus one for every 6 s the processing
+    // took (a loaded machine may take that long).
+    let triggers = 10 + (elapsed.as_secs_f64() / 6.0).floor() as u64;
     println!(
         "UDP flood: {N} NOTIFYs in {sent_in:?}: received {}, answered {}, {answers} answers read, rate_limited_requests {}, resync_requests {}, rate_limited_triggers {}",
         c.received, c.responses, c.rate_limited_requests, c.resync_requests, c.rate_limited_triggers
@@ -261,10 +266,15 @@ fn a_per_source_udp_flood_is_cut_to_its_budget() {
     );
     assert!(c.responses >= 100, "at least the burst is answered");
     assert_eq!(answers as u64, c.responses);
-    // Every answered NOTIFY got its 200; ten of them became signals.
-    assert_eq!(c.resync_requests, 10);
-    assert_eq!(c.rate_limited_triggers, c.responses - 10);
-    assert_eq!(server.signal_count(), 10);
+    // Every answered NOTIFY got its 200; ten of them (more only on a slow machine) became
+    // signals.
+    assert!(
+        (10..=triggers).contains(&c.resync_requests),
+        "{} triggers in {elapsed:?}, at most {triggers} expected",
+        c.resync_requests
+    );
+    assert_eq!(c.rate_limited_triggers, c.responses - c.resync_requests);
+    assert_eq!(server.signal_count() as u64, c.resync_requests);
     // Another source is not affected.
     let other = client("127.0.0.3");
     assert_eq!(
@@ -298,6 +308,7 @@ fn a_tcp_flood_is_cut_without_closing_the_connection() {
     for i in 0..200 {
         burst.extend_from_slice(&options(&format!("t{i}")));
     }
+    let started = Instant::now();
     s.write_all(&burst).unwrap();
     let got = read_answers(&mut s, 10);
     let end = Instant::now() + Duration::from_secs(3);
@@ -305,10 +316,13 @@ fn a_tcp_flood_is_cut_without_closing_the_connection() {
         std::thread::sleep(Duration::from_millis(5));
     }
     let c = server.counters();
+    // What 5/s adds while the 200 are processed (a fraction of a second, unless the machine is
+    // loaded).
+    let refilled = (5.0 * started.elapsed().as_secs_f64()).ceil() as u64;
     assert_eq!(c.received, 200);
     assert!(
-        (10..=12).contains(&c.responses),
-        "burst of 10 (and what 5/s adds meanwhile): {}",
+        (10..=11 + refilled).contains(&c.responses),
+        "burst of 10 (and what 5/s adds meanwhile, {refilled}): {}",
         c.responses
     );
     assert_eq!(c.rate_limited_requests, 200 - c.responses);
@@ -331,6 +345,7 @@ fn the_global_limits_hold_across_sources() {
         ..TestServerOptions::default()
     });
     // Ten sources, one NOTIFY each: all within the request budget (20), five triggers.
+    let started = Instant::now();
     for i in 0..10 {
         let sock = client(&format!("127.0.0.{}", 10 + i));
         let answer = exchange(
@@ -343,19 +358,33 @@ fn the_global_limits_hold_across_sources() {
     }
     std::thread::sleep(SETTLE);
     let c = server.counters();
-    assert_eq!((c.resync_requests, c.rate_limited_triggers), (5, 5));
-    assert_eq!(server.signal_count(), 5);
+    // Five a minute: one more for every 12 s the ten exchanges took (a loaded machine).
+    let triggers = 5 + (started.elapsed().as_secs_f64() / 12.0).floor() as u64;
+    assert!(
+        (5..=triggers).contains(&c.resync_requests),
+        "{} triggers, at most {triggers}",
+        c.resync_requests
+    );
+    assert_eq!(c.resync_requests + c.rate_limited_triggers, 10);
+    assert_eq!(server.signal_count() as u64, c.resync_requests);
     // Ten more sources, five OPTIONS each, all at once: only what is left of the 20/s gets
     // through, whoever sends it.
     let socks: Vec<UdpSocket> = (0..10)
         .map(|i| client(&format!("127.0.1.{}", 10 + i)))
         .collect();
+    let flood_started = Instant::now();
     for (i, sock) in socks.iter().enumerate() {
         for k in 0..5 {
             sock.send_to(&options(&format!("h{i}-{k}")), server.udp_addr())
                 .unwrap();
         }
     }
+    // The time the listener took to take in the flood, over which the budget refills.
+    let end = Instant::now() + Duration::from_secs(3);
+    while server.counters().received < 60 && Instant::now() < end {
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    let processing = flood_started.elapsed();
     let mut answered = 0;
     let mut buf = [0u8; 4096];
     for sock in &socks {
@@ -373,9 +402,11 @@ fn the_global_limits_hold_across_sources() {
     assert_eq!(c.received, 60);
     assert_eq!(c.responses, 10 + answered);
     assert_eq!(c.rate_limited_requests, 50 - answered);
+    // At most the global burst of 20, plus 20/s for as long as the processing took.
+    let most = 20 + (20.0 * processing.as_secs_f64()).ceil() as u64;
     assert!(
-        (1..=20).contains(&answered),
-        "at most the global burst of 20: {answered}"
+        (1..=most).contains(&answered),
+        "at most the global burst of 20 (and what 20/s adds, {most} in all): {answered}"
     );
 }
 

@@ -138,7 +138,10 @@ impl Default for AuthConfig {
         AuthConfig {
             challenge: false,
             realm: DEFAULT_REALM.into(),
-            algorithms: vec![Algorithm::Sha256, Algorithm::Md5],
+            // MD5 first: the senders in the field (Kamailio 5.6, sipsak 0.9.8, SIPp 3.6) read
+            // only the first challenge and compute MD5 only; SHA-256 stays offered for a
+            // client that knows nothing else (docs/security.md).
+            algorithms: vec![Algorithm::Md5, Algorithm::Sha256],
             nonce_lifetime: Duration::from_secs(60),
             max_nonces: 1024,
             credentials: Vec::new(),
@@ -945,14 +948,17 @@ mod tests {
         let c = config();
         let values = s.challenge(Instant::now(), &c, true);
         assert_eq!(values.len(), 2);
-        assert!(values[0].contains("algorithm=SHA-256"));
-        assert!(values[1].contains("algorithm=MD5"));
+        assert!(
+            values[0].contains("algorithm=MD5"),
+            "the default offers MD5 first"
+        );
+        assert!(values[1].contains("algorithm=SHA-256"));
         assert!(values
             .iter()
             .all(|v| v.contains("qop=\"auth\"") && v.ends_with("stale=true")));
         let (realm, n0, alg) = parse_challenge(&values[0]).unwrap();
         let (_, n1, _) = parse_challenge(&values[1]).unwrap();
-        assert_eq!((realm.as_str(), alg), ("sip-resync", Algorithm::Sha256));
+        assert_eq!((realm.as_str(), alg), ("sip-resync", Algorithm::Md5));
         assert_eq!(n0, n1);
     }
 

@@ -30,6 +30,14 @@ fn write_config(dir: &Path, server: &HttpServer, names: &[&str], extra: &str) ->
     path.to_str().unwrap().to_owned()
 }
 
+/// The tests of this file take turns: each runs a daemon and an HTTP server, and the ones
+/// that time a fetch must not share the machine with a neighbour's SIGKILL loop or flood.
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
+    ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner())
+}
+
 /// A server with Panasonic's three files.
 fn three_files() -> (HttpServer, [&'static str; 3]) {
     let server = HttpServer::start();
@@ -45,6 +53,7 @@ const OUTCOME: &str = "sip_resync::engine: run ";
 
 #[test]
 fn sipp_check_sync_fetches_each_configured_file_exactly_once() {
+    let _turn = one_at_a_time();
     let (server, names) = three_files();
     let dir = tempfile::tempdir().unwrap();
     let config = write_config(dir.path(), &server, &names, "fetch_at_startup = false\n");
@@ -142,6 +151,7 @@ const AT_ONCE: Duration = Duration::from_millis(50);
 
 #[test]
 fn a_check_sync_in_a_quiet_spell_is_fetched_at_once_after_start_up_and_after_a_timed_poll() {
+    let _turn = one_at_a_time();
     let server = HttpServer::start();
     let dir = tempfile::tempdir().unwrap();
     // The defaults, with a timed poll every 4 s to have one to follow.
@@ -184,6 +194,7 @@ fn a_check_sync_in_a_quiet_spell_is_fetched_at_once_after_start_up_and_after_a_t
 
 #[test]
 fn an_administrators_three_check_syncs_3_s_apart_are_each_applied_within_1_s() {
+    let _turn = one_at_a_time();
     let server = HttpServer::start();
     let dir = tempfile::tempdir().unwrap();
     let config = one_file(dir.path(), &server, "");
@@ -220,6 +231,7 @@ fn an_administrators_three_check_syncs_3_s_apart_are_each_applied_within_1_s() {
 
 #[test]
 fn a_ten_second_flood_gives_at_most_four_fetches_the_first_at_once_and_the_last_after_it() {
+    let _turn = one_at_a_time();
     const FLOOD: Duration = Duration::from_secs(10);
     let server = HttpServer::start();
     let dir = tempfile::tempdir().unwrap();
@@ -310,6 +322,7 @@ fn a_ten_second_flood_gives_at_most_four_fetches_the_first_at_once_and_the_last_
 
 #[test]
 fn a_trigger_during_a_run_gives_exactly_one_follow_up() {
+    let _turn = one_at_a_time();
     let server = HttpServer::start();
     let dir = tempfile::tempdir().unwrap();
     let config = one_file(dir.path(), &server, "");
@@ -418,6 +431,7 @@ fn inspect(state: &Path, names: &[String]) -> (Option<String>, bool) {
 
 #[test]
 fn sigkill_in_the_middle_of_runs_leaves_the_old_or_the_new_set_never_a_mix() {
+    let _turn = one_at_a_time();
     const FILES: usize = 16;
     const KILLS: usize = 16;
     let server = HttpServer::start();

@@ -155,3 +155,12 @@ impl Daemon {
         panic!("sip-resync did not stop within 5 s of SIGTERM");
     }
 }
+
+impl Drop for Daemon {
+    /// A test that panics before stopping its daemon must not leave it running: kill and reap
+    /// it (a no-op once `terminate` or `kill9` has).
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

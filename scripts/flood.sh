@@ -87,12 +87,15 @@ PY
   local still; still="$(ss -Htn state established "( sport = :$port )" | wc -l)"
   sleep 3
   local after; after="$(rss_kb "$daemon")"
-  # The follow-up run starts min_interval_secs (30 s by default) after the first: wait for it.
-  local waited=0
-  while [ "$(grep -c 'sip_resync::engine: run ' "$WORK/daemon-$label.log" || true)" -lt 2 ] && [ "$waited" -lt 40 ]; do
+  # The run budget (3 at once, one back every 20 s by default) starts the follow-up that
+  # answers the flood's end up to 20 s after the previous run: wait until no run has ended for
+  # 25 s (at most 90 s).
+  local waited=0 quiet=0 seen=-1 now_runs
+  while [ "$quiet" -lt 25 ] && [ "$waited" -lt 90 ]; do
+    now_runs="$(grep -c 'sip_resync::engine: run ' "$WORK/daemon-$label.log" || true)"
+    if [ "$now_runs" != "$seen" ]; then seen="$now_runs"; quiet=0; else quiet=$((quiet + 1)); fi
     sleep 1; waited=$((waited + 1))
   done
-  sleep 2
   local gets; gets="$(grep -c 'GET /master.cfg' "$WORK/http.log" || true)"
   local runs; runs="$(grep -c 'sip_resync::engine: run ' "$WORK/daemon-$label.log" || true)"
   kill "$idle" 2>/dev/null || true

@@ -310,6 +310,18 @@ impl Agent {
                 running: Mutex::new(false),
             }),
         };
+        if let Some((h, _)) = &engine {
+            // Settings the engine publishes (a fetched CFG_RESYNC_FROM_SIP, or
+            // AgentHandle::update_settings) re-arm the endpoint synchronously, in order; those
+            // published since the endpoint was built are taken now. A weak reference: the
+            // engine must not keep the agent alive.
+            let weak = Arc::downgrade(&handle.inner);
+            h.set_settings_hook(Box::new(move |settings| {
+                if let Some(inner) = weak.upgrade() {
+                    inner.take_settings(settings);
+                }
+            }));
+        }
         Ok(Agent {
             handle,
             listeners: Some(listeners),
@@ -351,33 +363,12 @@ impl Agent {
                 }
             }
         });
-        // Settings published by the engine (fetched CFG_RESYNC_FROM_SIP, or
-        // AgentHandle::update_settings) re-arm the endpoint at once.
+        // The endpoint is already current: the engine calls the settings hook installed by
+        // `start` with every change, before the change is visible anywhere else.
         let mut guard = RunGuard {
             inner: inner.clone(),
             tasks: Vec::new(),
         };
-        if let Some(h) = &inner.engine {
-            let mut changes = h.settings();
-            let inner = inner.clone();
-            let watcher = tokio::spawn(async move {
-                // Settings published since start (the start-up run, or an update before
-                // `run`) are taken first.
-                let mut settings = changes.borrow_and_update().clone();
-                loop {
-                    let previous = lock(&inner.settings).clone();
-                    if !Arc::ptr_eq(&previous, &settings) {
-                        *lock(&inner.settings) = settings.clone();
-                        rearm_endpoint(&inner.endpoint, &previous.sip, &settings.sip);
-                    }
-                    if changes.changed().await.is_err() {
-                        return;
-                    }
-                    settings = changes.borrow_and_update().clone();
-                }
-            });
-            guard.tasks.push(watcher.abort_handle());
-        }
         // Outcomes go to the agent's subscribers, and the latest is kept for status().
         let (forward_stop, mut forward_stopped) = oneshot::channel::<()>();
         let forwarder = self.engine_outcomes.take().map(|mut outcomes| {
@@ -528,6 +519,19 @@ struct Inner {
     running: Mutex<bool>,
 }
 
+impl Inner {
+    /// Makes `settings` the settings in effect and re-arms the endpoint with them, unless
+    /// they are already.
+    fn take_settings(&self, settings: &Arc<Settings>) {
+        let mut current = lock(&self.settings);
+        if Arc::ptr_eq(&current, settings) {
+            return;
+        }
+        let previous = std::mem::replace(&mut *current, settings.clone());
+        rearm_endpoint(&self.endpoint, &previous.sip, &settings.sip);
+    }
+}
+
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
@@ -651,8 +655,8 @@ impl AgentHandle {
             tracing::warn!(target: LOG_TARGET, "the listening addresses and [sip.tcp] settings changed; they take effect when the agent is started again");
         }
         match &inner.engine {
-            // The engine overlays the applied files and publishes the result, which re-arms
-            // the endpoint (see Agent::run).
+            // The engine overlays the applied files and publishes the result before it
+            // returns; its settings hook re-arms the endpoint (see Agent::start).
             Some(h) => h.update_settings(settings)?,
             None => {
                 let settings = Arc::new(settings);

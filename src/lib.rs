@@ -92,6 +92,7 @@ pub mod client;
 pub mod config;
 pub mod engine;
 pub mod fleet;
+mod naming;
 pub mod resync;
 pub mod schedule;
 pub mod sip;

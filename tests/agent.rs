@@ -1,6 +1,8 @@
 //! The standalone agent through its library API, on real sockets on 127.0.0.1: the handle's
 //! triggers, outcomes, settings updates, clock validity, status and shutdown.
 
+mod support;
+
 use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
@@ -122,7 +124,7 @@ async fn with_files_the_handle_triggers_reports_and_rearms() {
         settings(&format!(
             "[sip]\nlisten = [\"udp:127.0.0.1:0\"]\nevents = [\"{events}\"]\n\
              [schedule]\ntime_zone = \"UTC\"\n[schedule.panasonic]\ncfg_resync_time = \"{time}\"\n\
-             [provisioning]\nfetch_at_startup = false\nmin_interval_secs = 0\n\
+             [provisioning]\nfetch_at_startup = false\n\
              files = [{{ url = \"file://{}/a.txt\", format = \"raw\" }}]\n",
             files.path().display()
         ))
@@ -218,7 +220,41 @@ async fn settings_updated_before_run_apply_and_a_dropped_run_cleans_up() {
         .unwrap();
     let handle = agent.handle();
     handle.update_settings(config("resync", 90)).unwrap();
-    // The engine has published the new settings once its status shows the new schedule.
+    // In force when update_settings returns: no task has to run first.
+    assert_eq!(handle.status().settings.sip.events, ["resync"]);
+    // Two NOTIFYs wait in the listener's socket buffer before `run` starts: the first
+    // datagrams it reads are judged by the new settings.
+    let addr = udp_addr(&handle);
+    let pbx = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    for (call_id, event) in [("early-1", "resync"), ("early-2", "check-sync")] {
+        pbx.send_to(&support::notify_datagram(call_id, event), addr)
+            .await
+            .unwrap();
+    }
+    let mut outcomes = handle.subscribe();
+    let run = tokio::spawn(agent.run(std::future::pending()));
+    let mut codes = std::collections::BTreeMap::new();
+    let mut buf = [0u8; 2048];
+    while codes.len() < 2 {
+        let n = tokio::time::timeout(Duration::from_secs(5), pbx.recv(&mut buf))
+            .await
+            .expect("an answer")
+            .unwrap();
+        let text = String::from_utf8_lossy(&buf[..n]).into_owned();
+        let code: u16 = text[8..11].parse().unwrap();
+        let call_id = text
+            .lines()
+            .find_map(|l| l.strip_prefix("Call-ID: "))
+            .unwrap()
+            .to_owned();
+        codes.insert(call_id, code);
+    }
+    assert_eq!(
+        codes["early-1"], 200,
+        "resync is accepted from the first datagram on"
+    );
+    assert_eq!(codes["early-2"], 489, "check-sync no longer is");
+    // The engine's task re-arms the schedule too.
     until("the new schedule", || {
         handle
             .status()
@@ -226,11 +262,6 @@ async fn settings_updated_before_run_apply_and_a_dropped_run_cleans_up() {
             .filter(|e| e.schedule.contains("every 90 min"))
     })
     .await;
-    let mut outcomes = handle.subscribe();
-    let run = tokio::spawn(agent.run(std::future::pending()));
-    let addr = udp_addr(&handle);
-    assert_eq!(notify(addr, "resync").await, 200, "taken when run started");
-    assert_eq!(notify(addr, "check-sync").await, 489);
     assert!(handle.status().running);
 
     // A run whose future is dropped stops its helpers and closes the outcome channel.

@@ -27,7 +27,7 @@ const SETTLE: Duration = Duration::from_millis(700);
 
 fn write_config(dir: &Path, server: &HttpServer, sip: &str) -> String {
     let text = format!(
-        "[sip]\nlisten = []\n{sip}\n[provisioning]\nfiles = [{{ url = \"{}\" }}]\nfetch_at_startup = false\nmin_interval_secs = 0\n",
+        "[sip]\nlisten = []\n{sip}\n[provisioning]\nfiles = [{{ url = \"{}\" }}]\nfetch_at_startup = false\n",
         server.url("master.cfg")
     );
     let path = dir.join("agent.toml");

@@ -95,7 +95,7 @@ fn files_toml(server: &HttpServer, names: &[&str]) -> String {
 
 fn base_config(server: &HttpServer, names: &[&str], extra: &str) -> String {
     format!(
-        "[sip]\nlisten = []\n[provisioning]\nfetch_at_startup = false\nmin_interval_secs = 0\ntimeout_secs = 2\nconnect_timeout_secs = 2\n{}{extra}",
+        "[sip]\nlisten = []\n[provisioning]\nfetch_at_startup = false\ntimeout_secs = 2\nconnect_timeout_secs = 2\n{}{extra}",
         files_toml(server, names)
     )
 }
@@ -175,8 +175,9 @@ async fn failures_keep_the_last_good_set_and_retry_at_the_schedules_instant() {
     let good_b = panasonic("B=\"good\"\r\n");
     server.put("a.cfg", good_a.clone());
     server.put("b.cfg", good_b.clone());
-    // Panasonic cyclic every 60 min, CFG_RTRY_INTVL 7 min.
-    let extra = "max_file_size = 1000\n[schedule.panasonic]\ncfg_cyclic = true\ncfg_cyclic_intvl = 60\ncfg_rtry_intvl = 7\n";
+    // Panasonic cyclic every 60 min, CFG_RTRY_INTVL 7 min. A dozen runs back to back: the
+    // run budget is unlimited here (it is tested on the defaults in tests/provisioning.rs).
+    let extra = "max_file_size = 1000\nrun_budget_refill_secs = 0\n[schedule.panasonic]\ncfg_cyclic = true\ncfg_cyclic_intvl = 60\ncfg_rtry_intvl = 7\n";
     let mut agent = Agent::start(&base_config(&server, &["a.cfg", "b.cfg"], extra));
     let first = agent.run(manual()).await;
     assert_eq!(updated_names(&first), ["a.cfg", "b.cfg"]);
@@ -250,7 +251,7 @@ async fn failures_keep_the_last_good_set_and_retry_at_the_schedules_instant() {
 
     // Server down.
     let down_cfg = format!(
-        "[sip]\nlisten = []\n[provisioning]\nfetch_at_startup = false\nmin_interval_secs = 0\nconnect_timeout_secs = 1\nfiles = [{{ url = \"{}\" }}]\n[schedule.panasonic]\ncfg_rtry_intvl = 3\n",
+        "[sip]\nlisten = []\n[provisioning]\nfetch_at_startup = false\nconnect_timeout_secs = 1\nfiles = [{{ url = \"{}\" }}]\n[schedule.panasonic]\ncfg_rtry_intvl = 3\n",
         closed_port_url()
     );
     let mut down = Agent::start(&down_cfg);
@@ -398,7 +399,7 @@ async fn credentials_authenticate_and_never_appear_in_outcomes() {
         .url("a.cfg")
         .replace("http://", "http://phone:s3cret-pw@");
     let cfg = format!(
-        "[sip]\nlisten = []\n[provisioning]\nfetch_at_startup = false\nmin_interval_secs = 0\nfiles = [{{ url = \"{url}\" }}]\n"
+        "[sip]\nlisten = []\n[provisioning]\nfetch_at_startup = false\nfiles = [{{ url = \"{url}\" }}]\n"
     );
     let mut agent = Agent::start(&cfg);
     let o = agent.run(manual()).await;
@@ -483,7 +484,9 @@ async fn reboot_requested_follows_the_notify_and_the_policy() {
     let mut agent = Agent::start(&base_config(
         &server,
         &["a.cfg"],
-        "reboot_policy = \"if-changed\"\n",
+        // Four runs back to back: not what the run budget is for (tested on the defaults
+        // in tests/provisioning.rs), so it is unlimited here.
+        "reboot_policy = \"if-changed\"\nrun_budget_refill_secs = 0\n",
     ));
     let o = agent.run(notify_cause(None)).await;
     assert!(o.reboot_requested, "changed, no wish: if-changed reboots");
@@ -559,7 +562,7 @@ async fn file_urls_are_read_and_capped_while_reading() {
     std::fs::write(dir.path().join("a.cfg"), panasonic("A=\"1\"\r\n")).unwrap();
     std::fs::write(dir.path().join("big.txt"), vec![b'x'; 5000]).unwrap();
     let cfg = format!(
-        "[sip]\nlisten = []\n[provisioning]\nfetch_at_startup = false\nmin_interval_secs = 0\nmax_file_size = 4096\nfiles = [{{ url = \"file://{}/a.cfg\" }}]\n",
+        "[sip]\nlisten = []\n[provisioning]\nfetch_at_startup = false\nmax_file_size = 4096\nfiles = [{{ url = \"file://{}/a.cfg\" }}]\n",
         dir.path().display()
     );
     let mut agent = Agent::start(&cfg);

@@ -115,7 +115,9 @@ fn panasonic_resync_time_fetches_in_one_second_at_0200() {
     );
     assert!(text.contains("  total fetches  20000\n"), "{text}");
     assert!(
-        text.contains("  admission      no start-up fetch, random delay 0 s, min interval 30 s\n"),
+        text.contains(
+            "  admission      no start-up fetch, random delay 0 s, run budget 3 per 20 s\n"
+        ),
         "{text}"
     );
 }
@@ -222,7 +224,8 @@ fn notify_with_a_random_delay_of_600_s_spreads_over_ten_minutes() {
 
 #[test]
 fn a_notify_is_admitted_as_the_agent_admits_it() {
-    // A NOTIFY 10 s after start-up waits for min_interval (30 s) after the start-up run.
+    // A NOTIFY 10 s after start-up is fetched at once: the start-up run took nothing from the
+    // run budget.
     let doc = json(&[
         "fleet",
         "--config",
@@ -434,7 +437,8 @@ fn by_default_the_fleet_starts_at_the_start_of_the_current_hour() {
     assert_eq!(doc["series"][0]["hours"].as_array().unwrap().len(), 48);
     assert_eq!(doc["mac_first"], "020000000000");
     assert_eq!(doc["series"][0]["startup_fetch"], true);
-    assert_eq!(doc["series"][0]["min_interval_secs"], 30);
+    assert_eq!(doc["series"][0]["run_budget"], 3);
+    assert_eq!(doc["series"][0]["run_budget_refill_secs"], 20);
 }
 
 #[test]

@@ -9,9 +9,12 @@
 //! the file, the line and the key.
 
 pub mod auth;
+mod overlay;
 pub mod panasonic;
 pub mod provisioning;
 pub mod snom;
+
+pub(crate) use overlay::{overlay, ParsedFile, Provisioned};
 
 use std::fmt;
 use std::net::SocketAddr;
@@ -438,7 +441,7 @@ fn from_panasonic(file: &panasonic::PanasonicFile) -> Result<Settings, ConfigErr
         if url.is_empty() {
             continue;
         }
-        provisioning::check_url_template(url).map_err(|m| invalid(e, m))?;
+        crate::naming::check_url_template(url).map_err(|m| invalid(e, m))?;
         settings.provisioning.files.push(FileSpec {
             name: Some((*name).to_owned()),
             url: url.to_owned(),
@@ -447,32 +450,7 @@ fn from_panasonic(file: &panasonic::PanasonicFile) -> Result<Settings, ConfigErr
     }
     settings.sip.auth.credentials =
         auth::panasonic_credentials(|k| file.get(k).map(|e| e.value.as_str()));
-    let (mut cyclic, mut cyclic_interval_min, mut retry_interval_min) = PANASONIC_DEFAULTS;
-    if let Some(e) = file.get("CFG_CYCLIC") {
-        cyclic = match e.value.trim() {
-            v if v.eq_ignore_ascii_case("Y") => true,
-            v if v.eq_ignore_ascii_case("N") => false,
-            _ => return Err(invalid(e, "must be \"Y\" or \"N\"".into())),
-        };
-    }
-    for (key, slot) in [
-        ("CFG_CYCLIC_INTVL", &mut cyclic_interval_min),
-        ("CFG_RTRY_INTVL", &mut retry_interval_min),
-    ] {
-        if let Some(e) = file.get(key) {
-            *slot = e
-                .value
-                .trim()
-                .parse()
-                .map_err(|_| invalid(e, "must be a whole number of minutes".into()))?;
-        }
-    }
-    settings.schedule = ScheduleSettings::Panasonic(PanasonicPolling {
-        cyclic,
-        cyclic_interval_min,
-        retry_interval_min,
-        resync_time: file.get("CFG_RESYNC_TIME").map(|e| e.value.clone()),
-    });
+    settings.schedule = panasonic_schedule(&|k| Found::in_panasonic(file, k))?;
     if let Some(e) = file.get("CFG_RESYNC_FROM_SIP") {
         let text = e.value.trim();
         if text.is_empty() {
@@ -522,8 +500,86 @@ fn from_snom(entries: &[snom::Entry], path: &Path) -> Result<Settings, ConfigErr
     if let Some(e) = get("challenge_checksync") {
         settings.sip.auth.challenge = auth::snom_challenge(&e.value).map_err(|m| invalid(e, m))?;
     }
+    if let Some(schedule) = snom_schedule(&|k| Found::in_snom(entries, path, k))? {
+        settings.schedule = schedule;
+    }
+    Ok(settings)
+}
+
+/// One setting found by a lookup: its value and where it was read, for messages.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Found<'a> {
+    value: &'a str,
+    path: &'a Path,
+    line: Option<usize>,
+}
+
+impl<'a> Found<'a> {
+    fn in_panasonic(file: &'a panasonic::PanasonicFile, key: &str) -> Option<Found<'a>> {
+        file.get(key).map(|e| Found {
+            value: &e.value,
+            path: &file.path,
+            line: Some(e.line),
+        })
+    }
+
+    fn in_snom(entries: &'a [snom::Entry], path: &'a Path, key: &str) -> Option<Found<'a>> {
+        entries.iter().find(|e| e.name == key).map(|e| Found {
+            value: &e.value,
+            path,
+            line: Some(e.line),
+        })
+    }
+
+    fn invalid(&self, key: &str, message: String) -> ConfigError {
+        ConfigError::Invalid {
+            path: self.path.to_owned(),
+            line: self.line,
+            key: Some(key.to_owned()),
+            message,
+        }
+    }
+}
+
+/// Looks a setting up by name.
+pub(crate) type Lookup<'l, 'a> = dyn Fn(&str) -> Option<Found<'a>> + 'l;
+
+/// The Panasonic polling schedule the settings `get` finds describe (defaults for the keys
+/// it does not find).
+fn panasonic_schedule(get: &Lookup<'_, '_>) -> Result<ScheduleSettings, ConfigError> {
+    let (mut cyclic, mut cyclic_interval_min, mut retry_interval_min) = PANASONIC_DEFAULTS;
+    if let Some(e) = get("CFG_CYCLIC") {
+        cyclic = match e.value.trim() {
+            v if v.eq_ignore_ascii_case("Y") => true,
+            v if v.eq_ignore_ascii_case("N") => false,
+            _ => return Err(e.invalid("CFG_CYCLIC", "must be \"Y\" or \"N\"".into())),
+        };
+    }
+    for (key, slot) in [
+        ("CFG_CYCLIC_INTVL", &mut cyclic_interval_min),
+        ("CFG_RTRY_INTVL", &mut retry_interval_min),
+    ] {
+        if let Some(e) = get(key) {
+            *slot = e
+                .value
+                .trim()
+                .parse()
+                .map_err(|_| e.invalid(key, "must be a whole number of minutes".into()))?;
+        }
+    }
+    Ok(ScheduleSettings::Panasonic(PanasonicPolling {
+        cyclic,
+        cyclic_interval_min,
+        retry_interval_min,
+        resync_time: get("CFG_RESYNC_TIME").map(|e| e.value.to_owned()),
+    }))
+}
+
+/// The Snom polling schedule the settings `get` finds describe; `None` when it finds no
+/// polling setting at all.
+fn snom_schedule(get: &Lookup<'_, '_>) -> Result<Option<ScheduleSettings>, ConfigError> {
     if !SNOM_KEYS.iter().any(|k| get(k).is_some()) {
-        return Ok(settings);
+        return Ok(None);
     }
     let number = |k: &str, default: u64| -> Result<u64, ConfigError> {
         match get(k) {
@@ -532,7 +588,7 @@ fn from_snom(entries: &[snom::Entry], path: &Path) -> Result<Settings, ConfigErr
             Some(e) => e
                 .value
                 .parse()
-                .map_err(|_| invalid(e, "must be a whole number of seconds".into())),
+                .map_err(|_| e.invalid(k, "must be a whole number of seconds".into())),
         }
     };
     let time = |k: &str| -> Result<Option<LocalTime>, ConfigError> {
@@ -543,7 +599,7 @@ fn from_snom(entries: &[snom::Entry], path: &Path) -> Result<Settings, ConfigErr
                 .value
                 .parse()
                 .map(Some)
-                .map_err(|err| invalid(e, format!("{err} (expected HH:MM, 00:00 to 23:59)"))),
+                .map_err(|err| e.invalid(k, format!("{err} (expected HH:MM, 00:00 to 23:59)"))),
         }
     };
     let enabled = match get("prov_polling_enabled") {
@@ -551,7 +607,7 @@ fn from_snom(entries: &[snom::Entry], path: &Path) -> Result<Settings, ConfigErr
         Some(e) => match e.value.to_ascii_lowercase().as_str() {
             "on" | "true" | "1" => true,
             "off" | "false" | "0" | "" => false,
-            _ => return Err(invalid(e, "must be on or off".into())),
+            _ => return Err(e.invalid("prov_polling_enabled", "must be on or off".into())),
         },
     };
     let mode = match get("prov_polling_mode") {
@@ -559,178 +615,16 @@ fn from_snom(entries: &[snom::Entry], path: &Path) -> Result<Settings, ConfigErr
         Some(e) => e
             .value
             .parse()
-            .map_err(|_| invalid(e, "must be rel, abs or random".into()))?,
+            .map_err(|_| e.invalid("prov_polling_mode", "must be rel, abs or random".into()))?,
     };
-    settings.schedule = ScheduleSettings::Snom(SnomPolling {
+    Ok(Some(ScheduleSettings::Snom(SnomPolling {
         enabled,
         mode,
         period_secs: number("prov_polling_period", 86_400)?,
         time: time("prov_polling_time")?,
         time_rand_end: time("prov_polling_time_rand_end")?,
         settings_refresh_timer_secs: number("settings_refresh_timer", 0)?,
-    });
-    Ok(settings)
-}
-
-/// One fetched provisioning file, as [`overlay`] reads it.
-#[derive(Debug, Clone, Copy)]
-pub struct Provisioned<'a> {
-    /// Local name, for messages.
-    pub name: &'a str,
-    /// Its format; only Panasonic and Snom files carry settings.
-    pub format: FileFormat,
-    /// Content.
-    pub bytes: &'a [u8],
-}
-
-/// The settings in effect once fetched files are applied over the local configuration.
-///
-/// `fetched` is in configured order; a later file wins on a clash, so Panasonic's master,
-/// product, standard order gives standard over product over master. Settings the agent
-/// itself uses are taken from the files: `CFG_RESYNC_FROM_SIP` (the accepted event) and the
-/// polling keys of either vendor. Key by key, fetched values win over a local vendor file of
-/// the same vendor; over a TOML configuration, a fetched file that sets any polling key
-/// replaces the schedule as a whole, with that vendor's defaults for the keys it leaves out.
-/// A file whose own settings are invalid is skipped with a warning naming it; the others
-/// still apply.
-pub fn overlay(local: &Settings, fetched: &[Provisioned<'_>]) -> (Settings, Vec<Warning>) {
-    let mut effective = local.clone();
-    let mut warnings = Vec::new();
-    let mut pana: Vec<panasonic::Entry> = Vec::new();
-    let mut snom_entries: Vec<snom::Entry> = Vec::new();
-    let skipped = |e: ConfigError| {
-        let note = "the agent does not use the settings of this file";
-        match e {
-            ConfigError::Invalid {
-                path,
-                line,
-                key,
-                message,
-            } => Warning {
-                path,
-                line,
-                key,
-                message: format!("{message}; {note}"),
-            },
-            other => Warning {
-                path: PathBuf::from("(provisioned files)"),
-                line: None,
-                key: None,
-                message: format!("{other}; {note}"),
-            },
-        }
-    };
-    for f in fetched.iter().rev() {
-        let path = Path::new(f.name);
-        match f.format {
-            FileFormat::Panasonic => {
-                match panasonic::parse(f.bytes, path).and_then(|p| from_panasonic(&p).map(|_| p)) {
-                    Ok(p) => pana.extend(p.entries),
-                    Err(e) => warnings.push(skipped(e)),
-                }
-            }
-            FileFormat::Snom => match snom::parse(f.bytes, path)
-                .and_then(|entries| from_snom(&entries, path).map(|_| entries))
-            {
-                Ok(entries) => snom_entries.extend(entries),
-                Err(e) => warnings.push(skipped(e)),
-            },
-            FileFormat::Raw => {}
-        }
-    }
-    // Entries are in order of precedence: the last file's first.
-    let pana_all: Vec<(String, String)> = pana
-        .iter()
-        .map(|e| (e.name.clone(), e.value.clone()))
-        .collect();
-    let snom_all: Vec<(String, String)> = snom_entries
-        .iter()
-        .map(|e| (e.name.clone(), e.value.clone()))
-        .collect();
-    fn first<'a>(all: &'a [(String, String)], k: &str) -> Option<&'a str> {
-        all.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str())
-    }
-    let merged_path = Path::new("(provisioned files)");
-    if snom_entries
-        .iter()
-        .any(|e| SNOM_KEYS.contains(&e.name.as_str()))
-    {
-        if local.dialect == Dialect::Snom {
-            snom_entries.extend(
-                local
-                    .vendor_entries
-                    .iter()
-                    .map(|(name, value)| snom::Entry {
-                        name: name.clone(),
-                        value: value.clone(),
-                        line: 0,
-                    }),
-            );
-        }
-        match from_snom(&snom_entries, merged_path) {
-            Ok(s) => effective.schedule = s.schedule,
-            Err(e) => warnings.push(skipped(e)),
-        }
-    }
-    let fetched_schedule = pana
-        .iter()
-        .any(|e| PANASONIC_SCHEDULE_KEYS.contains(&e.name.as_str()));
-    let fetched_event = pana
-        .iter()
-        .find(|e| e.name == "CFG_RESYNC_FROM_SIP" && !e.value.trim().is_empty())
-        .map(|e| e.value.trim().to_owned());
-    if fetched_schedule {
-        if local.dialect == Dialect::Panasonic {
-            pana.extend(
-                local
-                    .vendor_entries
-                    .iter()
-                    .map(|(name, value)| panasonic::Entry {
-                        name: name.clone(),
-                        value: value.clone(),
-                        line: 0,
-                    }),
-            );
-        }
-        let mut file = panasonic::PanasonicFile {
-            path: merged_path.to_owned(),
-            entries: Vec::new(),
-            warnings: Vec::new(),
-        };
-        let mut seen = std::collections::HashSet::new();
-        for e in pana {
-            if seen.insert(e.name.clone()) {
-                file.entries.push(e);
-            }
-        }
-        match from_panasonic(&file) {
-            Ok(s) => effective.schedule = s.schedule,
-            Err(e) => warnings.push(skipped(e)),
-        }
-    }
-    if let Some(event) = fetched_event {
-        effective.sip.events = vec![event];
-    }
-    let fetched_credentials = auth::panasonic_credentials(|k| first(&pana_all, k))
-        .into_iter()
-        .chain(auth::snom_credentials(|k| first(&snom_all, k)))
-        .collect::<Vec<_>>();
-    if !fetched_credentials.is_empty() {
-        effective.sip.auth.credentials =
-            auth::merge(&local.sip.auth.credentials, fetched_credentials);
-    }
-    if let Some(v) = first(&snom_all, "challenge_checksync") {
-        match auth::snom_challenge(v) {
-            Ok(on) => effective.sip.auth.challenge = on,
-            Err(m) => warnings.push(Warning {
-                path: PathBuf::from("(provisioned files)"),
-                line: None,
-                key: Some("challenge_checksync".into()),
-                message: format!("{m}; the setting is ignored"),
-            }),
-        }
-    }
-    (effective, warnings)
+    })))
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -1175,6 +1069,19 @@ fn from_toml(bytes: &[u8], path: &Path) -> Result<Settings, ConfigError> {
         if let Err(message) = zone_named(zone) {
             check(false, "schedule.time_zone", &message)?;
         }
+    }
+    if file.provisioning.uses_min_interval() {
+        let key = "provisioning.min_interval_secs";
+        warnings.push(Warning {
+            path: path.to_owned(),
+            line: key_line(text, key),
+            key: Some(key.into()),
+            message: "retired; read as run_budget = 1 and run_budget_refill_secs = this value, \
+                      which is what it meant (a check-sync then waits for the interval after \
+                      the previous run); remove it to get the defaults, a check-sync in a \
+                      quiet spell fetched at once (see docs/configuration.md)"
+                .into(),
+        });
     }
     let provisioning = file
         .provisioning
@@ -1700,41 +1607,5 @@ mod tests {
         .unwrap();
         assert!(n.sip.auth.challenge);
         assert_eq!(n.sip.auth.credentials[0].auth_id, "1001");
-    }
-
-    #[test]
-    fn provisioned_credentials_and_challenge_overlay_the_local_ones() {
-        let local = from_bytes(
-            b"[sip.auth]\nchallenge = false\n[[sip.auth.credentials]]\nauth_id = \"a1001\"\npassword = \"old\"\n[[sip.auth.credentials]]\nauth_id = \"a1002\"\npassword = \"kept\"\n",
-            Path::new("a.toml"),
-        )
-        .unwrap();
-        let pana = b"# Panasonic SIP Phone Standard Format File #\r\nSIP_AUTHID_1=\"a1001\"\r\nSIP_PASS_1=\"new\"\r\n";
-        let snom = b"<settings><phone-settings><challenge_checksync>on</challenge_checksync></phone-settings></settings>";
-        let (eff, warnings) = overlay(
-            &local,
-            &[
-                Provisioned {
-                    name: "master.cfg",
-                    format: FileFormat::Panasonic,
-                    bytes: pana,
-                },
-                Provisioned {
-                    name: "snom.xml",
-                    format: FileFormat::Snom,
-                    bytes: snom,
-                },
-            ],
-        );
-        assert!(warnings.is_empty(), "{warnings:?}");
-        assert!(eff.sip.auth.challenge);
-        let pw: Vec<(&str, &str)> = eff
-            .sip
-            .auth
-            .credentials
-            .iter()
-            .map(|c| (c.auth_id.as_str(), c.password.as_str()))
-            .collect();
-        assert_eq!(pw, [("a1001", "new"), ("a1002", "kept")]);
     }
 }

@@ -10,6 +10,8 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use crate::naming::{check_file_name, check_url_template};
+
 /// How a fetched file is validated and whether its settings are read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -128,8 +130,10 @@ pub struct ProvisioningSettings {
     pub fetch_at_startup: bool,
     /// Largest random delay before a start-up- or NOTIFY-triggered run (0: none).
     pub random_delay: Duration,
-    /// Shortest time between the starts of two runs; triggers in between wait and coalesce.
-    pub min_interval: Duration,
+    /// Runs a burst of NOTIFY or manual triggers may start at once (at least 1).
+    pub run_budget: u32,
+    /// One run of the budget comes back per this interval; zero admits every run.
+    pub run_budget_refill: Duration,
     /// TCP (and TLS) connect timeout per file.
     pub connect_timeout: Duration,
     /// Total time allowed per file, body included.
@@ -158,7 +162,8 @@ impl Default for ProvisioningSettings {
             base_dir: PathBuf::from("."),
             fetch_at_startup: true,
             random_delay: Duration::ZERO,
-            min_interval: Duration::from_secs(30),
+            run_budget: crate::engine::DEFAULT_RUN_BUDGET,
+            run_budget_refill: crate::engine::DEFAULT_RUN_BUDGET_REFILL,
             connect_timeout: Duration::from_secs(10),
             timeout: Duration::from_secs(60),
             max_file_size: 1024 * 1024,
@@ -211,7 +216,10 @@ pub(super) struct TomlProvisioning {
     state_dir: Option<PathBuf>,
     fetch_at_startup: bool,
     random_delay_secs: u64,
-    min_interval_secs: u64,
+    run_budget: Option<u32>,
+    run_budget_refill_secs: Option<u64>,
+    /// Retired: read as `run_budget = 1`, `run_budget_refill_secs = N` (what it meant).
+    min_interval_secs: Option<u64>,
     connect_timeout_secs: u64,
     timeout_secs: u64,
     max_file_size: u64,
@@ -240,7 +248,9 @@ impl Default for TomlProvisioning {
             state_dir: None,
             fetch_at_startup: d.fetch_at_startup,
             random_delay_secs: d.random_delay.as_secs(),
-            min_interval_secs: d.min_interval.as_secs(),
+            run_budget: None,
+            run_budget_refill_secs: None,
+            min_interval_secs: None,
             connect_timeout_secs: d.connect_timeout.as_secs(),
             timeout_secs: d.timeout.as_secs(),
             max_file_size: d.max_file_size,
@@ -257,6 +267,12 @@ impl Default for TomlProvisioning {
 pub(super) type Problem = (&'static str, String);
 
 impl TomlProvisioning {
+    /// Whether the retired `min_interval_secs` was given (its value is read as a budget of
+    /// one run refilled every that many seconds; the reader warns).
+    pub(super) fn uses_min_interval(&self) -> bool {
+        self.min_interval_secs.is_some()
+    }
+
     /// Checks ranges and builds the settings; `base_dir` is the configuration's directory.
     pub(super) fn into_settings(self, base_dir: &Path) -> Result<ProvisioningSettings, Problem> {
         let range = |ok: bool, key: &'static str, what: &str| -> Result<(), Problem> {
@@ -282,9 +298,35 @@ impl TomlProvisioning {
             "provisioning.random_delay_secs",
             "must be from 0 to 86400 seconds",
         )?;
+        let (run_budget, run_budget_refill_secs) = match (
+            self.min_interval_secs,
+            self.run_budget,
+            self.run_budget_refill_secs,
+        ) {
+            (Some(_), Some(_), _) | (Some(_), _, Some(_)) => {
+                return Err((
+                    "provisioning.min_interval_secs",
+                    "was replaced by run_budget and run_budget_refill_secs; give only those".into(),
+                ))
+            }
+            (Some(secs), None, None) => (1, secs),
+            (None, budget, refill) => (
+                budget.unwrap_or(crate::engine::DEFAULT_RUN_BUDGET),
+                refill.unwrap_or(crate::engine::DEFAULT_RUN_BUDGET_REFILL.as_secs()),
+            ),
+        };
         range(
-            self.min_interval_secs <= 86_400,
-            "provisioning.min_interval_secs",
+            (1..=100).contains(&run_budget),
+            "provisioning.run_budget",
+            "must be from 1 to 100 runs",
+        )?;
+        range(
+            run_budget_refill_secs <= 86_400,
+            if self.min_interval_secs.is_some() {
+                "provisioning.min_interval_secs"
+            } else {
+                "provisioning.run_budget_refill_secs"
+            },
             "must be from 0 to 86400 seconds",
         )?;
         range(
@@ -342,7 +384,8 @@ impl TomlProvisioning {
             base_dir: base_dir.to_owned(),
             fetch_at_startup: self.fetch_at_startup,
             random_delay: Duration::from_secs(self.random_delay_secs),
-            min_interval: Duration::from_secs(self.min_interval_secs),
+            run_budget,
+            run_budget_refill: Duration::from_secs(run_budget_refill_secs),
             connect_timeout: Duration::from_secs(self.connect_timeout_secs),
             timeout: Duration::from_secs(self.timeout_secs),
             max_file_size: self.max_file_size,
@@ -352,42 +395,6 @@ impl TomlProvisioning {
             post_update_command: self.post_update_command,
             post_update_timeout: Duration::from_secs(self.post_update_timeout_secs),
         })
-    }
-}
-
-/// A URL template must use a scheme the engine fetches.
-pub fn check_url_template(url: &str) -> Result<(), String> {
-    let lower = url.trim().to_ascii_lowercase();
-    if ["http://", "https://", "file://"]
-        .iter()
-        .any(|s| lower.starts_with(s))
-    {
-        Ok(())
-    } else {
-        Err(format!(
-            "\"{}\": a file URL must start with http://, https:// or file://",
-            crate::sip::escape::excerpt(crate::engine::source::redact(url).as_bytes())
-        ))
-    }
-}
-
-/// A local file name: a plain name, no directories.
-pub fn check_file_name(name: &str) -> Result<(), String> {
-    let ok = !name.is_empty()
-        && name.len() <= 255
-        && name != "."
-        && name != ".."
-        && !name.starts_with('.')
-        && !name.contains(['/', '\\', '\0'])
-        && name != crate::engine::set::MANIFEST;
-    if ok {
-        Ok(())
-    } else {
-        Err(format!(
-            "\"{}\" is not usable as a file name (a plain name, not starting with '.', not \"{}\")",
-            crate::sip::escape::excerpt(name.as_bytes()),
-            crate::engine::set::MANIFEST
-        ))
     }
 }
 
@@ -430,6 +437,43 @@ mod tests {
                 want,
                 "{policy:?} {wish:?} {changed}"
             );
+        }
+    }
+
+    #[test]
+    fn run_admission_defaults_and_the_retired_min_interval() {
+        let read = |text: &str| crate::config::from_bytes(text.as_bytes(), Path::new("a.toml"));
+        let d = read("").unwrap();
+        assert_eq!(
+            (d.provisioning.run_budget, d.provisioning.run_budget_refill),
+            (3, Duration::from_secs(20))
+        );
+        assert!(d.warnings.is_empty(), "{:?}", d.warnings);
+        let s = read("[provisioning]\nrun_budget = 5\nrun_budget_refill_secs = 0\n").unwrap();
+        assert_eq!(
+            (s.provisioning.run_budget, s.provisioning.run_budget_refill),
+            (5, Duration::ZERO)
+        );
+        // The old key keeps its meaning, with a warning on its line.
+        let old = read("[provisioning]\nmin_interval_secs = 30\n").unwrap();
+        assert_eq!(
+            (
+                old.provisioning.run_budget,
+                old.provisioning.run_budget_refill
+            ),
+            (1, Duration::from_secs(30))
+        );
+        let w = old.warnings[0].to_string();
+        assert!(w.contains("a.toml:2") && w.contains("retired"), "{w}");
+        // Together with a new key it is an error, and so is a budget of 0.
+        for bad in [
+            "[provisioning]\nmin_interval_secs = 30\nrun_budget = 2\n",
+            "[provisioning]\nmin_interval_secs = 30\nrun_budget_refill_secs = 2\n",
+            "[provisioning]\nrun_budget = 0\n",
+            "[provisioning]\nrun_budget_refill_secs = 86401\n",
+        ] {
+            let e = read(bad).unwrap_err().to_string();
+            assert!(e.contains("provisioning."), "{bad}: {e}");
         }
     }
 

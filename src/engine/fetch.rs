@@ -159,11 +159,13 @@ impl Fetcher {
         self.limits
     }
 
-    /// Fetches one file. `cond` is used for HTTP only; a local file is always read.
+    /// Fetches one file. `cond` is used for HTTP only; a local file is always read. `now` is
+    /// the wall-clock time a `Retry-After` date is counted from.
     pub async fn fetch(
         &self,
         location: &Location,
         cond: &Conditional,
+        now: jiff::Timestamp,
     ) -> Result<Fetched, FetchError> {
         match location {
             Location::File { path } => self.read_file(path).await,
@@ -178,7 +180,7 @@ impl Fetcher {
                 if let Some(lm) = &cond.last_modified {
                     req = req.header(reqwest::header::IF_MODIFIED_SINCE, lm);
                 }
-                self.http(req).await
+                self.http(req, now).await
             }
         }
     }
@@ -198,7 +200,11 @@ impl Fetcher {
         }
     }
 
-    async fn http(&self, req: reqwest::RequestBuilder) -> Result<Fetched, FetchError> {
+    async fn http(
+        &self,
+        req: reqwest::RequestBuilder,
+        now: jiff::Timestamp,
+    ) -> Result<Fetched, FetchError> {
         let mut resp = req.send().await.map_err(|e| self.classify(e))?;
         let status = resp.status().as_u16();
         let header = |resp: &reqwest::Response, name| {
@@ -217,9 +223,7 @@ impl Fetcher {
                     .headers()
                     .get(reqwest::header::RETRY_AFTER)
                     .and_then(|v| v.to_str().ok())
-                    .and_then(|v| {
-                        parse_retry_after(v, jiff::Timestamp::now(), self.limits.max_retry_after)
-                    });
+                    .and_then(|v| parse_retry_after(v, now, self.limits.max_retry_after));
                 return Err(FetchError::Unavailable {
                     code: status,
                     retry_after,

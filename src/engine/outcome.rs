@@ -71,6 +71,12 @@ impl Cause {
         }
     }
 
+    /// Whether a run for this cause draws from the run budget: NOTIFYs and the application's
+    /// calls do; start-up, timed polls and retries, which the agent paces itself, do not.
+    pub(crate) fn draws_budget(&self) -> bool {
+        matches!(self, Cause::Notify { .. } | Cause::Manual { .. })
+    }
+
     /// Whether a configured random delay applies before the run (start-up and NOTIFY).
     pub fn is_spread(&self) -> bool {
         matches!(self, Cause::Startup | Cause::Notify { .. })
@@ -127,17 +133,22 @@ impl Causes {
     /// Merges another trigger into the run.
     pub fn merge(&mut self, cause: &Cause) {
         self.count = self.count.saturating_add(1);
-        self.reboot_wish = match (self.reboot_wish, cause.reboot_wish()) {
-            (Some(true), _) | (_, Some(true)) => Some(true),
-            (Some(false), _) | (_, Some(false)) => Some(false),
-            (None, None) => None,
-        };
+        self.reboot_wish = merge_wish(self.reboot_wish, cause.reboot_wish());
     }
 
-    /// Merges a whole group.
+    /// Merges a whole group, its reboot wish included.
     pub fn absorb(&mut self, other: Causes) {
-        self.count = self.count.saturating_add(other.count.saturating_sub(1));
-        self.merge(&other.first);
+        self.count = self.count.saturating_add(other.count);
+        self.reboot_wish = merge_wish(self.reboot_wish, other.reboot_wish);
+    }
+}
+
+/// `true` if either asked for a reboot, else `false` if either asked for none, else `None`.
+fn merge_wish(a: Option<bool>, b: Option<bool>) -> Option<bool> {
+    match (a, b) {
+        (Some(true), _) | (_, Some(true)) => Some(true),
+        (Some(false), _) | (_, Some(false)) => Some(false),
+        (None, None) => None,
     }
 }
 

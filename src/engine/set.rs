@@ -26,8 +26,7 @@ use sha2::{Digest, Sha256};
 
 use super::store::{self, io_err, StoreError};
 
-/// Name of the manifest inside a set directory.
-pub const MANIFEST: &str = "manifest.toml";
+pub use crate::naming::MANIFEST;
 /// Name of the link to the current set.
 pub const CURRENT: &str = "current";
 /// Directory holding the sets.
@@ -136,8 +135,7 @@ pub fn load_current(
     let mut contents = BTreeMap::new();
     let mut mismatched = Vec::new();
     for (name, record) in manifest.files.iter_mut() {
-        crate::config::provisioning::check_file_name(name)
-            .map_err(|m| corrupt(&manifest_path, m))?;
+        crate::naming::check_file_name(name).map_err(|m| corrupt(&manifest_path, m))?;
         let bytes = read_capped(&dir.join(name), max_file_size.max(record.size))?;
         let actual = digest(&bytes);
         if actual != record.digest {
@@ -192,8 +190,7 @@ pub fn apply(
         };
         let mut contents = BTreeMap::new();
         for (name, bytes, record) in files {
-            crate::config::provisioning::check_file_name(&name)
-                .map_err(|_| StoreError::BadName(name.clone()))?;
+            crate::naming::check_file_name(&name).map_err(|_| StoreError::BadName(name.clone()))?;
             write_synced(&dir.join(&name), &bytes)?;
             manifest.files.insert(name.clone(), record);
             contents.insert(name, bytes);

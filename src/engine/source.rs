@@ -97,22 +97,7 @@ pub struct Source {
     pub format: FileFormat,
 }
 
-/// Masks the credentials of a URL (or URL template) for display: `http://***@host/...`.
-pub fn redact(url: &str) -> String {
-    let Some(scheme_end) = url.find("://") else {
-        return url.to_owned();
-    };
-    let rest = &url[scheme_end + 3..];
-    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    match rest[..authority_end].rfind('@') {
-        Some(at) => format!(
-            "{}://***@{}",
-            &url[..scheme_end],
-            &rest[at + 1..] // host and everything after it
-        ),
-        None => url.to_owned(),
-    }
-}
+pub(crate) use crate::naming::redact;
 
 fn percent_decode(text: &str) -> String {
     let bytes = text.as_bytes();
@@ -255,7 +240,7 @@ pub fn resolve_all(
             Some(n) => n.clone(),
             None => name_from(&location, &url)?,
         };
-        crate::config::provisioning::check_file_name(&name).map_err(SourceError::BadName)?;
+        crate::naming::check_file_name(&name).map_err(SourceError::BadName)?;
         if out.iter().any(|s| s.name == name) {
             return Err(SourceError::DuplicateName(name));
         }
@@ -296,14 +281,6 @@ mod tests {
         assert_eq!((c.user.as_str(), c.password.as_str()), ("admin", "s@cret"));
         assert_eq!(format!("{c:?}"), "Credentials(***)");
         assert!(!format!("{loc} {loc:?}").contains("cret"));
-        assert_eq!(
-            redact("https://admin:pw@prov.example/{MAC}.cfg"),
-            "https://***@prov.example/{MAC}.cfg"
-        );
-        assert_eq!(
-            redact("https://prov.example/a@b"),
-            "https://prov.example/a@b"
-        );
     }
 
     #[test]

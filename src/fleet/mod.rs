@@ -169,8 +169,10 @@ pub struct Series {
     pub startup_fetch: bool,
     /// `random_delay` in whole seconds.
     pub random_delay_secs: u64,
-    /// `min_interval` in whole seconds.
-    pub min_interval_secs: u64,
+    /// `run_budget`: runs NOTIFYs may start at once.
+    pub run_budget: u32,
+    /// `run_budget_refill` in whole seconds.
+    pub run_budget_refill_secs: u64,
     /// Fetches in the window.
     pub total: u64,
     /// The busiest second.
@@ -277,7 +279,8 @@ pub fn preview(options: &FleetOptions, configs: &[FleetConfig]) -> Result<Previe
             warnings,
             startup_fetch,
             random_delay_secs: prov.random_delay.as_secs(),
-            min_interval_secs: prov.min_interval.as_secs(),
+            run_budget: prov.run_budget,
+            run_budget_refill_secs: prov.run_budget_refill.as_secs(),
             total: f.total,
             peak_second: f.peak_second,
             peak_minute: f.peak_minute,

@@ -36,14 +36,15 @@ fn header_zone(p: &Preview) -> TimeZone {
 
 fn admission(s: &Series) -> String {
     format!(
-        "{}, random delay {} s, min interval {} s",
+        "{}, random delay {} s, run budget {} per {} s",
         if s.startup_fetch {
             "start-up fetch"
         } else {
             "no start-up fetch"
         },
         s.random_delay_secs,
-        s.min_interval_secs
+        s.run_budget,
+        s.run_budget_refill_secs
     )
 }
 
@@ -134,7 +135,8 @@ pub(super) fn json(p: &Preview) -> String {
                 "warnings": s.warnings.iter().map(ToString::to_string).collect::<Vec<_>>(),
                 "startup_fetch": s.startup_fetch,
                 "random_delay_secs": s.random_delay_secs,
-                "min_interval_secs": s.min_interval_secs,
+                "run_budget": s.run_budget,
+                "run_budget_refill_secs": s.run_budget_refill_secs,
                 "total_fetches": s.total,
                 "peak_second": peak_json(&s.peak_second, z),
                 "peak_minute": peak_json(&s.peak_minute, z),

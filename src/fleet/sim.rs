@@ -207,7 +207,7 @@ mod tests {
     }
 
     #[test]
-    fn relative_polls_are_spaced_by_the_minimum_interval() {
+    fn relative_polls_run_on_their_schedule_without_drawing_from_the_run_budget() {
         let schedule = ScheduleSettings::Snom(SnomPolling {
             enabled: true,
             mode: SnomMode::Rel,
@@ -220,10 +220,10 @@ mod tests {
         let zone = TimeZone::UTC;
         let s = setup(&schedule, &prov, &zone, &[]);
         let got = runs(&s, 1);
-        // Start-up at 0; the poll at 20 s waits for 30 s after it; the next slot after
-        // 30 s is 40 s, which waits for 60 s; and so on: a run every 30 s.
-        assert_eq!(&got[..4], &[0, 30, 60, 90]);
-        assert_eq!(got.len(), 48 * 3600 / 30);
+        // Start-up at 0, then a poll every 20 s: timed polls are paced by the schedule and do
+        // not draw from the run budget.
+        assert_eq!(&got[..4], &[0, 20, 40, 60]);
+        assert_eq!(got.len(), 48 * 3600 / 20);
     }
 
     #[test]

@@ -79,6 +79,11 @@ impl Daemon {
         }
     }
 
+    /// The state directory `start` made for it.
+    pub fn state_dir(&self) -> Option<&std::path::Path> {
+        self.state.as_ref().map(|s| s.path())
+    }
+
     /// Reads the lines logged so far.
     fn drain(&mut self) {
         while let Ok(l) = self.lines.try_recv() {
@@ -148,5 +153,14 @@ impl Daemon {
         }
         let _ = self.child.kill();
         panic!("sip-resync did not stop within 5 s of SIGTERM");
+    }
+}
+
+impl Drop for Daemon {
+    /// A test that panics before stopping its daemon must not leave it running: kill and reap
+    /// it (a no-op once `terminate` or `kill9` has).
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }

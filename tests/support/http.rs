@@ -9,7 +9,7 @@
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -56,6 +56,8 @@ pub struct Seen {
     pub headers: Vec<(String, String)>,
     /// Status the server answered with.
     pub status: u16,
+    /// When the first byte of the request was read.
+    pub at: Instant,
 }
 
 impl Seen {
@@ -81,6 +83,8 @@ struct State {
     etags: bool,
     log: Vec<Seen>,
     puts: i64,
+    /// Paths whose answers wait until released (see [`HttpServer::hold`]).
+    held: std::collections::HashSet<String>,
 }
 
 type Shared = Arc<Mutex<State>>;
@@ -112,6 +116,7 @@ impl HttpServer {
             etags: true,
             log: Vec::new(),
             puts: 0,
+            held: std::collections::HashSet::new(),
         }));
         let (stop_tx, stop_rx) = oneshot::channel::<()>();
         let shared = state.clone();
@@ -233,6 +238,28 @@ impl HttpServer {
             .count()
     }
 
+    /// Holds the answers to requests for `path` (they are logged when they arrive) until
+    /// [`HttpServer::release`]: a client's fetch stays in flight for as long as a test needs.
+    pub fn hold(&self, path: &str) {
+        lock(&self.state).held.insert(normalise(path));
+    }
+
+    /// Lets held answers for `path` go, and later ones through at once.
+    pub fn release(&self, path: &str) {
+        lock(&self.state).held.remove(&normalise(path));
+    }
+
+    /// Waits (at most `wait`) until `n` GET requests were seen, and returns every request.
+    pub fn wait_for_gets(&self, n: usize, wait: Duration) -> Vec<Seen> {
+        let end = Instant::now() + wait;
+        loop {
+            if self.total_gets() >= n || Instant::now() > end {
+                return self.requests();
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+
     /// Forgets the requests seen so far.
     pub fn clear_log(&self) {
         lock(&self.state).log.clear();
@@ -271,6 +298,7 @@ struct Request {
     path: String,
     http10: bool,
     headers: Vec<(String, String)>,
+    at: Instant,
 }
 
 impl Request {
@@ -301,8 +329,8 @@ async fn serve_connection(mut stream: TcpStream, state: Shared) {
     let _ = stream.set_nodelay(true);
     let mut buf: Vec<u8> = Vec::new();
     loop {
-        let head = match read_head(&mut stream, &mut buf).await {
-            Head::Complete(head) => head,
+        let (head, at) = match read_head(&mut stream, &mut buf).await {
+            Head::Complete(head, at) => (head, at),
             Head::TooLarge => {
                 let reply = Reply::text(431, "request head too large\n").closing();
                 let _ = send(&mut stream, &reply).await;
@@ -310,7 +338,7 @@ async fn serve_connection(mut stream: TcpStream, state: Shared) {
             }
             Head::Closed => return,
         };
-        let Some(req) = parse_head(&head) else {
+        let Some(req) = parse_head(&head, at) else {
             let _ = send(&mut stream, &Reply::text(400, "bad request\n").closing()).await;
             return;
         };
@@ -325,6 +353,9 @@ async fn serve_connection(mut stream: TcpStream, state: Shared) {
             return;
         }
         let mut reply = answer(&state, &req);
+        while lock(&state).held.contains(&req.path) {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
         if chunked || !req.keep_alive() {
             reply = reply.closing();
         } else if req.http10 {
@@ -340,7 +371,8 @@ async fn serve_connection(mut stream: TcpStream, state: Shared) {
 }
 
 enum Head {
-    Complete(Vec<u8>),
+    /// The head, and when its first byte was read.
+    Complete(Vec<u8>, Instant),
     TooLarge,
     Closed,
 }
@@ -348,15 +380,19 @@ enum Head {
 /// Reads up to and including the blank line ending a request head. Bytes read past it stay
 /// in `buf` for the next request.
 async fn read_head(stream: &mut TcpStream, buf: &mut Vec<u8>) -> Head {
+    let mut first: Option<Instant> = None;
     loop {
         // Tolerate stray CRLFs between pipelined requests.
         while buf.starts_with(b"\r\n") {
             buf.drain(..2);
         }
+        if !buf.is_empty() {
+            first.get_or_insert_with(Instant::now);
+        }
         if let Some(end) = find(buf, b"\r\n\r\n") {
             let head = buf[..end + 4].to_vec();
             buf.drain(..end + 4);
-            return Head::Complete(head);
+            return Head::Complete(head, first.unwrap_or_else(Instant::now));
         }
         if buf.len() > MAX_HEAD {
             return Head::TooLarge;
@@ -385,7 +421,7 @@ async fn discard(stream: &mut TcpStream, buf: &mut Vec<u8>, length: usize) -> bo
 }
 
 /// Parses the request line and headers; None if malformed.
-fn parse_head(head: &[u8]) -> Option<Request> {
+fn parse_head(head: &[u8], at: Instant) -> Option<Request> {
     let text = std::str::from_utf8(head).ok()?;
     let mut lines = text.split("\r\n");
     let mut parts = lines.next()?.split(' ');
@@ -403,6 +439,7 @@ fn parse_head(head: &[u8]) -> Option<Request> {
         path: target_path(target),
         http10: version == "HTTP/1.0",
         headers,
+        at,
     })
 }
 
@@ -425,6 +462,7 @@ fn answer(state: &Shared, req: &Request) -> Reply {
         path: req.path.clone(),
         headers: req.headers.clone(),
         status: reply.status,
+        at: req.at,
     });
     reply
 }

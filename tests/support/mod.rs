@@ -4,6 +4,24 @@ pub mod http;
 pub mod server;
 pub mod sipp;
 
+/// An out-of-dialog NOTIFY datagram from 127.0.0.1:5999 with `Event: {event}`; `tag` makes
+/// its Call-ID, branch and From tag unique.
+pub fn notify_datagram(tag: &str, event: &str) -> Vec<u8> {
+    format!(
+        "NOTIFY sip:1001@127.0.0.1 SIP/2.0\r\n\
+         Via: SIP/2.0/UDP 127.0.0.1:5999;branch=z9hG4bK-{tag}\r\n\
+         From: <sip:pbx@127.0.0.1>;tag={tag}\r\n\
+         To: <sip:1001@127.0.0.1>\r\n\
+         Call-ID: {tag}\r\n\
+         CSeq: 1 NOTIFY\r\n\
+         Event: {event}\r\n\
+         Subscription-State: terminated\r\n\
+         Max-Forwards: 70\r\n\
+         Content-Length: 0\r\n\r\n"
+    )
+    .into_bytes()
+}
+
 /// Reads from a TCP stream until `n` SIP status lines have arrived; panics after 3 s or when
 /// the peer closes first.
 pub fn read_answers(stream: &mut std::net::TcpStream, n: usize) -> String {

@@ -223,8 +223,14 @@ fn a_per_source_udp_flood_is_cut_to_its_budget() {
             .send_to(&notify(&format!("f{i}")), server.udp_addr())
             .unwrap();
         if i % 50 == 49 {
-            // Let the listener keep up, so the kernel's buffers do not do the dropping.
-            std::thread::sleep(Duration::from_millis(5));
+            // Let the listener keep up, so the kernel's buffers do not do the dropping: on a
+            // loaded machine the listener may not run for a while. Fifty datagrams fit in
+            // the socket's buffer many times over.
+            let sent = i as u64 + 1;
+            let end = Instant::now() + Duration::from_secs(2);
+            while server.counters().received < sent && Instant::now() < end {
+                std::thread::sleep(Duration::from_millis(1));
+            }
         }
     }
     let sent_in = started.elapsed();

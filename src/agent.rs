@@ -817,10 +817,13 @@ impl Embedded {
         transport: Transport,
         bytes: &[u8],
     ) -> Verdict {
-        if !self.endpoint.claims(transport, bytes) {
+        // One parse answers both "is this ours?" and "what to send".
+        let Some(handled) = self
+            .endpoint
+            .handle_if_claimed(now, source, transport, bytes)
+        else {
             return Verdict::NotOurs;
-        }
-        let handled = self.endpoint.handle(now, source, transport, bytes);
+        };
         Verdict::Ours {
             reply: handled.reply,
             resync: handled.resync,

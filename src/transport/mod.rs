@@ -306,7 +306,7 @@ pub(crate) fn after_reply(
         Disposition::Resync => {}
     }
     if let Some(req) = handled.resync {
-        tracing::info!(%source, %transport, event = %crate::sip::escape::excerpt(req.event.as_bytes()), reboot = ?req.reboot, call_id = %crate::sip::escape::excerpt(req.call_id.as_bytes()), "resync requested");
+        tracing::debug!(%source, %transport, event = %crate::sip::escape::excerpt(req.event.as_bytes()), reboot = ?req.reboot, call_id = %crate::sip::escape::excerpt(req.call_id.as_bytes()), "resync requested");
         forward(req, sink);
     }
 }

@@ -46,6 +46,25 @@ fn random_token(state: &RandomState, salt: u64) -> String {
     format!("{:016x}", state.hash_one((nanos, std::process::id(), salt)))
 }
 
+/// `uri` in `rsip`'s model. `rsip` 0.4 reads no IPv6 reference (`[2001:db8::1]`) and would
+/// write an IPv6 address without its brackets, so such a host is modelled as a domain that
+/// holds the bracketed reference, which it writes as given.
+fn model_uri(uri: &str) -> Result<rsip::Uri, String> {
+    let bad = |e: &dyn std::fmt::Display| format!("\"{uri}\" is not a SIP URI: {e}");
+    let Some(open) = uri.find('[') else {
+        return rsip::Uri::try_from(uri).map_err(|e| bad(&e));
+    };
+    let close = uri[open..]
+        .find(']')
+        .map(|c| open + c)
+        .ok_or_else(|| bad(&"unclosed IPv6 reference"))?;
+    let v6: std::net::Ipv6Addr = uri[open + 1..close].parse().map_err(|e| bad(&e))?;
+    let placeholder = format!("{}ipv6.invalid{}", &uri[..open], &uri[close + 1..]);
+    let mut model = rsip::Uri::try_from(placeholder.as_str()).map_err(|e| bad(&e))?;
+    model.host_with_port.host = rsip::Host::Domain(format!("[{v6}]").into());
+    Ok(model)
+}
+
 impl NotifyClient {
     /// Builds a NOTIFY with `Event: {event}` from `local` for `to_uri`. Fails when `to_uri`
     /// is not a SIP URI.
@@ -69,8 +88,7 @@ impl NotifyClient {
                 "\"{to_uri}\" is not a SIP URI (sip:user@host[:port])"
             ));
         }
-        let uri = rsip::Uri::try_from(to_uri)
-            .map_err(|e| format!("\"{to_uri}\" is not a SIP URI: {e}"))?;
+        let uri = model_uri(to_uri)?;
         let state = RandomState::new();
         let branch = format!("z9hG4bK{}", random_token(&state, 1));
         let call_id = random_token(&state, 2);
@@ -79,8 +97,7 @@ impl NotifyClient {
             SocketAddr::V4(a) => a.to_string(),
             SocketAddr::V6(a) => format!("[{}]:{}", a.ip(), a.port()),
         };
-        let local_uri = rsip::Uri::try_from(format!("sip:sip-resync@{local_host}").as_str())
-            .map_err(|e| format!("local address {local_host}: {e}"))?;
+        let local_uri = model_uri(&format!("sip:sip-resync@{local_host}"))?;
         let sent_by = rsip::Uri {
             host_with_port: local_uri.host_with_port.clone(),
             ..Default::default()
@@ -250,6 +267,26 @@ mod tests {
         // A response to another transaction is ignored.
         let other = NotifyClient::new(Transport::Udp, local, "check-sync", "sip:a@b").unwrap();
         assert!(NotifyClient::new(Transport::Udp, local, "check-sync", "not a uri").is_err());
+        let v6 = NotifyClient::new(
+            Transport::Udp,
+            "[::1]:40000".parse().unwrap(),
+            "check-sync",
+            "sip:1001@[::1]:5060",
+        )
+        .unwrap();
+        let text = String::from_utf8(v6.request().to_vec()).unwrap();
+        assert!(
+            text.starts_with("NOTIFY sip:1001@[::1]:5060 SIP/2.0\r\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("\r\nVia: SIP/2.0/UDP [::1]:40000;branch=z9hG4bK"),
+            "{text}"
+        );
+        assert!(
+            text.contains("\r\nFrom: <sip:sip-resync@[::1]:40000>;tag="),
+            "{text}"
+        );
         assert_eq!(other.on_response(&reply), None);
     }
 }

@@ -24,7 +24,7 @@
 use std::collections::HashMap;
 use std::hash::BuildHasher;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -36,7 +36,7 @@ use super::event::{event_type, EventHeader, EventMatcher};
 use super::headers::{self, Name};
 use super::limits::Limits;
 use super::message::{self, Defect, Framing, Request, Unanswerable};
-use super::rate::{Limit, RateLimiter, RateLimits};
+use super::rate::{GlobalBudget, Limit, RateLimiter, RateLimits};
 use super::response::{self, Status, ALLOW};
 use super::transaction::{DupKey, Lookup, TransactionTable, TxKey, TIMER_J_UDP};
 use crate::resync::{ResyncRequest, Transport};
@@ -184,6 +184,54 @@ impl Counters {
         }
     }
 
+    /// Adds `other` to these counts (the endpoints of several workers make one total).
+    pub(crate) fn add(&mut self, other: &Counters) {
+        let Counters {
+            received,
+            responses,
+            resync_requests,
+            retransmissions,
+            duplicates,
+            rejected,
+            acks,
+            keepalives,
+            dropped_responses,
+            dropped_oversize,
+            dropped_garbage,
+            dropped_unanswerable,
+            transactions_evicted,
+            stream_errors,
+            refused_source,
+            rate_limited_requests,
+            rate_limited_triggers,
+            rate_limit_evictions,
+            auth_challenges,
+            auth_failures,
+            auth_stale,
+        } = *other;
+        self.received += received;
+        self.responses += responses;
+        self.resync_requests += resync_requests;
+        self.retransmissions += retransmissions;
+        self.duplicates += duplicates;
+        self.rejected += rejected;
+        self.acks += acks;
+        self.keepalives += keepalives;
+        self.dropped_responses += dropped_responses;
+        self.dropped_oversize += dropped_oversize;
+        self.dropped_garbage += dropped_garbage;
+        self.dropped_unanswerable += dropped_unanswerable;
+        self.transactions_evicted += transactions_evicted;
+        self.stream_errors += stream_errors;
+        self.refused_source += refused_source;
+        self.rate_limited_requests += rate_limited_requests;
+        self.rate_limited_triggers += rate_limited_triggers;
+        self.rate_limit_evictions += rate_limit_evictions;
+        self.auth_challenges += auth_challenges;
+        self.auth_failures += auth_failures;
+        self.auth_stale += auth_stale;
+    }
+
     /// Messages dropped without an answer because they could not be used (garbage,
     /// oversize, responses, requests without the fields an answer needs).
     pub fn dropped(&self) -> u64 {
@@ -323,9 +371,10 @@ pub struct Endpoint {
     udp_transactions: TransactionTable<Completed>,
     counters: Counters,
     tag_key: std::collections::hash_map::RandomState,
-    drop_log: HashMap<IpAddr, Instant>,
-    /// When a global rate limit was last logged.
-    global_log: Option<Instant>,
+    /// When drops were last logged, by this endpoint.
+    log: LogMemory,
+    /// The same, shared with the endpoints of other workers (`None` for a lone endpoint).
+    shared_log: Option<Arc<Mutex<LogMemory>>>,
     limiter: RateLimiter,
     /// The latest resync request held back by a trigger limit.
     deferred: Option<ResyncRequest>,
@@ -338,18 +387,29 @@ pub struct Endpoint {
 impl Endpoint {
     /// A new endpoint.
     pub fn new(config: EndpointConfig) -> Endpoint {
+        Endpoint::sharing(config, GlobalBudget::new(), None)
+    }
+
+    /// A new endpoint whose global rate limits draw on `global`, and whose drop logging is
+    /// rationed with `shared_log`, both shared with other endpoints (one per UDP worker).
+    /// Everything else is its own.
+    pub(crate) fn sharing(
+        config: EndpointConfig,
+        global: Arc<GlobalBudget>,
+        shared_log: Option<Arc<Mutex<LogMemory>>>,
+    ) -> Endpoint {
         Endpoint {
             udp_transactions: TransactionTable::new(
                 config.max_transactions,
                 config.max_transaction_bytes,
                 TIMER_J_UDP,
             ),
-            limiter: RateLimiter::new(config.rate_limits),
+            limiter: RateLimiter::sharing(config.rate_limits, global),
             config,
             counters: Counters::default(),
             tag_key: Default::default(),
-            drop_log: HashMap::new(),
-            global_log: None,
+            log: LogMemory::default(),
+            shared_log,
             deferred: None,
             digest: DigestState::new(),
             scratch: Vec::with_capacity(1024),
@@ -370,8 +430,18 @@ impl Endpoint {
     /// transactions, rate-limit budgets (rebuilt only when the limits change) and counters.
     /// The transaction bounds of the first configuration stay in force.
     pub fn reconfigure(&mut self, config: EndpointConfig) {
+        self.reconfigure_sharing(config, GlobalBudget::new);
+    }
+
+    /// [`Endpoint::reconfigure`] for endpoints that share their global budget: when the
+    /// limits change, the new one comes from `global` (the same for every endpoint).
+    pub(crate) fn reconfigure_sharing(
+        &mut self,
+        config: EndpointConfig,
+        global: impl FnOnce() -> Arc<GlobalBudget>,
+    ) {
         if config.rate_limits != self.config.rate_limits {
-            self.limiter = RateLimiter::new(config.rate_limits);
+            self.limiter = RateLimiter::sharing(config.rate_limits, global());
         }
         self.config = config;
     }
@@ -895,34 +965,74 @@ impl Endpoint {
             Limit::Source => self.should_log(now, ip),
             Limit::Global => {
                 let interval = self.config.drop_log_interval;
-                match self.global_log {
-                    Some(last) if now.saturating_duration_since(last) < interval => false,
-                    _ => {
-                        self.global_log = Some(now);
-                        true
-                    }
-                }
+                self.log.global(now, interval)
+                    && self
+                        .shared_log
+                        .as_ref()
+                        .is_none_or(|s| lock_log(s).global(now, interval))
             }
         }
     }
 
+    /// Once per source per drop-log interval: this endpoint's memory decides first, without
+    /// a lock, so a flood from one source touches the memory shared with other workers'
+    /// endpoints at most once per interval.
     fn should_log(&mut self, now: Instant, ip: IpAddr) -> bool {
-        let interval = self.config.drop_log_interval;
-        if let Some(last) = self.drop_log.get_mut(&ip) {
+        let (interval, max) = (
+            self.config.drop_log_interval,
+            self.config.max_drop_log_sources,
+        );
+        self.log.source(now, ip, interval, max)
+            && self
+                .shared_log
+                .as_ref()
+                .is_none_or(|s| lock_log(s).source(now, ip, interval, max))
+    }
+}
+
+fn lock_log(log: &Mutex<LogMemory>) -> std::sync::MutexGuard<'_, LogMemory> {
+    log.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// When drops were last logged: per source, and for the global limits.
+#[derive(Debug, Default)]
+pub(crate) struct LogMemory {
+    sources: HashMap<IpAddr, Instant>,
+    global: Option<Instant>,
+}
+
+impl LogMemory {
+    /// A memory to share between the endpoints of several workers.
+    pub(crate) fn shared() -> Arc<Mutex<LogMemory>> {
+        Arc::default()
+    }
+
+    fn global(&mut self, now: Instant, interval: Duration) -> bool {
+        match self.global {
+            Some(last) if now.saturating_duration_since(last) < interval => false,
+            _ => {
+                self.global = Some(now);
+                true
+            }
+        }
+    }
+
+    fn source(&mut self, now: Instant, ip: IpAddr, interval: Duration, max: usize) -> bool {
+        if let Some(last) = self.sources.get_mut(&ip) {
             if now.saturating_duration_since(*last) < interval {
                 return false;
             }
             *last = now;
             return true;
         }
-        if self.drop_log.len() >= self.config.max_drop_log_sources {
-            self.drop_log
+        if self.sources.len() >= max {
+            self.sources
                 .retain(|_, last| now.saturating_duration_since(*last) < interval);
-            if self.drop_log.len() >= self.config.max_drop_log_sources {
+            if self.sources.len() >= max {
                 return false;
             }
         }
-        self.drop_log.insert(ip, now);
+        self.sources.insert(ip, now);
         true
     }
 }

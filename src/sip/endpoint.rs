@@ -902,6 +902,7 @@ impl Endpoint {
 
     fn transaction_keys(&self, req: &Request, source: SocketAddr) -> (TxKey, DupKey) {
         let hasher = self.udp_transactions.hasher();
+        let from_tag = from_tag(req);
         let cseq = req.cseq.as_ref().expect("checked by caller");
         let via = req.top_via.as_ref().expect("checked by caller");
         let method = if req.method == "ACK" {
@@ -915,7 +916,7 @@ impl Endpoint {
             }
             _ => hasher.legacy(
                 req.uri,
-                from_tag(req),
+                from_tag,
                 headers::param(req.to(), "tag")
                     .flatten()
                     .unwrap_or_default(),
@@ -925,13 +926,7 @@ impl Endpoint {
                 req.first(Name::Via).unwrap_or_default(),
             ),
         };
-        let dup = hasher.dup(
-            source,
-            req.call_id(),
-            from_tag(req),
-            cseq.number,
-            &cseq.method,
-        );
+        let dup = hasher.dup(source, req.call_id(), from_tag, cseq.number, &cseq.method);
         (key, dup)
     }
 

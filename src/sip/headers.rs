@@ -74,8 +74,21 @@ const COMPACT: &[(u8, &str)] = &[
     (b'y', "Identity"),
 ];
 
-/// Long names recognised whatever case they arrive in, with their canonical spelling.
+/// Long names recognised whatever case they arrive in, with their canonical spelling; the
+/// ones every request carries first, as they are looked up in order.
 const CANONICAL: &[&str] = &[
+    "Via",
+    "From",
+    "To",
+    "Call-ID",
+    "CSeq",
+    "Content-Length",
+    "Event",
+    "Max-Forwards",
+    "Subscription-State",
+    "Contact",
+    "User-Agent",
+    "Content-Type",
     "Accept",
     "Accept-Encoding",
     "Accept-Language",
@@ -84,22 +97,14 @@ const CANONICAL: &[&str] = &[
     "Allow-Events",
     "Authentication-Info",
     "Authorization",
-    "Call-ID",
     "Call-Info",
-    "Contact",
     "Content-Disposition",
     "Content-Encoding",
     "Content-Language",
-    "Content-Length",
-    "Content-Type",
-    "CSeq",
     "Date",
     "Error-Info",
-    "Event",
     "Expires",
-    "From",
     "In-Reply-To",
-    "Max-Forwards",
     "MIME-Version",
     "Min-Expires",
     "Organization",
@@ -114,13 +119,9 @@ const CANONICAL: &[&str] = &[
     "Route",
     "Server",
     "Subject",
-    "Subscription-State",
     "Supported",
     "Timestamp",
-    "To",
     "Unsupported",
-    "User-Agent",
-    "Via",
     "Warning",
     "WWW-Authenticate",
 ];
@@ -222,8 +223,24 @@ pub enum HeaderError {
 
 /// Is `b` a `token` character (RFC 3261 §25.1)?
 pub fn is_token_char(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"-.!%*_+`'~".contains(&b)
+    TOKEN[usize::from(b)]
 }
+
+/// `token` characters (RFC 3261 §25.1), by byte value.
+const TOKEN: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        t[b] = c.is_ascii_alphanumeric()
+            || matches!(
+                c,
+                b'-' | b'.' | b'!' | b'%' | b'*' | b'_' | b'+' | b'`' | b'\'' | b'~'
+            );
+        b += 1;
+    }
+    t
+};
 
 /// Splits `bytes` into lines ending in CRLF (a bare LF is tolerated, as most stacks do).
 pub fn lines(bytes: &[u8]) -> impl Iterator<Item = &[u8]> {
@@ -279,6 +296,15 @@ pub fn parse_header_section<'a>(section: &'a [u8], limits: &Limits) -> HeaderSec
     let mut not_utf8: Option<HeaderError> = None;
     // Whether the last field's value has invalid UTF-8 so far.
     let mut last_bad = false;
+    // The section is validated as UTF-8 once; each value is then a slice of it.
+    let whole = std::str::from_utf8(section).ok();
+    let as_text = |bytes: &'a [u8], bad: &mut bool| -> Cow<'a, str> {
+        let offset = bytes.as_ptr() as usize - section.as_ptr() as usize;
+        match whole.and_then(|w| w.get(offset..offset + bytes.len())) {
+            Some(t) => Cow::Borrowed(t),
+            None => text(bytes, bad),
+        }
+    };
     for line in lines(section) {
         if line.is_empty() {
             continue;
@@ -306,7 +332,7 @@ pub fn parse_header_section<'a>(section: &'a [u8], limits: &Limits) -> HeaderSec
             }
             if !more.is_empty() {
                 let mut bad = false;
-                let more = text(more, &mut bad);
+                let more = as_text(more, &mut bad);
                 let value = last.value.to_mut();
                 if !value.is_empty() {
                     value.push(' ');
@@ -333,9 +359,12 @@ pub fn parse_header_section<'a>(section: &'a [u8], limits: &Limits) -> HeaderSec
             break;
         }
         // The name is all token characters, hence ASCII.
-        let wire = std::str::from_utf8(name).unwrap_or_default();
         let mut bad = false;
-        let value = text(trim_ws(&line[colon + 1..]), &mut bad);
+        let wire = match as_text(name, &mut bad) {
+            Cow::Borrowed(w) => w,
+            Cow::Owned(_) => "",
+        };
+        let value = as_text(trim_ws(&line[colon + 1..]), &mut bad);
         last_bad = bad;
         if bad {
             not_utf8.get_or_insert(HeaderError::NotUtf8(excerpt(name)));

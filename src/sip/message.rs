@@ -422,6 +422,17 @@ pub(crate) fn parse_cseq(value: &str) -> Option<CSeq<'_>> {
 /// `SIP/2.0/transport sent-by *(;param)`, with the LWS RFC 3261 allows around `/` and `:`
 /// (RFC 4475 §3.1.1.1 writes `SIP  /   2.0 /UDP`).
 pub(crate) fn parse_via(value: &str) -> Option<TopVia<'_>> {
+    let (transport, sent_by) = via_head(value)?;
+    let branch = headers::param(value, "branch").flatten().map(Cow::Borrowed);
+    Some(TopVia {
+        transport: Cow::Borrowed(transport),
+        sent_by,
+        branch,
+    })
+}
+
+/// The transport and sent-by of a Via value, when it is `SIP/2.0/transport sent-by`.
+fn via_head(value: &str) -> Option<(&str, Cow<'_, str>)> {
     let head_end = headers::find_unquoted(value, b';').unwrap_or(value.len());
     let mut proto = value[..head_end].splitn(3, '/');
     let (name, version, rest) = (
@@ -441,12 +452,7 @@ pub(crate) fn parse_via(value: &str) -> Option<TopVia<'_>> {
     if transport.is_empty() || !transport.bytes().all(is_token_char) || sent_by.is_empty() {
         return None;
     }
-    let branch = headers::param(value, "branch").flatten().map(Cow::Borrowed);
-    Some(TopVia {
-        transport: Cow::Borrowed(transport),
-        sent_by,
-        branch,
-    })
+    Some((transport, sent_by))
 }
 
 /// Every comma-separated value of a Via header parses, and no value or parameter is empty
@@ -458,7 +464,7 @@ fn via_well_formed(value: &str) -> bool {
             Some(i) => (&rest[..i], Some(&rest[i + 1..])),
             None => (rest, None),
         };
-        if parse_via(item).is_none() {
+        if via_head(item).is_none() {
             return false;
         }
         if let Some(p) = headers::find_unquoted(item, b';') {

@@ -173,8 +173,15 @@ fn push_u32(out: &mut Vec<u8>, mut n: u32) {
 /// `sent_by` is the top Via's sent-by as the front end already parsed it.
 fn write_top_via(out: &mut Vec<u8>, via: &str, sent_by: Option<&str>, source: SocketAddr) {
     use std::io::Write as _;
-    let rport = headers::param(via, "rport");
-    let has_received = headers::param(via, "received").is_some();
+    // One pass over the parameters.
+    let (mut rport, mut has_received) = (None, false);
+    for (name, value) in headers::params(via) {
+        if name.eq_ignore_ascii_case("rport") {
+            rport.get_or_insert(value);
+        } else if name.eq_ignore_ascii_case("received") {
+            has_received = true;
+        }
+    }
     let differs = match sent_by.map(|s| host_of(s).parse::<IpAddr>()) {
         Some(Ok(ip)) => ip != source.ip(),
         _ => true,

@@ -41,6 +41,36 @@ pub struct KeyHasher {
     b: RandomState,
 }
 
+/// Hashes a key that is already a keyed hash: its low 64 bits are the table's hash. The keys
+/// are unpredictable to a sender (see [`KeyHasher`]), so no sender can aim at one bucket.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct PreHashed;
+
+impl BuildHasher for PreHashed {
+    type Hasher = PreHashedHasher;
+    fn build_hasher(&self) -> PreHashedHasher {
+        PreHashedHasher(0)
+    }
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct PreHashedHasher(u64);
+
+impl Hasher for PreHashedHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        // Only u128 keys are hashed here; this serves any other use correctly, if slowly.
+        for &b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(b);
+        }
+    }
+    fn write_u128(&mut self, n: u128) {
+        self.0 ^= n as u64;
+    }
+}
+
 /// One field of a key; each ends with a byte no string field holds.
 enum Part<'a> {
     Text(&'a str),
@@ -57,8 +87,12 @@ impl KeyHasher {
                 match p {
                     Part::Text(s) => h.write(s.as_bytes()),
                     Part::Lower(s) => {
-                        for b in s.bytes() {
-                            h.write_u8(b.to_ascii_lowercase());
+                        let mut chunk = [0u8; 64];
+                        for part in s.as_bytes().chunks(chunk.len()) {
+                            let lower = &mut chunk[..part.len()];
+                            lower.copy_from_slice(part);
+                            lower.make_ascii_lowercase();
+                            h.write(lower);
                         }
                     }
                     Part::Number(n) => h.write_u64(*n),
@@ -155,8 +189,8 @@ pub enum Lookup<V> {
 #[derive(Debug)]
 pub struct TransactionTable<V> {
     hasher: KeyHasher,
-    entries: HashMap<TxKey, Entry<V>>,
-    dups: HashMap<DupKey, TxKey>,
+    entries: HashMap<TxKey, Entry<V>, PreHashed>,
+    dups: HashMap<DupKey, TxKey, PreHashed>,
     order: VecDeque<(Instant, TxKey)>,
     capacity: usize,
     max_bytes: usize,
@@ -171,8 +205,8 @@ impl<V: Clone> TransactionTable<V> {
     pub fn new(capacity: usize, max_bytes: usize, lifetime: Duration) -> TransactionTable<V> {
         TransactionTable {
             hasher: KeyHasher::default(),
-            entries: HashMap::new(),
-            dups: HashMap::new(),
+            entries: HashMap::default(),
+            dups: HashMap::default(),
             order: VecDeque::new(),
             capacity: capacity.max(1),
             max_bytes,

@@ -21,7 +21,7 @@
 #   docs/benchmarks-results.md   the tables of this run
 #   docs/benchmarks.svg          p99 latency against achieved rate, per server
 #
-# Usage: scripts/bench.sh            (about 3 minutes; BENCH_SECONDS=5 per measurement)
+# Usage: scripts/bench.sh            (about 6 minutes; BENCH_SECONDS=5 per measurement)
 #        BENCH_SECONDS=2 scripts/bench.sh   (a quicker, noisier run)
 #
 # Installs Kamailio (Debian package kamailio) when it is missing, and fails loudly when it

@@ -14,7 +14,7 @@
 use bytes::{Buf, Bytes, BytesMut};
 
 use super::escape::excerpt;
-use super::headers;
+use super::headers::{self, trim_ws};
 use super::limits::Limits;
 use super::message::split_head;
 
@@ -247,16 +247,6 @@ impl LengthValue {
         *found = Some(n);
         Ok(())
     }
-}
-
-fn trim_ws(mut s: &[u8]) -> &[u8] {
-    while let [b' ' | b'\t', rest @ ..] = s {
-        s = rest;
-    }
-    while let [rest @ .., b' ' | b'\t'] = s {
-        s = rest;
-    }
-    s
 }
 
 #[cfg(test)]

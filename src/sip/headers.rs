@@ -249,7 +249,8 @@ pub fn lines(bytes: &[u8]) -> impl Iterator<Item = &[u8]> {
         .map(|l| l.strip_suffix(b"\r").unwrap_or(l))
 }
 
-fn trim_ws(mut s: &[u8]) -> &[u8] {
+/// `s` without leading and trailing SP and HTAB.
+pub(crate) fn trim_ws(mut s: &[u8]) -> &[u8] {
     while let [b' ' | b'\t', rest @ ..] = s {
         s = rest;
     }

@@ -1,28 +1,34 @@
 //! Datagram to decision: what one UDP NOTIFY costs in the sans-IO endpoint.
 //!
 //! Each measurement is one call of [`Endpoint::handle`] with a whole datagram, exactly as the
-//! UDP driver makes it: front end, normalisation, the `rsip` model, the transaction table,
-//! the decision and the response bytes. No socket, no lock, no logging. Criterion reports the
-//! throughput in elements per second, which here is decisions per second on one core.
+//! UDP driver makes it: trust and rate limits, the front end's one parse, the transaction
+//! table, the decision and the response bytes. No socket, no lock, no logging. Criterion
+//! reports elements per second, which here is decisions per second on one core. Every loop
+//! checks, with `assert!`, that each call had the disposition the benchmark is named after.
 //!
-//! * `decision/notify_new`: the check-sync NOTIFY of the behaviour contract
-//!   (`fixtures/sip/check-sync.sip`), with a fresh Call-ID and Via branch on every call, so
-//!   each one is a new transaction (answered 200, stored for Timer J, a resync request made).
-//!   The virtual clock advances 10 µs per message, so the table fills to its default bound
-//!   (4096) and every insert then evicts the oldest entry, as it does under sustained load.
-//! * `decision/notify_compact_new`: the same NOTIFY written with compact header names
-//!   (`v: f: t: i: o: l:`), which the front end maps to the long names.
-//! * `decision/retransmission`: the same bytes again within Timer J: answered from the
-//!   transaction table with the stored response.
-//! * `parts/*`: the two parsing stages on their own, to show where the time goes.
+//! * `decision/notify_default`: the check-sync NOTIFY of the behaviour contract
+//!   (`fixtures/sip/check-sync.sip`) under the default configuration, accepted: answered 200,
+//!   stored for Timer J, a resync request made. The defaults admit 60 triggers a minute in all
+//!   and 10 per source, so the virtual clock advances 1 s per message and the source rotates
+//!   over 16 addresses; each message has a fresh Call-ID and branch.
+//! * `decision/notify_capacity`: the same with every rate limit off and the clock advancing
+//!   10 µs per message, so the transaction table fills to its default bound (4096) and every
+//!   insert then evicts the oldest entry, as under sustained load.
+//! * `decision/notify_compact_capacity`: as `notify_capacity`, with compact header names
+//!   (`v: f: t: i: o: l:`).
+//! * `decision/rate_limited_drop`: the default configuration, one source, the clock standing
+//!   still: past the per-source burst every message is dropped unread by the limiter.
+//! * `decision/retransmission`: the same bytes again within Timer J, request limits off:
+//!   answered from the transaction table with the stored response.
+//! * `parts/front_end`: the front end's parse on its own.
 
 use std::hint::black_box;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use sip_resync::sip::message::{self, Framing};
-use sip_resync::sip::{Disposition, Endpoint, EndpointConfig, Limits};
+use sip_resync::sip::{Disposition, Endpoint, EndpointConfig, Limit, Limits, RateLimits};
 use sip_resync::Transport;
 
 /// The contract's NOTIFY, byte for byte.
@@ -84,15 +90,35 @@ fn source() -> SocketAddr {
     "192.0.2.1:5060".parse().unwrap()
 }
 
-/// Handles a fresh message per iteration on a virtual clock advancing 10 µs per message.
-fn new_transactions(c: &mut Criterion, name: &str, template: &[u8]) {
-    let mut endpoint = Endpoint::new(EndpointConfig::default());
+fn capacity_config() -> EndpointConfig {
+    EndpointConfig {
+        rate_limits: RateLimits::unlimited(),
+        ..EndpointConfig::default()
+    }
+}
+
+/// Handles a fresh message per iteration, from `sources` addresses in turn, on a virtual
+/// clock advancing `step` per message; every one must be `Disposition::Resync`.
+fn new_transactions(
+    c: &mut Criterion,
+    name: &str,
+    config: EndpointConfig,
+    template: &[u8],
+    sources: u8,
+    step: Duration,
+) {
+    let mut endpoint = Endpoint::new(config);
     let mut message = Varying::new(template);
-    let source = source();
     let start = Instant::now();
-    let mut tick = 0u64;
+    let mut n = 0u32;
+    let mut next = move || {
+        n += 1;
+        let src = SocketAddr::from(([192, 0, 2, 1 + (n % u32::from(sources)) as u8], 5060));
+        (start + step * n, src)
+    };
     // Sanity: the message is what the bench claims it is.
-    let first = endpoint.handle(start, source, Transport::Udp, message.next());
+    let (now, src) = next();
+    let first = endpoint.handle(now, src, Transport::Udp, message.next());
     assert_eq!(first.disposition, Disposition::Resync);
     assert!(first.reply.unwrap().starts_with(b"SIP/2.0 200 OK\r\n"));
 
@@ -100,31 +126,93 @@ fn new_transactions(c: &mut Criterion, name: &str, template: &[u8]) {
     group.throughput(Throughput::Elements(1));
     group.bench_function(name, |b| {
         b.iter(|| {
-            tick += 1;
-            let now = start + Duration::from_micros(tick * 10);
-            let handled = endpoint.handle(now, source, Transport::Udp, black_box(message.next()));
-            debug_assert_eq!(handled.disposition, Disposition::Resync);
+            let (now, src) = next();
+            let handled = endpoint.handle(now, src, Transport::Udp, black_box(message.next()));
+            assert!(
+                handled.disposition == Disposition::Resync,
+                "{name}: {:?}",
+                handled.disposition
+            );
             black_box(handled)
         })
     });
     group.finish();
+    let counters = endpoint.counters();
+    assert_eq!(counters.retransmissions, 0, "every message must be new");
     assert_eq!(
-        endpoint.counters().retransmissions,
-        0,
-        "every message must be a new transaction"
+        counters.resync_requests, counters.received,
+        "every one accepted"
     );
 }
 
-fn notify_new(c: &mut Criterion) {
-    new_transactions(c, "notify_new", CHECK_SYNC);
+fn notify_default(c: &mut Criterion) {
+    let config = EndpointConfig::default();
+    new_transactions(
+        c,
+        "notify_default",
+        config,
+        CHECK_SYNC,
+        16,
+        Duration::from_secs(1),
+    );
 }
 
-fn notify_compact_new(c: &mut Criterion) {
-    new_transactions(c, "notify_compact_new", CHECK_SYNC_COMPACT);
+fn notify_capacity(c: &mut Criterion) {
+    let step = Duration::from_micros(10);
+    new_transactions(c, "notify_capacity", capacity_config(), CHECK_SYNC, 1, step);
+}
+
+fn notify_compact_capacity(c: &mut Criterion) {
+    let step = Duration::from_micros(10);
+    let config = capacity_config();
+    new_transactions(
+        c,
+        "notify_compact_capacity",
+        config,
+        CHECK_SYNC_COMPACT,
+        1,
+        step,
+    );
+}
+
+fn rate_limited_drop(c: &mut Criterion) {
+    let mut endpoint = Endpoint::new(EndpointConfig::default());
+    let mut message = Varying::new(CHECK_SYNC);
+    let source = source();
+    let now = Instant::now();
+    // Use up the per-source burst.
+    while !matches!(
+        endpoint
+            .handle(now, source, Transport::Udp, message.next())
+            .disposition,
+        Disposition::RateLimited { .. }
+    ) {}
+    let mut group = c.benchmark_group("decision");
+    group.throughput(Throughput::Elements(1));
+    group.bench_function("rate_limited_drop", |b| {
+        b.iter(|| {
+            let handled = endpoint.handle(now, source, Transport::Udp, black_box(message.next()));
+            assert!(
+                matches!(
+                    handled.disposition,
+                    Disposition::RateLimited {
+                        limit: Limit::Source,
+                        ..
+                    }
+                ),
+                "{:?}",
+                handled.disposition
+            );
+            black_box(handled)
+        })
+    });
+    group.finish();
 }
 
 fn retransmission(c: &mut Criterion) {
-    let mut endpoint = Endpoint::new(EndpointConfig::default());
+    // The request limits off: with the defaults, one source's retransmissions past its
+    // burst would be dropped by the limiter before the table is consulted.
+    let mut endpoint = Endpoint::new(capacity_config());
     let source = source();
     let now = Instant::now();
     let first = endpoint.handle(now, source, Transport::Udp, CHECK_SYNC);
@@ -135,7 +223,11 @@ fn retransmission(c: &mut Criterion) {
         b.iter(|| {
             // Within Timer J (32 s) of the first answer: the clock stands still.
             let handled = endpoint.handle(now, source, Transport::Udp, black_box(CHECK_SYNC));
-            debug_assert_eq!(handled.disposition, Disposition::Retransmission);
+            assert!(
+                handled.disposition == Disposition::Retransmission,
+                "{:?}",
+                handled.disposition
+            );
             black_box(handled)
         })
     });
@@ -145,30 +237,24 @@ fn retransmission(c: &mut Criterion) {
 
 fn parts(c: &mut Criterion) {
     let limits = Limits::default();
-    let request = message::parse(CHECK_SYNC, Framing::Datagram, &limits).unwrap();
-    let normalised = request.to_normalised_bytes();
     let mut group = c.benchmark_group("parts");
     group.throughput(Throughput::Elements(1));
     group.bench_function("front_end", |b| {
-        b.iter(|| message::parse(black_box(CHECK_SYNC), Framing::Datagram, &limits))
-    });
-    group.bench_function("normalise", |b| {
-        b.iter(|| black_box(&request).to_normalised_bytes())
-    });
-    group.bench_function("rsip_model", |b| {
-        b.iter_batched(
-            || normalised.clone(),
-            rsip::Request::try_from,
-            BatchSize::SmallInput,
-        )
+        b.iter(|| {
+            let r = message::parse(black_box(CHECK_SYNC), Framing::Datagram, &limits);
+            assert!(r.as_ref().is_ok_and(|r| r.defect.is_none()));
+            black_box(r.is_ok())
+        })
     });
     group.finish();
 }
 
 criterion_group!(
     benches,
-    notify_new,
-    notify_compact_new,
+    notify_default,
+    notify_capacity,
+    notify_compact_capacity,
+    rate_limited_drop,
     retransmission,
     parts
 );

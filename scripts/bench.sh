@@ -1,7 +1,19 @@
 #!/usr/bin/env bash
-# Measures sip-resync's UDP NOTIFY path side by side with a raw UDP echo server (the ceiling)
-# and Kamailio, on loopback, with one load generator (examples/loadgen.rs), and cross-checks
-# sip-resync with SIPp. Writes:
+# Measures sip-resync's UDP NOTIFY path side by side with two raw UDP echo servers (the
+# ceilings: one call per datagram, and batched recvmmsg/sendmmsg) and Kamailio, on loopback,
+# with one load generator (examples/loadgen.rs), and cross-checks sip-resync with SIPp.
+#
+# Two things are measured apart, and labelled so:
+#   capacity  sip-resync with every rate limit off (benches/sip-resync-capacity.toml): one
+#             load generator is one source, which the default per-source limit (50/s) would
+#             otherwise cut to its budget.
+#   policy    sip-resync with the default limits (benches/sip-resync.toml): what one source
+#             gets through, and what refusing the rest costs.
+# Every row has the server's CPU per answered NOTIFY: its user plus system time over the
+# measurement, divided by the replies the generator received.
+#
+# BENCH_BEFORE=/path/to/an/older/sip-resync adds that binary's capacity rows, measured in the
+# same run (for before/after ratios). Writes:
 #
 #   target/bench/results.jsonl   every measurement, raw (loadgen JSON, RSS, CPU, load average)
 #   target/bench/results.csv     the same as a table
@@ -9,7 +21,7 @@
 #   docs/benchmarks-results.md   the tables of this run
 #   docs/benchmarks.svg          p99 latency against achieved rate, per server
 #
-# Usage: scripts/bench.sh            (about 3 minutes; BENCH_SECONDS=5 per measurement)
+# Usage: scripts/bench.sh            (about 6 minutes; BENCH_SECONDS=5 per measurement)
 #        BENCH_SECONDS=2 scripts/bench.sh   (a quicker, noisier run)
 #
 # Installs Kamailio (Debian package kamailio) when it is missing, and fails loudly when it
@@ -89,7 +101,10 @@ fi
     || die "benches/kamailio.cfg does not load: $("$KAMAILIO" -c -f benches/kamailio.cfg 2>&1 | tail -3)"
 
 say "building sip-resync and the examples (release)"
-cargo build --release --locked --bin sip-resync --example loadgen --example udp_echo >&2
+cargo build --release --locked --bin sip-resync --example loadgen --example udp_echo \
+    --example udp_echo_batched >&2
+BEFORE="${BENCH_BEFORE:-}"
+[ -z "$BEFORE" ] || [ -x "$BEFORE" ] || die "BENCH_BEFORE=$BEFORE is not an executable"
 
 rm -rf "$OUT"
 mkdir -p "$OUT"
@@ -125,11 +140,11 @@ sum_tree() {
 
 count_procs() { tree "$1" | wc -l; }
 
-# The kernel's count of datagrams dropped at the socket bound to 127.0.0.1:PORT (its receive
-# buffer was full), from /proc/net/udp.
+# The kernel's count of datagrams dropped at the sockets bound to 127.0.0.1:PORT (their
+# receive buffers were full), from /proc/net/udp: summed, as SO_REUSEPORT workers each have one.
 udp_drops() {
-    awk -v key="0100007F:$(printf '%04X' "$1")" '$2 == key { print $NF; found = 1; exit }
-        END { if (!found) print 0 }' /proc/net/udp
+    awk -v key="0100007F:$(printf '%04X' "$1")" '$2 == key { total += $NF }
+        END { print total + 0 }' /proc/net/udp
 }
 
 loadavg() { cut -d' ' -f1-3 /proc/loadavg; }
@@ -201,17 +216,24 @@ CPU_MODEL="$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)"
 record "{\"kind\":\"machine\",\"nproc\":$NPROC,\"cpu\":\"$CPU_MODEL\",\"kernel\":\"$(uname -sr)\",\"loadavg\":\"$(loadavg)\",\"date\":\"$(date -u +%Y-%m-%dT%H:%M:%SZ)\",\"seconds_per_run\":$SECONDS_PER_RUN,\"timeout_ms\":$TIMEOUT_MS,\"kamailio\":\"$("$KAMAILIO" -v 2>/dev/null | head -1 | sed 's/"/\\"/g')\",\"sipp\":\"$("$SIPP" -v 2>&1 | grep -o 'SIPp v[0-9.]*' | head -1)\"}"
 say "$NPROC x $CPU_MODEL, $(uname -sr), load average $(loadavg)"
 
-# --- (a) the ceiling: raw UDP echo ---------------------------------------------------------
+# --- (a) the ceilings: raw UDP echo servers, one thread per core --------------------------
 # The reply size is the size of sip-resync's 200 OK to the generator's NOTIFY.
-start_server udp-echo "$OUT/udp-echo.log" "$BIN/examples/udp_echo" "127.0.0.1:{PORT}" --reply-bytes 300
+start_server udp-echo "$OUT/udp-echo.log" "$BIN/examples/udp_echo" "127.0.0.1:{PORT}" \
+    --reply-bytes 300 --threads "$NPROC"
 windows udp-echo
 # It stays up, idle, for its open-loop run at the end.
 ECHO_PID="$SERVER_PID"
 ECHO_PORT="$SERVER_PORT"
 
-# --- (b) sip-resync, as shipped (INFO log line per accepted NOTIFY, to a file) -------------
+start_server udp-echo-batched "$OUT/udp-echo-batched.log" "$BIN/examples/udp_echo_batched" \
+    "127.0.0.1:{PORT}" --reply-bytes 300 --threads "$NPROC"
+windows udp-echo-batched
+ECHOB_PID="$SERVER_PID"
+ECHOB_PORT="$SERVER_PORT"
+
+# --- (b) sip-resync, capacity: every rate limit off ----------------------------------------
 start_server sip-resync "$OUT/sip-resync.log" \
-    "$BIN/sip-resync" run --config benches/sip-resync.toml --listen "udp:127.0.0.1:{PORT}"
+    "$BIN/sip-resync" run --config benches/sip-resync-capacity.toml --listen "udp:127.0.0.1:{PORT}"
 windows sip-resync
 # The highest zero-loss rate sip-resync reached; half of it is the open-loop test rate.
 HALF_RATE="$(python3 - "$RESULTS" <<'EOF'
@@ -248,12 +270,20 @@ for rate in "${SIPP_RATES[@]}" "$HALF_RATE"; do
 done
 stop_server "$SERVER_PID"
 
-# --- sip-resync with the per-NOTIFY log line off (RUST_LOG=warn) --------------------------
-start_server sip-resync-warn "$OUT/sip-resync-warn.log" env RUST_LOG=warn \
+# --- sip-resync, policy: the default limits, one source, window 64 ---------------------------
+start_server sip-resync-policy "$OUT/sip-resync-policy.log" \
     "$BIN/sip-resync" run --config benches/sip-resync.toml --listen "udp:127.0.0.1:{PORT}"
-windows sip-resync-warn
-load sip-resync-warn --rate "$HALF_RATE"
+load sip-resync-policy --window 64
 stop_server "$SERVER_PID"
+
+# --- an older sip-resync, capacity, for before/after ratios ---------------------------------
+if [ -n "$BEFORE" ]; then
+    start_server sip-resync-before "$OUT/sip-resync-before.log" \
+        "$BEFORE" run --config benches/sip-resync-capacity.toml --listen "udp:127.0.0.1:{PORT}"
+    windows sip-resync-before
+    load sip-resync-before --rate "$HALF_RATE"
+    stop_server "$SERVER_PID"
+fi
 
 # --- (c) Kamailio, stateless, one UDP worker per core ---------------------------------------
 # With the TLSF allocator for private and shared memory (-X, -x): Debian's build defaults to
@@ -264,14 +294,17 @@ windows kamailio
 load kamailio --rate "$HALF_RATE"
 stop_server "$SERVER_PID"
 
-# The same with Debian's defaults (the qm allocator).
+# The same with Debian's defaults (the qm allocator), at window 64 only.
 start_server kamailio-qm "$OUT/kamailio-qm.log" "$KAMAILIO" -f benches/kamailio.cfg -DD -E \
     -l "udp:127.0.0.1:{PORT}" -A CHILDREN="$NPROC" -Y "$RUNDIR"
-windows kamailio-qm
-load kamailio-qm --rate "$HALF_RATE"
+load kamailio-qm --window 64
 stop_server "$SERVER_PID"
 
-# The ceiling at the same open-loop rate, for the ratio.
+# The ceilings at the same open-loop rate, for the ratio.
+SERVER_PID="$ECHOB_PID"
+SERVER_PORT="$ECHOB_PORT"
+load udp-echo-batched --rate "$HALF_RATE"
+stop_server "$SERVER_PID"
 SERVER_PID="$ECHO_PID"
 SERVER_PORT="$ECHO_PORT"
 load udp-echo --rate "$HALF_RATE"

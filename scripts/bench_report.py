@@ -19,21 +19,40 @@ import sys
 
 CEILING = "udp-echo"
 KAMAILIO = "kamailio"
-ORDER = ["udp-echo", "sip-resync", "sip-resync-warn", "kamailio", "kamailio-qm"]
+ORDER = [
+    "udp-echo",
+    "udp-echo-batched",
+    "sip-resync",
+    "sip-resync-policy",
+    "sip-resync-before",
+    "kamailio",
+    "kamailio-qm",
+]
 NAMES = {
-    "udp-echo": "UDP echo (ceiling)",
-    "sip-resync": "sip-resync",
-    "sip-resync-warn": "sip-resync, RUST_LOG=warn",
+    "udp-echo": "UDP echo (ceiling, a call per datagram)",
+    "udp-echo-batched": "UDP echo, batched (ceiling, recvmmsg/sendmmsg)",
+    "sip-resync": "sip-resync, capacity (limits off)",
+    "sip-resync-policy": "sip-resync, policy (default limits)",
+    "sip-resync-before": "sip-resync before this change, capacity",
     "kamailio": "Kamailio, stateless, tlsf",
     "kamailio-qm": "Kamailio, stateless, qm (Debian default)",
 }
 COLOURS = {
     "udp-echo": "#7f7f7f",
+    "udp-echo-batched": "#2ca02c",
     "sip-resync": "#d62728",
-    "sip-resync-warn": "#ff7f0e",
+    "sip-resync-policy": "#9467bd",
+    "sip-resync-before": "#ff7f0e",
     "kamailio": "#1f77b4",
     "kamailio-qm": "#17becf",
 }
+
+
+def cpu_per_reply_us(cpu_s, answered):
+    """Server CPU (user + system) per answered request, in microseconds."""
+    if not answered or cpu_s is None:
+        return float("nan")
+    return cpu_s / answered * 1e6
 
 
 def load(path):
@@ -129,6 +148,7 @@ def rows_of(records):
                     "own_drops": res.get("own_drops"),
                     "server_cores_busy": cores,
                     "per_server_core": res["rate"] / cores if cores else float("nan"),
+                    "cpu_per_reply_us": cpu_per_reply_us(r["server_cpu_s"], res["answered"]),
                     "rss_load_kb": r["rss_kb"],
                     "pss_load_kb": r["pss_kb"],
                     "rss_idle_kb": idle.get(r["server"], {}).get("rss_kb"),
@@ -165,6 +185,7 @@ def sipp_rows(root, records):
                 "server_cpu_s": r["server_cpu_s"],
                 "server_cores_busy": cores,
                 "per_server_core": s["rate"] / cores if cores else float("nan"),
+                "cpu_per_reply_us": cpu_per_reply_us(r["server_cpu_s"], s["answered"]),
                 "rss_load_kb": r["rss_kb"],
                 "pss_load_kb": None,
                 "rss_idle_kb": None,
@@ -182,7 +203,7 @@ def write_csv(path, rows):
         "server", "tool", "mode", "window", "offered_rate", "rate", "sent", "answered",
         "lost", "server_drops", "own_drops", "p50_us", "p99_us", "p999_us", "max_us",
         "reply_bytes", "server_cpu_s",
-        "server_cores_busy", "per_server_core", "rss_idle_kb", "pss_idle_kb", "rss_load_kb",
+        "server_cores_busy", "per_server_core", "cpu_per_reply_us", "rss_idle_kb", "pss_idle_kb", "rss_load_kb",
         "pss_load_kb", "loadavg_before", "sipp_exit",
     ]
     os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
@@ -215,15 +236,18 @@ def markdown(records, rows, srows):
     out.append("## Closed loop: a window of outstanding NOTIFYs\n")
     out.append(
         "Rate is responses per second within the timeout; ×echo and ×Kamailio are the rate "
-        "as a ratio to the ceiling's and to Kamailio's (tlsf) at the same window. Server CPU is the "
-        "cores its processes kept busy (user + system time over the run), and per core is the "
-        "rate divided by that.\n"
+        "as a ratio to the ceiling's (one call per datagram) and to Kamailio's (tlsf) at the "
+        "same window. CPU/reply is the server's user + system CPU time over the run divided by "
+        "the replies received, and ×Kamailio after it the same ratio; server CPU is the cores "
+        "its processes kept busy. *Capacity* rows run with every rate limit off (one generator "
+        "is one source); the *policy* row runs the default limits, which let 50/s of one "
+        "source through (burst 100) and drop the rest unread.\n"
     )
     out.append(
         "| window | server | rate /s | ×echo | ×Kamailio | lost | p50 µs | p99 µs | p99.9 µs "
-        "| max µs | server CPU (cores) | per core /s | VmRSS under load |"
+        "| max µs | CPU/reply µs | CPU ×Kamailio | server CPU (cores) | VmRSS under load |"
     )
-    out.append("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    out.append("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for w in windows:
         ceil = by.get((CEILING, w))
         kam = by.get((KAMAILIO, w))
@@ -235,7 +259,9 @@ def markdown(records, rows, srows):
                 f"| {w} | {NAMES[s]} | {fmt(r['rate'])} | {ratio(r['rate'], ceil and ceil['rate'])} "
                 f"| {ratio(r['rate'], kam and kam['rate'])} | {r['lost']} | {fmt(r['p50_us'], 1)} "
                 f"| {fmt(r['p99_us'], 1)} | {fmt(r['p999_us'], 1)} | {fmt(r['max_us'], 1)} "
-                f"| {fmt(r['server_cores_busy'], 2)} | {fmt(r['per_server_core'])} "
+                f"| {fmt(r['cpu_per_reply_us'], 1)} "
+                f"| {ratio(r['cpu_per_reply_us'], kam and kam['cpu_per_reply_us'])} "
+                f"| {fmt(r['server_cores_busy'], 2)} "
                 f"| {fmt(r['rss_load_kb'] / 1024, 1)} MiB |"
             )
     opened = [r for r in rows if r["mode"] == "rate"]
@@ -251,9 +277,10 @@ def markdown(records, rows, srows):
         )
         out.append(
             "| server | rate /s | lost | of which dropped at the server's socket | p50 µs | p99 µs "
-            "| p99 ×echo | p99 ×Kamailio | p99.9 µs | max µs | server CPU (cores) | VmRSS under load |"
+            "| p99 ×echo | p99 ×Kamailio | p99.9 µs | max µs | CPU/reply µs | server CPU (cores) "
+            "| VmRSS under load |"
         )
-        out.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+        out.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
         for s in ORDER:
             r = ob.get(s)
             if not r:
@@ -264,7 +291,8 @@ def markdown(records, rows, srows):
                 f"| {fmt(r['p50_us'], 1)} "
                 f"| {fmt(r['p99_us'], 1)} | {ratio(r['p99_us'], ceil and ceil['p99_us'])} "
                 f"| {ratio(r['p99_us'], kam and kam['p99_us'])} | {fmt(r['p999_us'], 1)} "
-                f"| {fmt(r['max_us'], 1)} | {fmt(r['server_cores_busy'], 2)} "
+                f"| {fmt(r['max_us'], 1)} | {fmt(r['cpu_per_reply_us'], 1)} "
+                f"| {fmt(r['server_cores_busy'], 2)} "
                 f"| {fmt(r['rss_load_kb'] / 1024, 1)} MiB |"
             )
     if srows:
@@ -276,21 +304,24 @@ def markdown(records, rows, srows):
             "the open-loop run above, at the same rate as the last SIPp run.\n"
         )
         out.append(
-            "| tool | offered /s | rate /s | lost | p50 | p99 | p99.9 | max | server CPU (cores) |"
+            "| tool | offered /s | rate /s | lost | p50 | p99 | p99.9 | max | CPU/reply µs "
+            "| server CPU (cores) |"
         )
-        out.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+        out.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
         for r in srows:
             out.append(
                 f"| SIPp (exit {r['sipp_exit']}) | {fmt(r['offered_rate'])} | {fmt(r['rate'])} "
                 f"| {r['lost']} | {ms(r['p50_us'])} | {ms(r['p99_us'])} | {ms(r['p999_us'])} "
-                f"| {ms(r['max_us'])} | {fmt(r['server_cores_busy'], 2)} |"
+                f"| {ms(r['max_us'])} | {fmt(r['cpu_per_reply_us'], 1)} "
+                f"| {fmt(r['server_cores_busy'], 2)} |"
             )
         lg = next((r for r in opened if r["server"] == "sip-resync"), None)
         if lg:
             out.append(
                 f"| loadgen | {fmt(lg['offered_rate'])} | {fmt(lg['rate'])} | {lg['lost']} "
                 f"| {ms(lg['p50_us'])} | {ms(lg['p99_us'])} | {ms(lg['p999_us'])} "
-                f"| {ms(lg['max_us'])} | {fmt(lg['server_cores_busy'], 2)} |"
+                f"| {ms(lg['max_us'])} | {fmt(lg['cpu_per_reply_us'], 1)} "
+                f"| {fmt(lg['server_cores_busy'], 2)} |"
             )
         steps = sorted({r for s in srows for r in s.get("rtt_steps_ms", [])})
         if steps:

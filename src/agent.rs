@@ -35,7 +35,7 @@ use crate::engine::{
 };
 use crate::resync::{ResyncRequest, Transport};
 use crate::sip::{Counters, Disposition, Endpoint, EndpointConfig, RefusedAction};
-use crate::transport::{self, Listeners, SharedEndpoint, TcpOptions, TransportError};
+use crate::transport::{Listeners, SharedEndpoint, TcpOptions, TransportError, UdpOptions};
 
 /// Target of the agent's own log lines: the same as the `sip-resync` command's, so that a
 /// log reads the same whoever runs the agent.
@@ -260,7 +260,12 @@ impl Agent {
                 .map(|l| l.addr)
                 .collect()
         };
-        let listeners = Listeners::bind(&pick(Transport::Udp), &pick(Transport::Tcp)).await?;
+        let udp = UdpOptions {
+            workers: settings.sip.udp_workers,
+            ..UdpOptions::default()
+        };
+        let listeners =
+            Listeners::bind_with(&pick(Transport::Udp), &pick(Transport::Tcp), udp).await?;
         let (engine, engine_outcomes) = if settings.provisioning.files.is_empty() {
             tracing::warn!(target: LOG_TARGET, "no provisioning files configured: NOTIFYs are answered, nothing is fetched (set [provisioning] files, or CFG_MASTER_FILE_PATH in a Panasonic file)");
             (None, None)
@@ -294,7 +299,7 @@ impl Agent {
         let (outcomes, _) = broadcast::channel(crate::engine::OUTCOME_BUFFER);
         let handle = AgentHandle {
             inner: Arc::new(Inner {
-                endpoint: Arc::new(Mutex::new(Endpoint::new(endpoint_config))),
+                endpoint: listeners.endpoints(endpoint_config),
                 engine: engine.as_ref().map(|(h, _)| h.clone()),
                 local_addrs,
                 outcomes: Mutex::new(Some(outcomes)),
@@ -426,7 +431,7 @@ impl Agent {
             let _ = forwarder.await;
         }
         drop(guard);
-        let c = transport::lock_counters(&inner.endpoint);
+        let c = inner.endpoint.counters();
         tracing::info!(
             target: LOG_TARGET,
             received = c.received,
@@ -581,10 +586,7 @@ fn rearm_endpoint(endpoint: &SharedEndpoint, previous: &SipSettings, sip: &SipSe
     if previous.allow != sip.allow || previous.refused != sip.refused {
         log_allowlist(sip);
     }
-    endpoint
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .reconfigure(config);
+    endpoint.reconfigure(config);
 }
 
 /// A handle on an [`Agent`]; cheap to clone, usable from any thread.
@@ -675,7 +677,7 @@ impl AgentHandle {
     pub fn status(&self) -> AgentStatus {
         let inner = &self.inner;
         AgentStatus {
-            counters: transport::lock_counters(&inner.endpoint),
+            counters: inner.endpoint.counters(),
             listening: inner.local_addrs.clone(),
             last_outcome: lock(&inner.last_outcome).clone(),
             settings: lock(&inner.settings).clone(),
@@ -824,10 +826,13 @@ impl Embedded {
         transport: Transport,
         bytes: &[u8],
     ) -> Verdict {
-        if !self.endpoint.claims(transport, bytes) {
+        // One parse answers both "is this ours?" and "what to send".
+        let Some(handled) = self
+            .endpoint
+            .handle_if_claimed(now, source, transport, bytes)
+        else {
             return Verdict::NotOurs;
-        }
-        let handled = self.endpoint.handle(now, source, transport, bytes);
+        };
         Verdict::Ours {
             reply: handled.reply,
             resync: handled.resync,

@@ -46,40 +46,118 @@ fn random_token(state: &RandomState, salt: u64) -> String {
     format!("{:016x}", state.hash_one((nanos, std::process::id(), salt)))
 }
 
+/// `uri` in `rsip`'s model. `rsip` 0.4 reads no IPv6 reference (`[2001:db8::1]`) and would
+/// write an IPv6 address without its brackets, so such a host is modelled as a domain that
+/// holds the bracketed reference, which it writes as given.
+fn model_uri(uri: &str) -> Result<rsip::Uri, String> {
+    let bad = |e: &dyn std::fmt::Display| format!("\"{uri}\" is not a SIP URI: {e}");
+    let Some(open) = uri.find('[') else {
+        return rsip::Uri::try_from(uri).map_err(|e| bad(&e));
+    };
+    let close = uri[open..]
+        .find(']')
+        .map(|c| open + c)
+        .ok_or_else(|| bad(&"unclosed IPv6 reference"))?;
+    let v6: std::net::Ipv6Addr = uri[open + 1..close].parse().map_err(|e| bad(&e))?;
+    let placeholder = format!("{}ipv6.invalid{}", &uri[..open], &uri[close + 1..]);
+    let mut model = rsip::Uri::try_from(placeholder.as_str()).map_err(|e| bad(&e))?;
+    model.host_with_port.host = rsip::Host::Domain(format!("[{v6}]").into());
+    Ok(model)
+}
+
 impl NotifyClient {
-    /// Builds a NOTIFY with `Event: {event}` from `local` for `to_uri`.
-    pub fn new(transport: Transport, local: SocketAddr, event: &str, to_uri: &str) -> NotifyClient {
+    /// Builds a NOTIFY with `Event: {event}` from `local` for `to_uri`. Fails when `to_uri`
+    /// is not a SIP URI.
+    ///
+    /// The request is modelled with `rsip` (a typed Request-URI, Via, CSeq, From and To) and
+    /// serialised from that model: the bytes sent are what `rsip` wrote.
+    pub fn new(
+        transport: Transport,
+        local: SocketAddr,
+        event: &str,
+        to_uri: &str,
+    ) -> Result<NotifyClient, String> {
+        use rsip::headers::{self as h, UntypedHeader as _};
+        use rsip::param::{OtherParam, Param};
+        let scheme_ok = ["sip:", "sips:"].iter().any(|p| {
+            to_uri.len() > p.len()
+                && to_uri.as_bytes()[..p.len()].eq_ignore_ascii_case(p.as_bytes())
+        });
+        if !scheme_ok || to_uri.contains(|c: char| c.is_whitespace() || c.is_control()) {
+            return Err(format!(
+                "\"{to_uri}\" is not a SIP URI (sip:user@host[:port])"
+            ));
+        }
+        let uri = model_uri(to_uri)?;
         let state = RandomState::new();
         let branch = format!("z9hG4bK{}", random_token(&state, 1));
         let call_id = random_token(&state, 2);
         let tag = &random_token(&state, 3)[..10];
-        let proto = match transport {
-            Transport::Udp => "UDP",
-            Transport::Tcp => "TCP",
-        };
         let local_host = match local {
             SocketAddr::V4(a) => a.to_string(),
             SocketAddr::V6(a) => format!("[{}]:{}", a.ip(), a.port()),
         };
-        let request = format!(
-            "NOTIFY {to_uri} SIP/2.0\r\n\
-Via: SIP/2.0/{proto} {local_host};branch={branch};rport\r\n\
-Max-Forwards: 70\r\n\
-From: <sip:sip-resync@{local_host}>;tag={tag}\r\n\
-To: <{to_uri}>\r\n\
-Call-ID: {call_id}\r\n\
-CSeq: 1 NOTIFY\r\n\
-Event: {event}\r\n\
-Subscription-State: terminated\r\n\
-User-Agent: sip-resync/{version}\r\n\
-Content-Length: 0\r\n\r\n",
-            version = env!("CARGO_PKG_VERSION"),
-        );
-        NotifyClient {
-            request: request.into_bytes(),
+        let local_uri = model_uri(&format!("sip:sip-resync@{local_host}"))?;
+        let sent_by = rsip::Uri {
+            host_with_port: local_uri.host_with_port.clone(),
+            ..Default::default()
+        };
+        let via = h::typed::Via {
+            version: rsip::Version::V2,
+            transport: match transport {
+                Transport::Udp => rsip::Transport::Udp,
+                Transport::Tcp => rsip::Transport::Tcp,
+            },
+            uri: sent_by,
+            params: vec![
+                Param::Branch(rsip::param::Branch::new(&branch)),
+                Param::Other(OtherParam::new("rport"), None),
+            ],
+        };
+        let from = h::typed::From {
+            display_name: None,
+            uri: local_uri,
+            params: vec![Param::Tag(rsip::param::Tag::new(tag))],
+        };
+        let to = h::typed::To {
+            display_name: None,
+            uri: uri.clone(),
+            params: vec![],
+        };
+        let mut headers = rsip::Headers::default();
+        headers.push(rsip::Header::Via(via.into()));
+        headers.push(rsip::Header::MaxForwards(h::MaxForwards::new("70")));
+        headers.push(rsip::Header::From(from.into()));
+        headers.push(rsip::Header::To(to.into()));
+        headers.push(rsip::Header::CallId(h::CallId::new(&call_id)));
+        headers.push(rsip::Header::CSeq(
+            h::typed::CSeq {
+                seq: 1,
+                method: rsip::Method::Notify,
+            }
+            .into(),
+        ));
+        headers.push(rsip::Header::Event(h::Event::new(event)));
+        headers.push(rsip::Header::SubscriptionState(h::SubscriptionState::new(
+            "terminated",
+        )));
+        headers.push(rsip::Header::UserAgent(h::UserAgent::new(format!(
+            "sip-resync/{}",
+            env!("CARGO_PKG_VERSION")
+        ))));
+        headers.push(rsip::Header::ContentLength(h::ContentLength::new("0")));
+        let request = rsip::Request {
+            method: rsip::Method::Notify,
+            uri,
+            version: rsip::Version::V2,
+            headers,
+            body: vec![],
+        };
+        Ok(NotifyClient {
+            request: request.to_string().into_bytes(),
             call_id,
             branch,
-        }
+        })
     }
 
     /// The request bytes (sent again unchanged for each retransmission).
@@ -165,7 +243,15 @@ mod tests {
             local,
             "check-sync;reboot=true",
             "sip:1001@127.0.0.1:5060",
+        )
+        .unwrap();
+        let text = String::from_utf8(c.request().to_vec()).unwrap();
+        assert!(
+            text.starts_with("NOTIFY sip:1001@127.0.0.1:5060 SIP/2.0\r\n"),
+            "{text}"
         );
+        assert!(text.contains("\r\nCSeq: 1 NOTIFY\r\n"), "{text}");
+        assert!(text.ends_with("\r\nContent-Length: 0\r\n\r\n"), "{text}");
         let mut ep = Endpoint::new(EndpointConfig::default());
         let h = ep.handle(Instant::now(), local, Transport::Udp, c.request());
         let reply = h.reply.clone().unwrap();
@@ -179,7 +265,28 @@ mod tests {
         assert_eq!(r.code, 200);
         assert_eq!(r.status_line, "SIP/2.0 200 OK");
         // A response to another transaction is ignored.
-        let other = NotifyClient::new(Transport::Udp, local, "check-sync", "sip:a@b");
+        let other = NotifyClient::new(Transport::Udp, local, "check-sync", "sip:a@b").unwrap();
+        assert!(NotifyClient::new(Transport::Udp, local, "check-sync", "not a uri").is_err());
+        let v6 = NotifyClient::new(
+            Transport::Udp,
+            "[::1]:40000".parse().unwrap(),
+            "check-sync",
+            "sip:1001@[::1]:5060",
+        )
+        .unwrap();
+        let text = String::from_utf8(v6.request().to_vec()).unwrap();
+        assert!(
+            text.starts_with("NOTIFY sip:1001@[::1]:5060 SIP/2.0\r\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("\r\nVia: SIP/2.0/UDP [::1]:40000;branch=z9hG4bK"),
+            "{text}"
+        );
+        assert!(
+            text.contains("\r\nFrom: <sip:sip-resync@[::1]:40000>;tag="),
+            "{text}"
+        );
         assert_eq!(other.on_response(&reply), None);
     }
 }

@@ -11,11 +11,11 @@
 //!   bytes + source + transport + now
 //!            │
 //!   ┌────────▼─────────┐   sip::StreamFramer (TCP only: Content-Length framing, CRLF keep-alives)
-//!   │  sip::Endpoint   │   front end → normalise → rsip model → transaction table → decision
+//!   │  sip::Endpoint   │   front end (one parse, a view of the bytes) → transactions → decision
 //!   └────────┬─────────┘
 //!            │ Handled { reply bytes, optional ResyncRequest }
 //!   ┌────────▼─────────┐
-//!   │ transport (tokio)│   UDP / TCP listeners: feed bytes in, send replies, forward requests
+//!   │    transport     │   UDP workers (batched) / TCP listeners: bytes in, replies out
 //!   └──────────────────┘
 //! ```
 //!

@@ -157,7 +157,8 @@ fn host_stack_answers_our_notify_and_leaves_everything_else_to_the_host() {
     };
 
     // 1. A check-sync NOTIFY, as `sip-resync notify` sends it: sip-resync's.
-    let client = NotifyClient::new(Transport::Udp, me, "check-sync;reboot=true", &uri);
+    let client =
+        NotifyClient::new(Transport::Udp, me, "check-sync;reboot=true", &uri).expect("a SIP URI");
     let first = exchange(client.request());
     let fin = client
         .on_response(&first)

@@ -47,6 +47,90 @@ fn udp_retransmissions_get_identical_answers_and_one_signal() {
     assert_eq!(server.counters().retransmissions, 4);
 }
 
+/// The same exchange over each UDP path: the plain one (one call per datagram, what a
+/// platform without `recvmmsg` uses) with one and with three workers, and the batched one
+/// with three workers. Many clients, each with its own port: the kernel spreads them over
+/// the workers; every retransmission still reaches the worker that holds its transaction,
+/// and the counters add up over the workers.
+#[test]
+fn every_udp_path_answers_retransmissions_from_one_worker_and_counts_them_all() {
+    use sip_resync::sip::RateLimits;
+    use sip_resync::transport::{UdpOptions, DEFAULT_BATCH};
+    for (workers, batch) in [(1, 1), (3, 1), (3, DEFAULT_BATCH)] {
+        let server = TestServer::start(TestServerOptions {
+            udp: UdpOptions { workers, batch },
+            rate_limits: RateLimits::unlimited(),
+            ..TestServerOptions::default()
+        });
+        let clients: Vec<UdpSocket> = (0..12)
+            .map(|_| {
+                let s = UdpSocket::bind("127.0.0.1:0").unwrap();
+                s.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+                s
+            })
+            .collect();
+        for (i, sock) in clients.iter().enumerate() {
+            let msg = notify(&format!("z9hG4bKw{workers}b{batch}c{i}"), 1);
+            let mut replies = Vec::new();
+            for _ in 0..3 {
+                sock.send_to(&msg, server.udp_addr()).unwrap();
+                let mut buf = [0u8; 4096];
+                let (n, from) = sock.recv_from(&mut buf).unwrap();
+                assert_eq!(
+                    from,
+                    server.udp_addr(),
+                    "the reply comes from the bound port"
+                );
+                replies.push(buf[..n].to_vec());
+            }
+            assert!(replies.windows(2).all(|w| w[0] == w[1]), "client {i}");
+            assert!(replies[0].starts_with(b"SIP/2.0 200 OK\r\n"), "client {i}");
+        }
+        assert_eq!(
+            server.wait_for_signals(12, Duration::from_secs(2)).len(),
+            12,
+            "{workers} workers, batch {batch}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+        assert_eq!(server.signal_count(), 12, "one signal per NOTIFY");
+        let c = server.counters();
+        assert_eq!(
+            (c.received, c.retransmissions, c.resync_requests),
+            (36, 24, 12),
+            "{workers} workers, batch {batch}"
+        );
+    }
+}
+
+/// A burst larger than a batch, from one client, all at once: every datagram is answered.
+#[test]
+fn a_burst_larger_than_a_batch_is_answered_in_full() {
+    use sip_resync::sip::RateLimits;
+    use sip_resync::transport::UdpOptions;
+    let server = TestServer::start(TestServerOptions {
+        udp: UdpOptions {
+            workers: 1,
+            batch: 8,
+        },
+        rate_limits: RateLimits::unlimited(),
+        ..TestServerOptions::default()
+    });
+    let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
+    sock.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+    for i in 0..50 {
+        sock.send_to(&notify(&format!("z9hG4bKburst{i}"), i), server.udp_addr())
+            .unwrap();
+    }
+    let mut buf = [0u8; 4096];
+    let mut answered = 0;
+    while answered < 50 {
+        let (n, _) = sock.recv_from(&mut buf).expect("every NOTIFY answered");
+        assert!(buf[..n].starts_with(b"SIP/2.0 200 OK\r\n"));
+        answered += 1;
+    }
+    assert_eq!(server.counters().received, 50);
+}
+
 #[test]
 fn tcp_several_messages_in_one_write_and_one_split_over_many() {
     let server = TestServer::start(TestServerOptions::default());
@@ -159,9 +243,8 @@ fn tcp_connection_cap_leaves_udp_answering() {
 
 #[test]
 fn ipv6_loopback_udp_and_tcp_with_the_notify_client() {
-    use sip_resync::sip::{Endpoint, EndpointConfig};
+    use sip_resync::sip::EndpointConfig;
     use sip_resync::transport::{send_notify, Listeners};
-    use std::sync::{Arc, Mutex};
 
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
@@ -170,7 +253,7 @@ fn ipv6_loopback_udp_and_tcp_with_the_notify_client() {
             .await
             .expect("IPv6 loopback is available");
         let addrs = listeners.local_addrs();
-        let endpoint = Arc::new(Mutex::new(Endpoint::new(EndpointConfig::default())));
+        let endpoint = listeners.endpoints(EndpointConfig::default());
         let (tx, mut rx) = tokio::sync::mpsc::channel(8);
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
         let server = tokio::spawn(listeners.serve(endpoint, tx, TcpOptions::default(), async {

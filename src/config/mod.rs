@@ -35,6 +35,9 @@ pub use provisioning::{FileFormat, FileSpec, ProvisioningSettings, RebootPolicy}
 /// Largest configuration file read, in bytes.
 pub const MAX_CONFIG_BYTES: u64 = 1024 * 1024;
 
+/// Most UDP workers `[sip] udp_workers` may ask for.
+const MAX_UDP_WORKERS: usize = 64;
+
 /// A listening address: `udp:ADDR:PORT` or `tcp:ADDR:PORT` (IPv6 as `tcp:[::1]:5060`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ListenAddr {
@@ -212,6 +215,9 @@ pub struct SipSettings {
     pub event_match: EventMatch,
     /// TCP bounds.
     pub tcp: TcpOptions,
+    /// UDP workers per UDP listening address, each with its own socket and endpoint state;
+    /// 0 (the default) means one per core.
+    pub udp_workers: usize,
     /// Most completed UDP transactions remembered (each for 32 s).
     pub max_transactions: usize,
     /// Sources allowed to send requests; empty allows every source.
@@ -234,6 +240,7 @@ impl Default for SipSettings {
             events: vec!["check-sync".into()],
             event_match: EventMatch::CaseInsensitive,
             tcp: TcpOptions::default(),
+            udp_workers: 0,
             max_transactions: 4096,
             allow: Allowlist::default(),
             refused: RefusedAction::default(),
@@ -700,6 +707,7 @@ struct TomlSip {
     tcp: TomlTcp,
     limits: TomlLimits,
     auth: auth::TomlAuth,
+    udp_workers: usize,
 }
 
 impl Default for TomlSip {
@@ -713,6 +721,7 @@ impl Default for TomlSip {
             allow: Vec::new(),
             refused: d.refused,
             tcp: TomlTcp::default(),
+            udp_workers: d.udp_workers,
             limits: TomlLimits::default(),
             auth: auth::TomlAuth::default(),
         }
@@ -971,6 +980,11 @@ fn from_toml(bytes: &[u8], path: &Path) -> Result<Settings, ConfigError> {
         "at least one event text is needed, e.g. [\"check-sync\"]",
     )?;
     check(
+        sip.udp_workers <= MAX_UDP_WORKERS,
+        "sip.udp_workers",
+        &format!("must be from 0 (one per core) to {MAX_UDP_WORKERS}"),
+    )?;
+    check(
         (1..=65_536).contains(&sip.tcp.max_connections),
         "sip.tcp.max_connections",
         "must be from 1 to 65536",
@@ -1125,6 +1139,7 @@ fn from_toml(bytes: &[u8], path: &Path) -> Result<Settings, ConfigError> {
                 idle_timeout: std::time::Duration::from_secs(sip.tcp.idle_timeout_secs),
                 message_deadline: std::time::Duration::from_secs(sip.tcp.message_deadline_secs),
             },
+            udp_workers: sip.udp_workers,
         },
         warnings,
     })
@@ -1282,7 +1297,7 @@ mod tests {
         assert_eq!(
             s.warnings[0].to_string(),
             "a.toml:5: sip.colour: unknown key, ignored (the keys of [sip] are listen, events, \
-             event_match, max_transactions, allow, refused, tcp, limits, auth; see docs/configuration.md)"
+             event_match, max_transactions, allow, refused, tcp, limits, auth, udp_workers; see docs/configuration.md)"
         );
         assert_eq!(s.sip.tcp, TcpOptions::default());
     }

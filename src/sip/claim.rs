@@ -7,10 +7,10 @@
 //! counted, answered or charged to a rate limit, so that the host can pass everything else to
 //! its own stack untouched.
 
-use super::event::{EventHeader, EventMatcher};
+use super::event::{event_type, EventMatcher};
 use super::headers::{self, Name};
 use super::limits::Limits;
-use super::message::{self, Framing};
+use super::message::{self, Framing, Request};
 use crate::resync::Transport;
 
 /// Whether `bytes` (one whole UDP datagram, or one message framed off a TCP stream) is a
@@ -58,27 +58,35 @@ pub fn is_resync_notify(
     limits: &Limits,
     events: &EventMatcher,
 ) -> bool {
-    // Cheap first: most of a softphone's traffic is not a NOTIFY at all.
-    let start = bytes
-        .iter()
-        .position(|b| !matches!(b, b'\r' | b'\n' | b' '))
-        .unwrap_or(bytes.len());
-    if !bytes[start..].starts_with(b"NOTIFY ") {
+    if !starts_like_notify(bytes) {
         return false;
     }
     let framing = match transport {
         Transport::Udp => Framing::Datagram,
         Transport::Tcp => Framing::Stream,
     };
-    let Ok(req) = message::parse(bytes, framing, limits) else {
-        return false;
-    };
+    message::parse(bytes, framing, limits).is_ok_and(|req| is_resync_request(&req, events))
+}
+
+/// Step 1 of the rule, on the bytes alone: cheap first, as most of a softphone's traffic is
+/// not a NOTIFY at all.
+pub(crate) fn starts_like_notify(bytes: &[u8]) -> bool {
+    let start = bytes
+        .iter()
+        .position(|b| !matches!(b, b'\r' | b'\n' | b' '))
+        .unwrap_or(bytes.len());
+    bytes[start..].starts_with(b"NOTIFY ")
+}
+
+/// Steps 3 and 4 of the rule, on a request the front end has read (step 2).
+pub(crate) fn is_resync_request(req: &Request, events: &EventMatcher) -> bool {
     if req.method != "NOTIFY" || headers::param(req.to(), "tag").is_some() {
         return false;
     }
-    req.first(&Name::Event)
-        .and_then(|value| EventHeader::parse(value, limits.max_event_params))
-        .is_some_and(|event| events.matches(&event.event))
+    // The event type only: its parameters are read when the endpoint makes the request.
+    req.first(Name::Event)
+        .map(event_type)
+        .is_some_and(|event| !event.is_empty() && events.matches(event))
 }
 
 #[cfg(test)]

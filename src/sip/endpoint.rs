@@ -24,17 +24,19 @@
 use std::collections::HashMap;
 use std::hash::BuildHasher;
 use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
 use super::allow::{Allowlist, RefusedAction};
+use super::claim;
 use super::digest::{AuthConfig, AuthFailure, DigestState};
-use super::event::{EventHeader, EventMatcher};
+use super::event::{event_type, EventHeader, EventMatcher};
 use super::headers::{self, Name};
 use super::limits::Limits;
 use super::message::{self, Defect, Framing, Request, Unanswerable};
-use super::rate::{Limit, RateLimiter, RateLimits};
+use super::rate::{GlobalBudget, Limit, RateLimiter, RateLimits};
 use super::response::{self, Status, ALLOW};
 use super::transaction::{DupKey, Lookup, TransactionTable, TxKey, TIMER_J_UDP};
 use crate::resync::{ResyncRequest, Transport};
@@ -182,6 +184,54 @@ impl Counters {
         }
     }
 
+    /// Adds `other` to these counts (the endpoints of several workers make one total).
+    pub(crate) fn add(&mut self, other: &Counters) {
+        let Counters {
+            received,
+            responses,
+            resync_requests,
+            retransmissions,
+            duplicates,
+            rejected,
+            acks,
+            keepalives,
+            dropped_responses,
+            dropped_oversize,
+            dropped_garbage,
+            dropped_unanswerable,
+            transactions_evicted,
+            stream_errors,
+            refused_source,
+            rate_limited_requests,
+            rate_limited_triggers,
+            rate_limit_evictions,
+            auth_challenges,
+            auth_failures,
+            auth_stale,
+        } = *other;
+        self.received += received;
+        self.responses += responses;
+        self.resync_requests += resync_requests;
+        self.retransmissions += retransmissions;
+        self.duplicates += duplicates;
+        self.rejected += rejected;
+        self.acks += acks;
+        self.keepalives += keepalives;
+        self.dropped_responses += dropped_responses;
+        self.dropped_oversize += dropped_oversize;
+        self.dropped_garbage += dropped_garbage;
+        self.dropped_unanswerable += dropped_unanswerable;
+        self.transactions_evicted += transactions_evicted;
+        self.stream_errors += stream_errors;
+        self.refused_source += refused_source;
+        self.rate_limited_requests += rate_limited_requests;
+        self.rate_limited_triggers += rate_limited_triggers;
+        self.rate_limit_evictions += rate_limit_evictions;
+        self.auth_challenges += auth_challenges;
+        self.auth_failures += auth_failures;
+        self.auth_stale += auth_stale;
+    }
+
     /// Messages dropped without an answer because they could not be used (garbage,
     /// oversize, responses, requests without the fields an answer needs).
     pub fn dropped(&self) -> u64 {
@@ -310,7 +360,8 @@ pub enum Admission {
 struct Completed {
     reply: Bytes,
     status: Status,
-    extra: std::sync::Arc<[(&'static str, String)]>,
+    /// The extra headers of the answer; `None` for most (every 200 to a NOTIFY).
+    extra: Option<Arc<[(&'static str, String)]>>,
 }
 
 /// The sans-IO SIP endpoint.
@@ -320,33 +371,48 @@ pub struct Endpoint {
     udp_transactions: TransactionTable<Completed>,
     counters: Counters,
     tag_key: std::collections::hash_map::RandomState,
-    drop_log: HashMap<IpAddr, Instant>,
-    /// When a global rate limit was last logged.
-    global_log: Option<Instant>,
+    /// When drops were last logged, by this endpoint.
+    log: LogMemory,
+    /// The same, shared with the endpoints of other workers (`None` for a lone endpoint).
+    shared_log: Option<Arc<Mutex<LogMemory>>>,
     limiter: RateLimiter,
     /// The latest resync request held back by a trigger limit.
     deferred: Option<ResyncRequest>,
     /// Nonce key and `nc` table of the digest challenge.
     digest: DigestState,
+    /// Where replies are written before they are copied into their own bytes.
+    scratch: Vec<u8>,
 }
 
 impl Endpoint {
     /// A new endpoint.
     pub fn new(config: EndpointConfig) -> Endpoint {
+        Endpoint::sharing(config, GlobalBudget::new(), None)
+    }
+
+    /// A new endpoint whose global rate limits draw on `global`, and whose drop logging is
+    /// rationed with `shared_log`, both shared with other endpoints (one per UDP worker).
+    /// Everything else is its own.
+    pub(crate) fn sharing(
+        config: EndpointConfig,
+        global: Arc<GlobalBudget>,
+        shared_log: Option<Arc<Mutex<LogMemory>>>,
+    ) -> Endpoint {
         Endpoint {
             udp_transactions: TransactionTable::new(
                 config.max_transactions,
                 config.max_transaction_bytes,
                 TIMER_J_UDP,
             ),
-            limiter: RateLimiter::new(config.rate_limits),
+            limiter: RateLimiter::sharing(config.rate_limits, global),
             config,
             counters: Counters::default(),
             tag_key: Default::default(),
-            drop_log: HashMap::new(),
-            global_log: None,
+            log: LogMemory::default(),
+            shared_log,
             deferred: None,
             digest: DigestState::new(),
+            scratch: Vec::with_capacity(1024),
         }
     }
 
@@ -364,8 +430,18 @@ impl Endpoint {
     /// transactions, rate-limit budgets (rebuilt only when the limits change) and counters.
     /// The transaction bounds of the first configuration stay in force.
     pub fn reconfigure(&mut self, config: EndpointConfig) {
+        self.reconfigure_sharing(config, GlobalBudget::new);
+    }
+
+    /// [`Endpoint::reconfigure`] for endpoints that share their global budget: when the
+    /// limits change, the new one comes from `global` (the same for every endpoint).
+    pub(crate) fn reconfigure_sharing(
+        &mut self,
+        config: EndpointConfig,
+        global: impl FnOnce() -> Arc<GlobalBudget>,
+    ) {
         if config.rate_limits != self.config.rate_limits {
-            self.limiter = RateLimiter::new(config.rate_limits);
+            self.limiter = RateLimiter::sharing(config.rate_limits, global());
         }
         self.config = config;
     }
@@ -444,6 +520,30 @@ impl Endpoint {
         super::is_resync_notify(bytes, transport, &self.config.limits, &self.config.events)
     }
 
+    /// [`Endpoint::claims`] and [`Endpoint::handle`] with one parse between them: `None`
+    /// (nothing counted, nothing answered) when the message is not a resync NOTIFY.
+    pub(crate) fn handle_if_claimed(
+        &mut self,
+        now: Instant,
+        source: SocketAddr,
+        transport: Transport,
+        bytes: &[u8],
+    ) -> Option<Handled> {
+        if !claim::starts_like_notify(bytes) {
+            return None;
+        }
+        let req = message::parse(bytes, framing(transport), &self.config.limits).ok()?;
+        if !claim::is_resync_request(&req, &self.config.events) {
+            return None;
+        }
+        self.counters.received += 1;
+        let allowed = match self.admit(now, source) {
+            Ok(allowed) => allowed,
+            Err(refused) => return Some(Handled::silent(refused)),
+        };
+        Some(self.handle_request(now, source, transport, allowed, &req))
+    }
+
     /// Handles one message: a whole UDP datagram, or one message framed off a TCP stream by
     /// [`super::StreamFramer`].
     pub fn handle(
@@ -454,26 +554,58 @@ impl Endpoint {
         bytes: &[u8],
     ) -> Handled {
         self.counters.received += 1;
+        let allowed = match self.admit(now, source) {
+            Ok(allowed) => allowed,
+            Err(refused) => return Handled::silent(refused),
+        };
+        match message::parse(bytes, framing(transport), &self.config.limits) {
+            Ok(req) => self.handle_request(now, source, transport, allowed, &req),
+            Err(reason) => self.drop(now, source, reason),
+        }
+    }
+
+    /// Trust and request rate limits, before the message is read. `Ok(allowed)` when it is
+    /// to be read (a source outside the allowlist is read to be answered 403).
+    fn admit(&mut self, now: Instant, source: SocketAddr) -> Result<bool, Disposition> {
         let allowed = self.config.allow.permits(source.ip());
         if !allowed && self.config.refused == RefusedAction::Drop {
             // Not even read: nothing from this source is acted upon or answered.
             self.counters.refused_source += 1;
             let log = self.should_log(now, source.ip());
-            return Handled::silent(Disposition::Refused { log });
+            return Err(Disposition::Refused { log });
         }
         if let Err(limit) = self.limiter.admit_request(now, source.ip(), !allowed) {
             self.counters.rate_limited_requests += 1;
             let log = self.should_log_limit(now, source.ip(), limit);
-            return Handled::silent(Disposition::RateLimited { limit, log });
+            return Err(Disposition::RateLimited { limit, log });
         }
-        let framing = match transport {
-            Transport::Udp => Framing::Datagram,
-            Transport::Tcp => Framing::Stream,
-        };
-        let req = match message::parse(bytes, framing, &self.config.limits) {
-            Ok(req) => req,
-            Err(reason) => return self.drop(now, source, reason),
-        };
+        Ok(allowed)
+    }
+
+    /// The reply to `req`, built in the endpoint's buffer and copied once into its own bytes
+    /// (which the transaction table keeps for retransmissions).
+    fn reply(
+        &mut self,
+        req: &Request,
+        status: Status,
+        source: SocketAddr,
+        extra: &[(&str, &str)],
+    ) -> Bytes {
+        let tag = self.to_tag(req);
+        let tag = std::str::from_utf8(&tag).unwrap_or_default();
+        response::write(req, status, tag, source, extra, &mut self.scratch);
+        Bytes::copy_from_slice(&self.scratch)
+    }
+
+    /// Everything after trust and rate limits, for a message that has been read.
+    fn handle_request(
+        &mut self,
+        now: Instant,
+        source: SocketAddr,
+        transport: Transport,
+        allowed: bool,
+        req: &Request,
+    ) -> Handled {
         if req.method == "ACK" {
             // RFC 3261 §17.2.1: an ACK is never answered, whether it matches a transaction or not.
             self.counters.acks += 1;
@@ -497,10 +629,10 @@ impl Endpoint {
             self.counters.refused_source += 1;
             self.counters.responses += 1;
             self.counters.rejected += 1;
-            let reply = response::build(&req, Status::Forbidden, &self.to_tag(&req), source, &[]);
+            let reply = self.reply(req, Status::Forbidden, source, &[]);
             let log = self.should_log(now, source.ip());
             return Handled {
-                reply: Some(Bytes::from(reply)),
+                reply: Some(reply),
                 resync: None,
                 disposition: Disposition::Refused { log },
                 close,
@@ -508,7 +640,7 @@ impl Endpoint {
         }
 
         let keys = match (transport, &req.cseq, &req.top_via) {
-            (Transport::Udp, Some(_), Some(_)) => Some(transaction_keys(&req, source)),
+            (Transport::Udp, Some(_), Some(_)) => Some(self.transaction_keys(req, source)),
             _ => None,
         };
         if let Some((key, dup)) = &keys {
@@ -529,12 +661,15 @@ impl Endpoint {
                     // rport) is what the sender matches the response with.
                     self.counters.duplicates += 1;
                     self.counters.responses += 1;
-                    let extra: Vec<(&str, &str)> =
-                        done.extra.iter().map(|(n, v)| (*n, v.as_str())).collect();
-                    let reply =
-                        response::build(&req, done.status, &self.to_tag(&req), source, &extra);
+                    let extra: Vec<(&str, &str)> = done
+                        .extra
+                        .iter()
+                        .flat_map(|e| e.iter())
+                        .map(|(n, v)| (*n, v.as_str()))
+                        .collect();
+                    let reply = self.reply(req, done.status, source, &extra);
                     return Handled {
-                        reply: Some(Bytes::from(reply)),
+                        reply: Some(reply),
                         resync: None,
                         disposition: Disposition::Duplicate,
                         close: false,
@@ -543,16 +678,15 @@ impl Endpoint {
             }
         }
 
-        let (mut status, mut extra, mut event) = self.decide(&req);
+        let (mut status, mut extra, mut event) = self.decide(req);
         let mut challenged = None;
         if event.is_some() && self.config.auth.challenge {
-            let authorization = Name::Other("Authorization".into());
             let verified = self.digest.verify(
                 now,
                 &self.config.auth,
-                &req.method,
-                &req.uri,
-                req.values(&authorization),
+                req.method,
+                req.uri,
+                req.values(Name::Authorization),
             );
             if let Err(reason) = verified {
                 let values = self
@@ -567,18 +701,31 @@ impl Endpoint {
                 challenged = Some(reason);
             }
         }
-        let extra: std::sync::Arc<[(&'static str, String)]> = extra
-            .into_iter()
-            .map(|(n, v)| match v {
-                Extra::AllowEvents => (n, self.config.events.allow_events().to_owned()),
-                Extra::Text(t) => (n, t),
-            })
-            .collect();
-        let borrowed: Vec<(&str, &str)> = extra.iter().map(|(n, v)| (*n, v.as_str())).collect();
-        let to_tag = self.to_tag(&req);
-        let reply = Bytes::from(response::build(&req, status, &to_tag, source, &borrowed));
+        // Most answers (every 200 to a NOTIFY) carry no extra header: nothing is allocated.
+        let extra: Option<Arc<[(&'static str, String)]>> = (!extra.is_empty()).then(|| {
+            extra
+                .into_iter()
+                .map(|(n, v)| match v {
+                    Extra::AllowEvents => (n, self.config.events.allow_events().to_owned()),
+                    Extra::Text(t) => (n, t),
+                })
+                .collect()
+        });
+        let reply = {
+            let borrowed: Vec<(&str, &str)> = extra
+                .iter()
+                .flat_map(|e| e.iter())
+                .map(|(n, v)| (*n, v.as_str()))
+                .collect();
+            self.reply(req, status, source, &borrowed)
+        };
         if let Some((key, dup)) = keys {
-            let cost = reply.len() + extra.iter().map(|(_, v)| v.len()).sum::<usize>() + 256;
+            let extra_bytes = extra
+                .iter()
+                .flat_map(|e| e.iter())
+                .map(|(_, v)| v.len())
+                .sum::<usize>();
+            let cost = reply.len() + extra_bytes + 128;
             let done = Completed {
                 reply: reply.clone(),
                 status,
@@ -588,7 +735,9 @@ impl Endpoint {
         }
         self.counters.responses += 1;
         match event {
-            Some(event) => {
+            Some(value) => {
+                let event = EventHeader::parse(value, self.config.limits.max_event_params)
+                    .expect("decide checked that the event type is not empty");
                 let request = ResyncRequest {
                     source,
                     transport,
@@ -656,8 +805,12 @@ impl Endpoint {
         }
     }
 
-    /// The response to a new request, and the accepted event when it is a resync trigger.
-    fn decide(&self, req: &Request) -> (Status, Vec<(&'static str, Extra)>, Option<EventHeader>) {
+    /// The response to a new request, and the accepted Event value when it is a resync
+    /// trigger.
+    fn decide<'r>(
+        &self,
+        req: &'r Request,
+    ) -> (Status, Vec<(&'static str, Extra)>, Option<&'r str>) {
         let allow = || vec![("Allow", Extra::Text(ALLOW.to_owned()))];
         if !req.is_sip2() {
             return (Status::VersionNotSupported, vec![], None);
@@ -665,7 +818,7 @@ impl Endpoint {
         if let Some(defect) = &req.defect {
             return (Status::BadRequest(defect.reason()), vec![], None);
         }
-        let method = req.method.as_str();
+        let method = req.method;
         if method != "NOTIFY" && method != "OPTIONS" {
             let status = if KNOWN_METHODS.contains(&method) {
                 Status::MethodNotAllowed
@@ -688,23 +841,21 @@ impl Endpoint {
         {
             return (Status::UnsupportedUriScheme, vec![], None);
         }
-        let required: Vec<&str> = req
-            .values(&Name::Require)
-            .flat_map(headers::split_values)
-            .collect();
-        if !required.is_empty() {
-            // Joined with a bare comma (RFC 3261 COMMA allows it): ", " would add a byte per
-            // tag, so `Require: a,a,a,…` would get a response half again as large.
-            return (
-                Status::BadExtension,
-                vec![("Unsupported", Extra::Text(required.join(",")))],
-                None,
-            );
+        if req.first(Name::Require).is_some() {
+            let required: Vec<&str> = req
+                .values(Name::Require)
+                .flat_map(headers::split_values)
+                .collect();
+            if !required.is_empty() {
+                // Joined with a bare comma (RFC 3261 COMMA allows it): ", " would add a byte
+                // per tag, so `Require: a,a,a,…` would get a response half again as large.
+                return (
+                    Status::BadExtension,
+                    vec![("Unsupported", Extra::Text(required.join(",")))],
+                    None,
+                );
+            }
         }
-        // The normalised request is modelled by rsip. rsip 0.4 rejects some URIs RFC 3261
-        // allows (RFC 4475 §3.1.1.9 `sip:user;par=u%40example.net@example.com`): the front
-        // end has already validated the request, so its view is used then.
-        let model = rsip::Request::try_from(req.to_normalised_bytes()).ok();
         if method == "OPTIONS" {
             let mut extra = allow();
             extra.push(("Allow-Events", Extra::AllowEvents));
@@ -714,41 +865,69 @@ impl Endpoint {
             ));
             return (Status::Ok, extra, None);
         }
-        let event = match &model {
-            Some(model) => model.headers.iter().find_map(|h| match h {
-                rsip::Header::Event(e) => Some(rsip::headers::UntypedHeader::value(e).to_owned()),
-                _ => None,
-            }),
-            None => req.first(&Name::Event).map(str::to_owned),
-        };
-        let Some(event) = event else {
+        let Some(value) = req.first(Name::Event) else {
             return (Status::BadRequest("Missing Event Header"), vec![], None);
         };
-        let Some(event) = EventHeader::parse(&event, self.config.limits.max_event_params) else {
+        let event_type = event_type(value);
+        if event_type.is_empty() {
             return (Status::BadRequest("Empty Event Header"), vec![], None);
-        };
+        }
         if headers::param(req.to(), "tag").is_some() {
             return (Status::CallDoesNotExist, vec![], None);
         }
-        if !self.config.events.matches(&event.event) {
+        if !self.config.events.matches(event_type) {
             return (
                 Status::BadEvent,
                 vec![("Allow-Events", Extra::AllowEvents)],
                 None,
             );
         }
-        (Status::Ok, vec![], Some(event))
+        (Status::Ok, vec![], Some(value))
     }
 
     /// A To-tag derived from the transaction, so a retransmission answered after its
     /// transaction expired still carries the same tag; keyed per process, so it is not
-    /// predictable from the request.
-    fn to_tag(&self, req: &Request) -> String {
+    /// predictable from the request. 16 hex digits.
+    fn to_tag(&self, req: &Request) -> [u8; 16] {
         let branch = req.top_via.as_ref().and_then(|v| v.branch.as_deref());
         let h = self
             .tag_key
             .hash_one((req.call_id(), from_tag(req), req.cseq_raw(), branch));
-        format!("{h:016x}")
+        let mut out = [0u8; 16];
+        for (i, b) in out.iter_mut().enumerate() {
+            *b = b"0123456789abcdef"[((h >> (60 - 4 * i)) & 0xf) as usize];
+        }
+        out
+    }
+
+    fn transaction_keys(&self, req: &Request, source: SocketAddr) -> (TxKey, DupKey) {
+        let hasher = self.udp_transactions.hasher();
+        let from_tag = from_tag(req);
+        let cseq = req.cseq.as_ref().expect("checked by caller");
+        let via = req.top_via.as_ref().expect("checked by caller");
+        let method = if req.method == "ACK" {
+            "INVITE"
+        } else {
+            req.method
+        };
+        let key = match via.branch.as_deref() {
+            Some(b) if b.starts_with("z9hG4bK") && b.len() > "z9hG4bK".len() => {
+                hasher.branch(b, &via.sent_by, method)
+            }
+            _ => hasher.legacy(
+                req.uri,
+                from_tag,
+                headers::param(req.to(), "tag")
+                    .flatten()
+                    .unwrap_or_default(),
+                req.call_id(),
+                cseq.number,
+                method,
+                req.first(Name::Via).unwrap_or_default(),
+            ),
+        };
+        let dup = hasher.dup(source, req.call_id(), from_tag, cseq.number, &cseq.method);
+        (key, dup)
     }
 
     /// Records that a stream from `source` could not be framed (or stalled) and was closed.
@@ -781,34 +960,74 @@ impl Endpoint {
             Limit::Source => self.should_log(now, ip),
             Limit::Global => {
                 let interval = self.config.drop_log_interval;
-                match self.global_log {
-                    Some(last) if now.saturating_duration_since(last) < interval => false,
-                    _ => {
-                        self.global_log = Some(now);
-                        true
-                    }
-                }
+                self.log.global(now, interval)
+                    && self
+                        .shared_log
+                        .as_ref()
+                        .is_none_or(|s| lock_log(s).global(now, interval))
             }
         }
     }
 
+    /// Once per source per drop-log interval: this endpoint's memory decides first, without
+    /// a lock, so a flood from one source touches the memory shared with other workers'
+    /// endpoints at most once per interval.
     fn should_log(&mut self, now: Instant, ip: IpAddr) -> bool {
-        let interval = self.config.drop_log_interval;
-        if let Some(last) = self.drop_log.get_mut(&ip) {
+        let (interval, max) = (
+            self.config.drop_log_interval,
+            self.config.max_drop_log_sources,
+        );
+        self.log.source(now, ip, interval, max)
+            && self
+                .shared_log
+                .as_ref()
+                .is_none_or(|s| lock_log(s).source(now, ip, interval, max))
+    }
+}
+
+fn lock_log(log: &Mutex<LogMemory>) -> std::sync::MutexGuard<'_, LogMemory> {
+    log.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// When drops were last logged: per source, and for the global limits.
+#[derive(Debug, Default)]
+pub(crate) struct LogMemory {
+    sources: HashMap<IpAddr, Instant>,
+    global: Option<Instant>,
+}
+
+impl LogMemory {
+    /// A memory to share between the endpoints of several workers.
+    pub(crate) fn shared() -> Arc<Mutex<LogMemory>> {
+        Arc::default()
+    }
+
+    fn global(&mut self, now: Instant, interval: Duration) -> bool {
+        match self.global {
+            Some(last) if now.saturating_duration_since(last) < interval => false,
+            _ => {
+                self.global = Some(now);
+                true
+            }
+        }
+    }
+
+    fn source(&mut self, now: Instant, ip: IpAddr, interval: Duration, max: usize) -> bool {
+        if let Some(last) = self.sources.get_mut(&ip) {
             if now.saturating_duration_since(*last) < interval {
                 return false;
             }
             *last = now;
             return true;
         }
-        if self.drop_log.len() >= self.config.max_drop_log_sources {
-            self.drop_log
+        if self.sources.len() >= max {
+            self.sources
                 .retain(|_, last| now.saturating_duration_since(*last) < interval);
-            if self.drop_log.len() >= self.config.max_drop_log_sources {
+            if self.sources.len() >= max {
                 return false;
             }
         }
-        self.drop_log.insert(ip, now);
+        self.sources.insert(ip, now);
         true
     }
 }
@@ -819,47 +1038,17 @@ enum Extra {
     Text(String),
 }
 
-fn from_tag(req: &Request) -> &str {
+fn from_tag<'r>(req: &'r Request) -> &'r str {
     headers::param(req.from(), "tag")
         .flatten()
         .unwrap_or_default()
 }
 
-fn transaction_keys(req: &Request, source: SocketAddr) -> (TxKey, DupKey) {
-    let cseq = req.cseq.as_ref().expect("checked by caller");
-    let via = req.top_via.as_ref().expect("checked by caller");
-    let method = if req.method == "ACK" {
-        "INVITE"
-    } else {
-        req.method.as_str()
-    };
-    let key = match &via.branch {
-        Some(b) if b.starts_with("z9hG4bK") && b.len() > "z9hG4bK".len() => TxKey::Branch {
-            branch: b.clone(),
-            sent_by: via.sent_by.to_ascii_lowercase(),
-            method: method.to_owned(),
-        },
-        _ => TxKey::Legacy {
-            uri: req.uri.clone(),
-            from_tag: from_tag(req).to_owned(),
-            to_tag: headers::param(req.to(), "tag")
-                .flatten()
-                .unwrap_or_default()
-                .to_owned(),
-            call_id: req.call_id().to_owned(),
-            cseq: cseq.number,
-            method: method.to_owned(),
-            top_via: req.first(&Name::Via).unwrap_or_default().to_owned(),
-        },
-    };
-    let dup = DupKey {
-        source,
-        call_id: req.call_id().to_owned(),
-        from_tag: from_tag(req).to_owned(),
-        cseq: cseq.number,
-        method: cseq.method.clone(),
-    };
-    (key, dup)
+fn framing(transport: Transport) -> Framing {
+    match transport {
+        Transport::Udp => Framing::Datagram,
+        Transport::Tcp => Framing::Stream,
+    }
 }
 
 #[cfg(test)]

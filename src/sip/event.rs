@@ -33,8 +33,7 @@ pub struct EventHeader {
 impl EventHeader {
     /// Parses an Event header value; `None` when the event-type is empty.
     pub fn parse(value: &str, max_params: usize) -> Option<EventHeader> {
-        let end = headers::find_unquoted(value, b';').unwrap_or(value.len());
-        let event = value[..end].trim();
+        let event = event_type(value);
         if event.is_empty() {
             return None;
         }
@@ -64,6 +63,13 @@ impl EventHeader {
             _ => None,
         }
     }
+}
+
+/// The event-type of an Event value: the token before the first `;`, trimmed (RFC 6665
+/// §8.2.1). Empty when there is none.
+pub(crate) fn event_type(value: &str) -> &str {
+    let end = headers::find_unquoted(value, b';').unwrap_or(value.len());
+    value[..end].trim()
 }
 
 /// The accepted events and how to compare them.

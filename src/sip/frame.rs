@@ -14,7 +14,7 @@
 use bytes::{Buf, Bytes, BytesMut};
 
 use super::escape::excerpt;
-use super::headers::{self, Name};
+use super::headers::{self, trim_ws};
 use super::limits::Limits;
 use super::message::split_head;
 
@@ -79,8 +79,17 @@ impl StreamFramer {
     }
 
     /// True when part of a message (not just keep-alive whitespace) is buffered.
+    ///
+    /// Looks at no more than the first four bytes: once [`StreamFramer::next_item`] has
+    /// returned `Ok(None)`, keep-alive bytes before a message have been consumed, so the
+    /// buffer is empty, part of a ping, or the start of a message.
     pub fn mid_message(&self) -> bool {
-        self.buf.iter().any(|&b| !matches!(b, b'\r' | b'\n'))
+        self.pending.is_some()
+            || self
+                .buf
+                .iter()
+                .take(4)
+                .any(|&b| !matches!(b, b'\r' | b'\n'))
     }
 
     /// Appends received bytes. Fails when they would exceed the message size limit.
@@ -142,28 +151,102 @@ impl StreamFramer {
 
 /// The Content-Length of a header section (start line included): 0 when absent (the request
 /// is then answered 400 by the endpoint and the connection closed), an error when unusable.
+///
+/// Reads the lines the way [`headers::parse_header_section`] does (compact `l`, any case,
+/// folding, the same lines skipped and the same field bound) but keeps nothing except the
+/// Content-Length value: one pass over the header bytes, no allocation.
 fn content_length(head: &[u8], limits: &Limits) -> Result<usize, FrameError> {
     let start = head
         .iter()
         .position(|&b| b == b'\n')
         .map_or(head.len(), |i| i + 1);
     let mut found: Option<usize> = None;
-    for field in headers::parse_header_section(&head[start..], limits).fields {
-        if field.name != Name::ContentLength {
+    let mut fields = 0usize;
+    // The Content-Length field being read (its value may continue on folded lines).
+    let mut current: Option<LengthValue> = None;
+    for line in headers::lines(&head[start..]) {
+        if line.is_empty() || line.len() > limits.max_line_bytes || line.contains(&b'\r') {
             continue;
         }
-        let v = field.value.trim();
-        let bad = || FrameError::BadContentLength(excerpt(v.as_bytes()));
-        if v.is_empty() || v.len() > 10 || !v.bytes().all(|b| b.is_ascii_digit()) {
+        if matches!(line[0], b' ' | b'\t') {
+            if let Some(v) = current.as_mut() {
+                v.fold(trim_ws(line), limits.max_line_bytes);
+            }
+            continue;
+        }
+        let Some(colon) = line.iter().position(|&b| b == b':') else {
+            continue;
+        };
+        let name = trim_ws(&line[..colon]);
+        if name.is_empty() || !name.iter().all(|&b| headers::is_token_char(b)) {
+            continue;
+        }
+        if fields == limits.max_headers {
+            break;
+        }
+        fields += 1;
+        if let Some(v) = current.take() {
+            v.finish(&mut found)?;
+        }
+        let is_length =
+            name.eq_ignore_ascii_case(b"l") || name.eq_ignore_ascii_case(b"content-length");
+        if is_length {
+            let mut v = LengthValue::default();
+            v.push(trim_ws(&line[colon + 1..]));
+            current = Some(v);
+        }
+    }
+    if let Some(v) = current.take() {
+        v.finish(&mut found)?;
+    }
+    Ok(found.unwrap_or(0))
+}
+
+/// A Content-Length value as read: its length, and its first bytes (a valid one has at most
+/// 10 digits, so 11 bytes tell a valid value from every other).
+#[derive(Default)]
+struct LengthValue {
+    head: [u8; 11],
+    len: usize,
+}
+
+impl LengthValue {
+    fn push(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            if self.len < self.head.len() {
+                self.head[self.len] = b;
+            }
+            self.len += 1;
+        }
+    }
+
+    /// A continuation line: joined with one space, unless the result would be longer than a
+    /// line may be (then skipped, as the header parser does).
+    fn fold(&mut self, more: &[u8], max_line_bytes: usize) {
+        if self.len + more.len() + 1 > max_line_bytes || more.is_empty() {
+            return;
+        }
+        if self.len > 0 {
+            self.push(b" ");
+        }
+        self.push(more);
+    }
+
+    fn finish(self, found: &mut Option<usize>) -> Result<(), FrameError> {
+        let v = &self.head[..self.len.min(self.head.len())];
+        let bad = || FrameError::BadContentLength(excerpt(v));
+        if v.is_empty() || self.len > 10 || !v.iter().all(|b| b.is_ascii_digit()) {
             return Err(bad());
         }
-        let n: usize = v.parse().map_err(|_| bad())?;
+        let n = v
+            .iter()
+            .fold(0usize, |n, &d| n * 10 + usize::from(d - b'0'));
         if found.is_some_and(|f| f != n) {
             return Err(bad());
         }
-        found = Some(n);
+        *found = Some(n);
+        Ok(())
     }
-    Ok(found.unwrap_or(0))
 }
 
 #[cfg(test)]

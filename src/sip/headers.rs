@@ -1,7 +1,7 @@
 //! Header-section normalisation (RFC 3261 §7.3).
 //!
-//! `rsip` 0.4 expects one header per line, a long name and `Name: value` spacing. Real senders
-//! and RFC 3261 allow more, and all of it must be accepted:
+//! Real senders and RFC 3261 allow more than one header per line, a long name and
+//! `Name: value` spacing, and all of it must be accepted:
 //!
 //! * compact names (§7.3.3 and the RFCs that added more: `o` Event and `u` Allow-Events from
 //!   RFC 6665, `r` Refer-To from RFC 3515, …),
@@ -10,13 +10,19 @@
 //! * folded values: a line that starts with SP or HTAB continues the previous one (§7.3.1).
 //!
 //! [`parse_header_section`] turns the raw section into [`HeaderField`]s with canonical names
-//! and unfolded, trimmed values, enforcing the [`Limits`].
+//! and unfolded, trimmed values, enforcing the [`Limits`]. A field borrows the received bytes;
+//! only a folded value (or one that is not UTF-8) is copied, so a message already in long
+//! form is read without being rewritten.
+
+use std::borrow::Cow;
 
 use super::escape::excerpt;
 use super::limits::Limits;
 
-/// A header name: the ones this crate acts on are recognised, every other one is kept as sent.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A header name: the ones this crate acts on are recognised; other well-known names carry
+/// their canonical spelling; anything else is [`Name::Unknown`] (its spelling as sent is
+/// [`HeaderField::wire`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Name {
     /// `Via` / `v`
@@ -35,8 +41,12 @@ pub enum Name {
     Event,
     /// `Require`
     Require,
-    /// Any other header, by its canonical spelling when known, else as received.
-    Other(Box<str>),
+    /// `Authorization`
+    Authorization,
+    /// Another header RFC 3261 or its extensions define, by its canonical spelling.
+    Other(&'static str),
+    /// A header this crate does not know.
+    Unknown,
 }
 
 /// Compact forms (RFC 3261 §7.3.3, RFC 6665 §8.2.1, RFC 3515, RFC 3892, RFC 3841, RFC 4028,
@@ -64,9 +74,21 @@ const COMPACT: &[(u8, &str)] = &[
     (b'y', "Identity"),
 ];
 
-/// Long names whose canonical spelling is restored whatever case they arrive in, so that the
-/// normalised message handed to `rsip` reads like RFC 3261 examples.
+/// Long names recognised whatever case they arrive in, with their canonical spelling; the
+/// ones every request carries first, as they are looked up in order.
 const CANONICAL: &[&str] = &[
+    "Via",
+    "From",
+    "To",
+    "Call-ID",
+    "CSeq",
+    "Content-Length",
+    "Event",
+    "Max-Forwards",
+    "Subscription-State",
+    "Contact",
+    "User-Agent",
+    "Content-Type",
     "Accept",
     "Accept-Encoding",
     "Accept-Language",
@@ -75,22 +97,14 @@ const CANONICAL: &[&str] = &[
     "Allow-Events",
     "Authentication-Info",
     "Authorization",
-    "Call-ID",
     "Call-Info",
-    "Contact",
     "Content-Disposition",
     "Content-Encoding",
     "Content-Language",
-    "Content-Length",
-    "Content-Type",
-    "CSeq",
     "Date",
     "Error-Info",
-    "Event",
     "Expires",
-    "From",
     "In-Reply-To",
-    "Max-Forwards",
     "MIME-Version",
     "Min-Expires",
     "Organization",
@@ -105,13 +119,9 @@ const CANONICAL: &[&str] = &[
     "Route",
     "Server",
     "Subject",
-    "Subscription-State",
     "Supported",
     "Timestamp",
-    "To",
     "Unsupported",
-    "User-Agent",
-    "Via",
     "Warning",
     "WWW-Authenticate",
 ];
@@ -119,16 +129,16 @@ const CANONICAL: &[&str] = &[
 impl Name {
     /// Maps a received name (long or compact, any case) to its canonical [`Name`].
     pub fn from_wire(raw: &str) -> Name {
-        let long: &str = if raw.len() == 1 {
+        let long: &'static str = if raw.len() == 1 {
             let c = raw.as_bytes()[0].to_ascii_lowercase();
             match COMPACT.iter().find(|(k, _)| *k == c) {
                 Some((_, long)) => long,
-                None => return Name::Other(raw.into()),
+                None => return Name::Unknown,
             }
         } else {
             match CANONICAL.iter().find(|n| n.eq_ignore_ascii_case(raw)) {
                 Some(n) => n,
-                None => return Name::Other(raw.into()),
+                None => return Name::Unknown,
             }
         };
         match long {
@@ -140,13 +150,14 @@ impl Name {
             "Content-Length" => Name::ContentLength,
             "Event" => Name::Event,
             "Require" => Name::Require,
-            other => Name::Other(other.into()),
+            "Authorization" => Name::Authorization,
+            other => Name::Other(other),
         }
     }
 
-    /// The canonical spelling used when the message is re-serialised.
-    pub fn as_str(&self) -> &str {
-        match self {
+    /// The canonical spelling; `None` for [`Name::Unknown`].
+    pub fn canonical(self) -> Option<&'static str> {
+        Some(match self {
             Name::Via => "Via",
             Name::From => "From",
             Name::To => "To",
@@ -155,18 +166,38 @@ impl Name {
             Name::ContentLength => "Content-Length",
             Name::Event => "Event",
             Name::Require => "Require",
+            Name::Authorization => "Authorization",
             Name::Other(s) => s,
-        }
+            Name::Unknown => return None,
+        })
     }
 }
 
-/// One header field after normalisation.
+/// Header fields of one message: inline for the usual count, so that reading a message does
+/// not allocate.
+pub type Fields<'a> = smallvec::SmallVec<[HeaderField<'a>; INLINE_FIELDS]>;
+
+/// Header fields kept inline before [`Fields`] spills to the heap (a NOTIFY from a PBX has
+/// about ten).
+pub const INLINE_FIELDS: usize = 24;
+
+/// One header field after normalisation, borrowing the received bytes.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct HeaderField {
+pub struct HeaderField<'a> {
     /// Canonical name.
     pub name: Name,
-    /// Value with folding undone (each fold becomes one SP) and surrounding whitespace removed.
-    pub value: String,
+    /// The name as sent.
+    pub wire: &'a str,
+    /// Value with folding undone (each fold becomes one SP) and surrounding whitespace
+    /// removed. Borrowed from the message unless it was folded or not UTF-8.
+    pub value: Cow<'a, str>,
+}
+
+impl HeaderField<'_> {
+    /// The canonical name, or the name as sent for an unknown header.
+    pub fn name_str(&self) -> &str {
+        self.name.canonical().unwrap_or(self.wire)
+    }
 }
 
 /// Why a header section could not be normalised.
@@ -192,8 +223,24 @@ pub enum HeaderError {
 
 /// Is `b` a `token` character (RFC 3261 §25.1)?
 pub fn is_token_char(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"-.!%*_+`'~".contains(&b)
+    TOKEN[usize::from(b)]
 }
+
+/// `token` characters (RFC 3261 §25.1), by byte value.
+const TOKEN: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        t[b] = c.is_ascii_alphanumeric()
+            || matches!(
+                c,
+                b'-' | b'.' | b'!' | b'%' | b'*' | b'_' | b'+' | b'`' | b'\'' | b'~'
+            );
+        b += 1;
+    }
+    t
+};
 
 /// Splits `bytes` into lines ending in CRLF (a bare LF is tolerated, as most stacks do).
 pub fn lines(bytes: &[u8]) -> impl Iterator<Item = &[u8]> {
@@ -202,7 +249,8 @@ pub fn lines(bytes: &[u8]) -> impl Iterator<Item = &[u8]> {
         .map(|l| l.strip_suffix(b"\r").unwrap_or(l))
 }
 
-fn trim_ws(mut s: &[u8]) -> &[u8] {
+/// `s` without leading and trailing SP and HTAB.
+pub(crate) fn trim_ws(mut s: &[u8]) -> &[u8] {
     while let [b' ' | b'\t', rest @ ..] = s {
         s = rest;
     }
@@ -214,24 +262,50 @@ fn trim_ws(mut s: &[u8]) -> &[u8] {
 
 /// A normalised header section: the fields that could be read, and the first defect met.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct HeaderSection {
+pub struct HeaderSection<'a> {
     /// Fields in the order received, canonical names, unfolded and trimmed values.
-    pub fields: Vec<HeaderField>,
+    pub fields: Fields<'a>,
     /// The first problem found. Lines that could not be read are skipped, so that a request
     /// with a broken header can still be answered with 400 when the fields a response needs
     /// are intact.
     pub defect: Option<HeaderError>,
 }
 
+/// Text of a value: borrowed when it is UTF-8, else with every invalid byte replaced (and
+/// `bad` set).
+fn text<'a>(bytes: &'a [u8], bad: &mut bool) -> Cow<'a, str> {
+    match std::str::from_utf8(bytes) {
+        Ok(s) => Cow::Borrowed(s),
+        Err(_) => {
+            *bad = true;
+            Cow::Owned(lossy_same_length(bytes))
+        }
+    }
+}
+
 /// Normalises a header section (the bytes between the start line and the empty line, without
-/// either). Each returned field has a canonical name and an unfolded, trimmed value.
-pub fn parse_header_section(section: &[u8], limits: &Limits) -> HeaderSection {
+/// either). Each returned field has a canonical name and an unfolded, trimmed value that
+/// borrows `section` unless it was folded. One pass over the bytes; nothing is allocated for
+/// up to [`INLINE_FIELDS`] fields that are not folded.
+pub fn parse_header_section<'a>(section: &'a [u8], limits: &Limits) -> HeaderSection<'a> {
     let mut out = HeaderSection::default();
     let defect = |out: &mut HeaderSection, e: HeaderError| {
         out.defect.get_or_insert(e);
     };
-    // (name, value bytes) pairs, values still possibly folded across several lines.
-    let mut raw: Vec<(&[u8], Vec<u8>)> = Vec::new();
+    // A value that is not UTF-8 is reported after every line-level defect, for the first
+    // field (in order) that has one.
+    let mut not_utf8: Option<HeaderError> = None;
+    // Whether the last field's value has invalid UTF-8 so far.
+    let mut last_bad = false;
+    // The section is validated as UTF-8 once; each value is then a slice of it.
+    let whole = std::str::from_utf8(section).ok();
+    let as_text = |bytes: &'a [u8], bad: &mut bool| -> Cow<'a, str> {
+        let offset = bytes.as_ptr() as usize - section.as_ptr() as usize;
+        match whole.and_then(|w| w.get(offset..offset + bytes.len())) {
+            Some(t) => Cow::Borrowed(t),
+            None => text(bytes, bad),
+        }
+    };
     for line in lines(section) {
         if line.is_empty() {
             continue;
@@ -248,20 +322,27 @@ pub fn parse_header_section(section: &[u8], limits: &Limits) -> HeaderSection {
             continue;
         }
         if matches!(line[0], b' ' | b'\t') {
-            let Some((_, value)) = raw.last_mut() else {
+            let Some(last) = out.fields.last_mut() else {
                 defect(&mut out, HeaderError::LeadingContinuation);
                 continue;
             };
             let more = trim_ws(line);
-            if value.len() + more.len() + 1 > limits.max_line_bytes {
+            if last.value.len() + more.len() + 1 > limits.max_line_bytes {
                 defect(&mut out, HeaderError::LineTooLong(limits.max_line_bytes));
                 continue;
             }
             if !more.is_empty() {
+                let mut bad = false;
+                let more = as_text(more, &mut bad);
+                let value = last.value.to_mut();
                 if !value.is_empty() {
-                    value.push(b' ');
+                    value.push(' ');
                 }
-                value.extend_from_slice(more);
+                value.push_str(&more);
+                if bad && !last_bad {
+                    last_bad = true;
+                    not_utf8.get_or_insert(HeaderError::NotUtf8(excerpt(last.wire.as_bytes())));
+                }
             }
             continue;
         }
@@ -274,27 +355,29 @@ pub fn parse_header_section(section: &[u8], limits: &Limits) -> HeaderSection {
             defect(&mut out, HeaderError::Malformed(excerpt(line)));
             continue;
         }
-        if raw.len() == limits.max_headers {
+        if out.fields.len() == limits.max_headers {
             defect(&mut out, HeaderError::TooMany(limits.max_headers));
             break;
         }
-        raw.push((name, trim_ws(&line[colon + 1..]).to_vec()));
-    }
-    out.fields.reserve(raw.len());
-    for (name, value) in raw {
         // The name is all token characters, hence ASCII.
-        let name = std::str::from_utf8(name).unwrap_or_default();
-        let value = match String::from_utf8(value) {
-            Ok(v) => v,
-            Err(e) => {
-                defect(&mut out, HeaderError::NotUtf8(excerpt(name.as_bytes())));
-                lossy_same_length(e.as_bytes())
-            }
+        let mut bad = false;
+        let wire = match as_text(name, &mut bad) {
+            Cow::Borrowed(w) => w,
+            Cow::Owned(_) => "",
         };
+        let value = as_text(trim_ws(&line[colon + 1..]), &mut bad);
+        last_bad = bad;
+        if bad {
+            not_utf8.get_or_insert(HeaderError::NotUtf8(excerpt(name)));
+        }
         out.fields.push(HeaderField {
-            name: Name::from_wire(name),
+            name: Name::from_wire(wire),
+            wire,
             value,
         });
+    }
+    if let Some(e) = not_utf8 {
+        defect(&mut out, e);
     }
     out
 }
@@ -406,7 +489,7 @@ mod tests {
         section
             .fields
             .into_iter()
-            .map(|h| (h.name.as_str().to_owned(), h.value))
+            .map(|h| (h.name_str().to_owned(), h.value.into_owned()))
             .collect()
     }
 

@@ -1,16 +1,19 @@
-//! The front end: one framed message in, a normalised request (or a reason to drop it) out.
+//! The front end: one framed message in, a view of the request (or a reason to drop it) out.
 //!
-//! This is where everything RFC 3261 lets a sender vary is absorbed before `rsip` sees the
-//! message: the start line is split by hand (so that a bad version still gets 505 and an
-//! unknown method 501), headers are normalised by [`super::headers`], and the body is cut to
-//! `Content-Length` (RFC 3261 §18.3: on UDP, octets past it are discarded; a value larger than
-//! the datagram is an error, answered with 400).
+//! Each message is read once, here. The [`Request`] borrows the received bytes: the start
+//! line is split by hand (so that a bad version still gets 505 and an unknown method 501),
+//! headers are normalised by [`super::headers`] into spans of the message, and the body is cut
+//! to `Content-Length` (RFC 3261 §18.3: on UDP, octets past it are discarded; a value larger
+//! than the datagram is an error, answered with 400). Trust, rate limits, transaction keys,
+//! the decision, the digest check and the response all read this one view.
 //!
 //! A request whose fields are present but broken is still returned, with its first
 //! [`Defect`], so that the endpoint can answer 400 instead of dropping it.
 
+use std::borrow::Cow;
+
 use super::escape::excerpt;
-use super::headers::{self, is_token_char, HeaderError, HeaderField, Name};
+use super::headers::{self, is_token_char, Fields, HeaderError, Name};
 use super::limits::Limits;
 
 /// Why a message cannot be answered at all. Such input is dropped and counted.
@@ -94,60 +97,79 @@ impl Defect {
 
 /// The parts of the CSeq header.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CSeq {
+pub struct CSeq<'a> {
     /// Sequence number, at most 2^32-1.
     pub number: u32,
     /// Method token.
-    pub method: String,
+    pub method: Cow<'a, str>,
+}
+
+impl CSeq<'_> {
+    fn into_owned(self) -> CSeq<'static> {
+        CSeq {
+            number: self.number,
+            method: Cow::Owned(self.method.into_owned()),
+        }
+    }
 }
 
 /// The top Via's parts needed for transaction matching and RFC 3581 handling.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TopVia {
-    /// Transport token (`UDP`, `TCP`, …), upper-cased.
-    pub transport: String,
-    /// `host[:port]` as sent.
-    pub sent_by: String,
+pub struct TopVia<'a> {
+    /// Transport token (`UDP`, `TCP`, …), as sent.
+    pub transport: Cow<'a, str>,
+    /// `host[:port]` as sent, without the whitespace RFC 3261 allows inside it.
+    pub sent_by: Cow<'a, str>,
     /// The `branch` parameter, if any.
-    pub branch: Option<String>,
+    pub branch: Option<Cow<'a, str>>,
 }
 
-/// A request as the front end understood it.
+impl TopVia<'_> {
+    fn into_owned(self) -> TopVia<'static> {
+        TopVia {
+            transport: Cow::Owned(self.transport.into_owned()),
+            sent_by: Cow::Owned(self.sent_by.into_owned()),
+            branch: self.branch.map(|b| Cow::Owned(b.into_owned())),
+        }
+    }
+}
+
+/// A request as the front end understood it: a view of the received bytes.
 #[derive(Debug, Clone)]
-pub struct Request {
+pub struct Request<'a> {
     /// Method token from the request line (case preserved: methods are case-sensitive).
-    pub method: String,
+    pub method: &'a str,
     /// Request-URI as sent.
-    pub uri: String,
+    pub uri: &'a str,
     /// SIP-Version as sent (compared case-insensitively with `SIP/2.0`).
-    pub version: String,
+    pub version: &'a str,
     /// Normalised headers, in order.
-    pub headers: Vec<HeaderField>,
+    pub headers: Fields<'a>,
     /// Body, cut to Content-Length.
-    pub body: Vec<u8>,
+    pub body: &'a [u8],
     /// Index in `headers` of From, To, Call-ID and CSeq (the first of each).
     pub(crate) from: usize,
     pub(crate) to: usize,
     pub(crate) call_id: usize,
     pub(crate) cseq_index: usize,
     /// Parsed CSeq, when it parses.
-    pub cseq: Option<CSeq>,
+    pub cseq: Option<CSeq<'a>>,
     /// Parsed top Via, when it parses.
-    pub top_via: Option<TopVia>,
+    pub top_via: Option<TopVia<'a>>,
     /// The first thing wrong with the request, if any.
     pub defect: Option<Defect>,
 }
 
-impl Request {
+impl<'a> Request<'a> {
     /// Values of all headers named `name`, in order.
-    pub fn values<'a>(&'a self, name: &'a Name) -> impl Iterator<Item = &'a str> + 'a {
+    pub fn values(&self, name: Name) -> impl Iterator<Item = &str> + '_ {
         self.headers
             .iter()
-            .filter(move |h| &h.name == name)
-            .map(|h| h.value.as_str())
+            .filter(move |h| h.name == name)
+            .map(|h| &*h.value)
     }
     /// The first header named `name`.
-    pub fn first<'a>(&'a self, name: &'a Name) -> Option<&'a str> {
+    pub fn first(&self, name: Name) -> Option<&str> {
         self.values(name).next()
     }
     /// The From value.
@@ -169,23 +191,6 @@ impl Request {
     /// Is the version `SIP/2.0`?
     pub fn is_sip2(&self) -> bool {
         self.version.eq_ignore_ascii_case("SIP/2.0")
-    }
-    /// Serialises the normalised request in the form `rsip` 0.4 parses: one field per line,
-    /// long canonical names, `Name: value`, and the body.
-    pub fn to_normalised_bytes(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(256 + self.body.len());
-        for part in [&self.method, " ", &self.uri, " ", &self.version, "\r\n"] {
-            out.extend_from_slice(part.as_bytes());
-        }
-        for h in &self.headers {
-            out.extend_from_slice(h.name.as_str().as_bytes());
-            out.extend_from_slice(b": ");
-            out.extend_from_slice(h.value.as_bytes());
-            out.extend_from_slice(b"\r\n");
-        }
-        out.extend_from_slice(b"\r\n");
-        out.extend_from_slice(&self.body);
-        out
     }
 }
 
@@ -217,7 +222,11 @@ pub(crate) fn split_head(bytes: &[u8]) -> Option<(usize, usize)> {
 }
 
 /// Parses one framed message.
-pub fn parse(bytes: &[u8], framing: Framing, limits: &Limits) -> Result<Request, Unanswerable> {
+pub fn parse<'a>(
+    bytes: &'a [u8],
+    framing: Framing,
+    limits: &Limits,
+) -> Result<Request<'a>, Unanswerable> {
     if bytes.len() > limits.max_message_bytes {
         return Err(Unanswerable::TooLarge(limits.max_message_bytes));
     }
@@ -273,15 +282,24 @@ pub fn parse(bytes: &[u8], framing: Framing, limits: &Limits) -> Result<Request,
             defect.get_or_insert(Defect::Address(label));
         }
     }
-    let cseq = parse_cseq(&fields[cseq_index].value);
+    // Borrowed from the message, unless the field was folded (then copied).
+    let cseq = match &fields[cseq_index].value {
+        Cow::Borrowed(v) => parse_cseq(v),
+        Cow::Owned(v) => parse_cseq(v).map(CSeq::into_owned),
+    };
     if cseq.is_none() {
         defect.get_or_insert(Defect::CSeq);
     }
     let top_via = fields
         .iter()
         .find(|h| h.name == Name::Via)
-        .and_then(|h| headers::split_values(&h.value).next())
-        .and_then(parse_via);
+        .and_then(|h| match &h.value {
+            Cow::Borrowed(v) => headers::split_values(v).next().and_then(parse_via),
+            Cow::Owned(v) => headers::split_values(v)
+                .next()
+                .and_then(parse_via)
+                .map(TopVia::into_owned),
+        });
     if top_via.is_none()
         || fields
             .iter()
@@ -326,7 +344,7 @@ pub fn parse(bytes: &[u8], framing: Framing, limits: &Limits) -> Result<Request,
         method,
         uri,
         version,
-        body: body.to_vec(),
+        body,
         headers: fields,
         from,
         to,
@@ -340,15 +358,27 @@ pub fn parse(bytes: &[u8], framing: Framing, limits: &Limits) -> Result<Request,
 
 /// Splits `Method SP Request-URI SP SIP-Version`. Extra whitespace is a [`Defect`]; a line
 /// that does not look like a request line at all is [`Unanswerable::Garbage`].
-fn request_line(line: &[u8]) -> Result<(String, String, String, Option<Defect>), Unanswerable> {
+type RequestLine<'a> = (&'a str, &'a str, &'a str, Option<Defect>);
+
+fn request_line(line: &[u8]) -> Result<RequestLine<'_>, Unanswerable> {
     let garbage = || Unanswerable::Garbage(excerpt(line));
     let text = std::str::from_utf8(line).map_err(|_| garbage())?;
-    let parts: Vec<&str> = text.split(' ').collect();
-    let words: Vec<&str> = parts.iter().copied().filter(|p| !p.is_empty()).collect();
-    if words.len() < 3 {
+    let mut words = text.split(' ').filter(|p| !p.is_empty());
+    let (Some(method), Some(second)) = (words.next(), words.next()) else {
         return Err(garbage());
+    };
+    // The last word is the version; everything between the first and the last word is the
+    // Request-URI (several words only in a malformed line, answered 400).
+    let (mut count, mut last, mut before_last) = (2, second, None);
+    for w in words {
+        count += 1;
+        before_last = Some(last);
+        last = w;
     }
-    let (method, version) = (words[0], words[words.len() - 1]);
+    let Some(uri_end) = before_last else {
+        return Err(garbage());
+    };
+    let version = last;
     // Compared as bytes: the word may hold multi-byte text, and `&version[..4]` would then
     // panic when byte 4 is not a character boundary. After an ASCII "SIP/" it always is.
     let version_ok = version.len() > 4
@@ -361,18 +391,20 @@ fn request_line(line: &[u8]) -> Result<(String, String, String, Option<Defect>),
     if !version_ok || !method.bytes().all(is_token_char) {
         return Err(garbage());
     }
-    let uri = words[1..words.len() - 1].join(" ");
-    let exact = parts.len() == 3;
-    let uri_ok = words.len() == 3
+    // Offsets of the URI's first and last word within the line.
+    let offset = |w: &str| w.as_ptr() as usize - text.as_ptr() as usize;
+    let uri = &text[offset(second)..offset(uri_end) + uri_end.len()];
+    let exact = text.split(' ').count() == 3;
+    let uri_ok = count == 3
         && !uri.starts_with('<')
         && uri.contains(':')
         && !uri.bytes().any(|b| b.is_ascii_control());
     let defect = (!exact || !uri_ok).then_some(Defect::RequestLine);
-    Ok((method.to_owned(), uri, version.to_owned(), defect))
+    Ok((method, uri, version, defect))
 }
 
 /// `1*DIGIT LWS Method`, number at most 2^32-1.
-pub(crate) fn parse_cseq(value: &str) -> Option<CSeq> {
+pub(crate) fn parse_cseq(value: &str) -> Option<CSeq<'_>> {
     let mut it = value.split_ascii_whitespace();
     let (num, method) = (it.next()?, it.next()?);
     if it.next().is_some()
@@ -383,13 +415,24 @@ pub(crate) fn parse_cseq(value: &str) -> Option<CSeq> {
     }
     Some(CSeq {
         number: num.parse().ok()?,
-        method: method.to_owned(),
+        method: Cow::Borrowed(method),
     })
 }
 
 /// `SIP/2.0/transport sent-by *(;param)`, with the LWS RFC 3261 allows around `/` and `:`
 /// (RFC 4475 §3.1.1.1 writes `SIP  /   2.0 /UDP`).
-pub(crate) fn parse_via(value: &str) -> Option<TopVia> {
+pub(crate) fn parse_via(value: &str) -> Option<TopVia<'_>> {
+    let (transport, sent_by) = via_head(value)?;
+    let branch = headers::param(value, "branch").flatten().map(Cow::Borrowed);
+    Some(TopVia {
+        transport: Cow::Borrowed(transport),
+        sent_by,
+        branch,
+    })
+}
+
+/// The transport and sent-by of a Via value, when it is `SIP/2.0/transport sent-by`.
+fn via_head(value: &str) -> Option<(&str, Cow<'_, str>)> {
     let head_end = headers::find_unquoted(value, b';').unwrap_or(value.len());
     let mut proto = value[..head_end].splitn(3, '/');
     let (name, version, rest) = (
@@ -401,16 +444,15 @@ pub(crate) fn parse_via(value: &str) -> Option<TopVia> {
         return None;
     }
     let (transport, sent_by) = rest.split_once([' ', '\t'])?;
-    let sent_by: String = sent_by.chars().filter(|c| !c.is_whitespace()).collect();
+    let sent_by: Cow<str> = if sent_by.contains(char::is_whitespace) {
+        Cow::Owned(sent_by.chars().filter(|c| !c.is_whitespace()).collect())
+    } else {
+        Cow::Borrowed(sent_by)
+    };
     if transport.is_empty() || !transport.bytes().all(is_token_char) || sent_by.is_empty() {
         return None;
     }
-    let branch = headers::param(value, "branch").flatten().map(str::to_owned);
-    Some(TopVia {
-        transport: transport.to_ascii_uppercase(),
-        sent_by,
-        branch,
-    })
+    Some((transport, sent_by))
 }
 
 /// Every comma-separated value of a Via header parses, and no value or parameter is empty
@@ -422,7 +464,7 @@ fn via_well_formed(value: &str) -> bool {
             Some(i) => (&rest[..i], Some(&rest[i + 1..])),
             None => (rest, None),
         };
-        if parse_via(item).is_none() {
+        if via_head(item).is_none() {
             return false;
         }
         if let Some(p) = headers::find_unquoted(item, b';') {
@@ -507,7 +549,7 @@ mod tests {
     /// The contract's example NOTIFY, from `fixtures/sip/`.
     const NOTIFY: &[u8] = include_bytes!("../../fixtures/sip/check-sync.sip");
 
-    fn p(bytes: &[u8]) -> Result<Request, Unanswerable> {
+    fn p(bytes: &[u8]) -> Result<Request<'_>, Unanswerable> {
         parse(bytes, Framing::Datagram, &Limits::default())
     }
 
@@ -528,7 +570,13 @@ mod tests {
         let via = r.top_via.clone().unwrap();
         assert_eq!(via.sent_by, "192.0.2.1:5060");
         assert_eq!(via.branch.as_deref(), Some("z9hG4bK776asdhds"));
-        assert_eq!(r.first(&Name::Event), Some("check-sync;reboot=false"));
+        assert_eq!(r.first(Name::Event), Some("check-sync;reboot=false"));
+        assert!(
+            r.headers
+                .iter()
+                .all(|h| matches!(h.value, std::borrow::Cow::Borrowed(_))),
+            "a message in long form is read without a copy"
+        );
     }
 
     #[test]
@@ -561,7 +609,7 @@ mod tests {
             let s = String::from_utf8(NOTIFY.to_vec())
                 .unwrap()
                 .replace("Content-Length: 0\r\n", cl);
-            p(format!("{s}{body}").as_bytes()).unwrap()
+            p(format!("{s}{body}").leak().as_bytes()).unwrap()
         };
         assert_eq!(with("Content-Length: 3\r\n", "abcdef").body, b"abc");
         assert_eq!(with("", "abcdef").body, b"abcdef");
@@ -646,12 +694,29 @@ mod tests {
     }
 
     #[test]
-    fn normalised_bytes_parse_with_rsip() {
+    fn compact_and_folded_forms_are_read_in_place() {
         let folded = b"NOTIFY sip:1001@192.0.2.10 SIP/2.0\r\nv : SIP/2.0/UDP 192.0.2.1;branch=z9hG4bKx\r\nf: <sip:pbx@192.0.2.1>;tag=1\r\nt: <sip:1001@192.0.2.10>\r\ni: abc\r\nCSEQ : 1 NOTIFY\r\no: check-sync\r\n ;reboot=true\r\nl: 0\r\n\r\n";
         let r = p(folded).unwrap();
         assert_eq!(r.defect, None);
-        let model = rsip::Request::try_from(r.to_normalised_bytes())
-            .expect("rsip parses the normalised form");
-        assert_eq!(model.method, rsip::Method::Notify);
+        assert_eq!(r.call_id(), "abc");
+        assert_eq!(r.cseq.as_ref().unwrap().number, 1);
+        assert_eq!(r.first(Name::Event), Some("check-sync ;reboot=true"));
+        let copied: Vec<&str> = r
+            .headers
+            .iter()
+            .filter(|h| matches!(h.value, std::borrow::Cow::Owned(_)))
+            .map(|h| h.wire)
+            .collect();
+        assert_eq!(copied, ["o"], "only the folded value is copied");
+    }
+
+    #[test]
+    fn a_request_line_with_extra_spaces_keeps_its_uri_span() {
+        let r = p(b"NOTIFY  sip:a@b  x SIP/2.0\r\nVia: SIP/2.0/UDP h\r\nFrom: <sip:a@b>\r\nTo: <sip:a@b>\r\nCall-ID: 1\r\nCSeq: 1 NOTIFY\r\n\r\n").unwrap();
+        assert_eq!(r.defect, Some(Defect::RequestLine));
+        assert_eq!(
+            (r.method, r.uri, r.version),
+            ("NOTIFY", "sip:a@b  x", "SIP/2.0")
+        );
     }
 }

@@ -7,8 +7,11 @@
 //! shares its port asks [`is_resync_notify`] (or [`Endpoint::claims`]) first, and hands the
 //! endpoint only what it claims; [`crate::agent::Embedded`] does both.
 //!
-//! `rsip` is the message model behind this front end; none of its types appear in this
-//! module's public API.
+//! Each message is read once, by the front end ([`message`]), into a view that borrows the
+//! received bytes; everything after it (trust, limits, transactions, the decision, the
+//! digest check, the response) reads that view. `rsip` is not on this path: it models the
+//! requests of the `notify` client (`crate::client`), and none of its types appear in the
+//! public API.
 
 mod allow;
 mod claim;
@@ -27,10 +30,12 @@ pub mod transaction;
 pub use allow::{Allowlist, Cidr, RefusedAction, MAX_ALLOW_ENTRIES};
 pub use claim::is_resync_notify;
 pub use digest::{Algorithm, AuthConfig, AuthFailure, Credential};
+pub(crate) use endpoint::LogMemory;
 pub use endpoint::{Admission, Counters, Disposition, Endpoint, EndpointConfig, Handled};
 pub use event::{EventHeader, EventMatch, EventMatcher};
 pub use frame::{FrameError, StreamFramer, StreamItem, PONG};
 pub use limits::Limits;
 pub use message::Unanswerable;
+pub(crate) use rate::GlobalBudget;
 pub use rate::{Bucket, Limit, RateLimiter, RateLimits};
 pub use response::{Status, ALLOW};

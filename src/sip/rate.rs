@@ -10,6 +10,12 @@
 //! at the lock in the other order) is taken as the latest one seen, so it neither refills
 //! nor drains anything.
 //!
+//! The global buckets may be shared by several limiters ([`GlobalBudget`]): the UDP workers,
+//! each with its own endpoint, draw on one global request and trigger budget. A shared
+//! bucket's timestamp is an atomic (nanoseconds since the budget's first `now`), taken with
+//! one compare-and-swap per admitted message and no lock, so the global limits hold exactly
+//! across workers. Per-source buckets stay per limiter (see `docs/sip.md`).
+//!
 //! Per-source buckets live in a table bounded by [`RateLimits::max_sources`]. A new source
 //! when the table is full replaces the source seen least recently; if that source's buckets
 //! were not full yet, it is counted ([`RateLimiter::evicted`]), because it gets a fresh
@@ -19,6 +25,8 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::{IpAddr, Ipv6Addr};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 /// Rate-limit settings. A rate of 0 means unlimited.
@@ -123,7 +131,55 @@ impl Bucket {
     }
 }
 
-/// A per-source or global state: the theoretical arrival time of each bucket kind.
+/// The global buckets' state, shareable between limiters (one per UDP worker): the
+/// theoretical arrival time of the request bucket for allowed sources, of the one for refused
+/// sources, and of the trigger bucket, as nanoseconds since `epoch` (0: full at the epoch).
+#[derive(Debug, Default)]
+pub(crate) struct GlobalBudget {
+    epoch: OnceLock<Instant>,
+    requests: AtomicU64,
+    refused_requests: AtomicU64,
+    triggers: AtomicU64,
+}
+
+impl GlobalBudget {
+    /// A new, full budget, to share between limiters made with [`RateLimiter::sharing`].
+    pub(crate) fn new() -> Arc<GlobalBudget> {
+        Arc::new(GlobalBudget::default())
+    }
+
+    /// `now` as an offset from the epoch (the first `now` seen); an earlier `now` (another
+    /// worker read the clock first) counts as the epoch.
+    fn offset(&self, now: Instant) -> u64 {
+        let epoch = *self.epoch.get_or_init(|| now);
+        u64::try_from(now.saturating_duration_since(epoch).as_nanos()).unwrap_or(u64::MAX)
+    }
+
+    fn instant(&self, offset: u64) -> Option<Instant> {
+        let epoch = *self.epoch.get()?;
+        Some(epoch + Duration::from_nanos(offset))
+    }
+
+    /// GCRA on an atomic timestamp: admits one message at `now` or refuses it.
+    fn admit(&self, bucket: &Bucket, tat: &AtomicU64, now: Instant) -> bool {
+        let now = self.offset(now);
+        let interval = u64::try_from(bucket.interval.as_nanos()).unwrap_or(u64::MAX);
+        let tolerance = u64::try_from(bucket.tolerance.as_nanos()).unwrap_or(u64::MAX);
+        let mut current = tat.load(Ordering::Relaxed);
+        loop {
+            if current.saturating_sub(now) > tolerance {
+                return false;
+            }
+            let next = current.max(now).saturating_add(interval);
+            match tat.compare_exchange_weak(current, next, Ordering::AcqRel, Ordering::Relaxed) {
+                Ok(_) => return true,
+                Err(seen) => current = seen,
+            }
+        }
+    }
+}
+
+/// A per-source state: the theoretical arrival time of each bucket kind.
 #[derive(Debug, Clone, Copy)]
 struct State {
     requests: Instant,
@@ -162,11 +218,10 @@ pub struct RateLimiter {
     source_triggers: Option<Bucket>,
     global_requests: Option<Bucket>,
     global_triggers: Option<Bucket>,
-    /// Global state for allowed sources.
-    global: Option<State>,
-    /// Global request state for refused sources, so that answering them never uses up the
-    /// budget of allowed ones.
-    refused_requests: Option<Instant>,
+    /// Global state: requests of allowed sources, requests of refused sources (answering
+    /// them never uses up the budget of allowed ones), triggers. Shared between the limiters
+    /// of one listener's workers.
+    global: Arc<GlobalBudget>,
     sources: HashMap<IpAddr, Entry>,
     order: BTreeMap<u64, IpAddr>,
     next_seen: u64,
@@ -178,6 +233,11 @@ pub struct RateLimiter {
 impl RateLimiter {
     /// A limiter with every bucket full.
     pub fn new(limits: RateLimits) -> RateLimiter {
+        RateLimiter::sharing(limits, GlobalBudget::new())
+    }
+
+    /// A limiter whose global buckets are `global`, shared with other limiters.
+    pub(crate) fn sharing(limits: RateLimits, global: Arc<GlobalBudget>) -> RateLimiter {
         let second = Duration::from_secs(1);
         let minute = Duration::from_secs(60);
         RateLimiter {
@@ -202,8 +262,7 @@ impl RateLimiter {
                 limits.triggers_per_minute,
             ),
             limits,
-            global: None,
-            refused_requests: None,
+            global,
             sources: HashMap::new(),
             order: BTreeMap::new(),
             next_seen: 0,
@@ -281,12 +340,6 @@ impl RateLimiter {
     /// counted against their source like any other, but against a global budget of their own.
     pub fn admit_request(&mut self, now: Instant, ip: IpAddr, refused: bool) -> Result<(), Limit> {
         let now = self.clock(now);
-        let global_bucket = self.global_requests;
-        let global_tat = match (global_bucket, refused) {
-            (None, _) => None,
-            (Some(_), false) => Some(self.global.get_or_insert(State::fresh(now)).requests),
-            (Some(_), true) => Some(*self.refused_requests.get_or_insert(now)),
-        };
         let source = if self.per_source() {
             let bucket = self.source_requests;
             let state = self.touch(now, ip);
@@ -299,15 +352,14 @@ impl RateLimiter {
                 return Err(Limit::Source);
             }
         }
-        if let (Some(b), Some(tat)) = (global_bucket, global_tat) {
-            if !b.conforms(tat, now) {
+        if let Some(b) = &self.global_requests {
+            let tat = if refused {
+                &self.global.refused_requests
+            } else {
+                &self.global.requests
+            };
+            if !self.global.admit(b, tat, now) {
                 return Err(Limit::Global);
-            }
-            let next = b.take(tat, now);
-            if refused {
-                self.refused_requests = Some(next);
-            } else if let Some(g) = &mut self.global {
-                g.requests = next;
             }
         }
         if let Some((b, tat)) = source {
@@ -322,9 +374,6 @@ impl RateLimiter {
     /// Admits one accepted resync trigger from `ip`, or says which limit it exceeds.
     pub fn admit_trigger(&mut self, now: Instant, ip: IpAddr) -> Result<(), Limit> {
         let now = self.clock(now);
-        let global_tat = self
-            .global_triggers
-            .map(|_| self.global.get_or_insert(State::fresh(now)).triggers);
         let source = if self.per_source() {
             let bucket = self.source_triggers;
             let state = self.touch(now, ip);
@@ -337,12 +386,9 @@ impl RateLimiter {
                 return Err(Limit::Source);
             }
         }
-        if let (Some(b), Some(tat)) = (self.global_triggers, global_tat) {
-            if !b.conforms(tat, now) {
+        if let Some(b) = &self.global_triggers {
+            if !self.global.admit(b, &self.global.triggers, now) {
                 return Err(Limit::Global);
-            }
-            if let Some(g) = &mut self.global {
-                g.triggers = b.take(tat, now);
             }
         }
         if let Some((b, tat)) = source {
@@ -361,10 +407,10 @@ impl RateLimiter {
             .source_triggers
             .zip(self.sources.get(&source_key(ip)))
             .map(|(b, e)| b.ready_at(e.state.triggers));
-        let global = self
-            .global_triggers
-            .zip(self.global)
-            .map(|(b, g)| b.ready_at(g.triggers));
+        let global = self.global_triggers.and_then(|b| {
+            let tat = self.global.triggers.load(Ordering::Relaxed);
+            Some(b.ready_at(self.global.instant(tat)?))
+        });
         match (source, global) {
             (Some(a), Some(b)) => Some(a.max(b)),
             (a, b) => a.or(b),

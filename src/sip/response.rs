@@ -78,7 +78,8 @@ impl Status {
 /// The methods an `Allow` header lists.
 pub const ALLOW: &str = "NOTIFY, OPTIONS";
 
-/// Writes the response to `req` with `status` and `extra` headers (name, value).
+/// The response to `req` with `status` and `extra` headers (name, value), as new bytes.
+#[cfg(test)]
 pub fn build(
     req: &Request,
     status: Status,
@@ -86,44 +87,64 @@ pub fn build(
     source: SocketAddr,
     extra: &[(&str, &str)],
 ) -> Vec<u8> {
-    let mut out = Vec::with_capacity(512);
-    out.extend_from_slice(format!("SIP/2.0 {} {}\r\n", status.code(), status.reason()).as_bytes());
+    let mut out = Vec::new();
+    write(req, status, to_tag, source, extra, &mut out);
+    out
+}
+
+/// Writes the response to `req` with `status` and `extra` headers (name, value) into `out`
+/// (cleared first). Nothing else is allocated: a caller that keeps `out` builds every reply
+/// in the same buffer.
+pub fn write(
+    req: &Request,
+    status: Status,
+    to_tag: &str,
+    source: SocketAddr,
+    extra: &[(&str, &str)],
+    out: &mut Vec<u8>,
+) {
+    out.clear();
+    out.extend_from_slice(b"SIP/2.0 ");
+    push_u32(out, u32::from(status.code()));
+    out.push(b' ');
+    out.extend_from_slice(status.reason().as_bytes());
+    out.extend_from_slice(b"\r\n");
     let mut first_via = true;
-    for via in req.values(&Name::Via) {
+    for via in req.values(Name::Via) {
         if first_via {
             first_via = false;
             let (top, rest) = match headers::find_unquoted(via, b',') {
-                Some(i) => (&via[..i], Some(&via[i..])),
-                None => (via, None),
+                Some(i) => (&via[..i], &via[i..]),
+                None => (via, ""),
             };
-            let mut v = top.trim_end().to_owned();
-            annotate_top_via(
-                &mut v,
-                req.top_via.as_ref().map(|t| t.sent_by.as_str()),
+            out.extend_from_slice(b"Via: ");
+            write_top_via(
+                out,
+                top.trim_end(),
+                req.top_via.as_ref().map(|t| &*t.sent_by),
                 source,
             );
-            if let Some(rest) = rest {
-                v.push_str(rest);
-            }
-            push_line(&mut out, "Via", &v);
+            out.extend_from_slice(rest.as_bytes());
+            out.extend_from_slice(b"\r\n");
         } else {
-            push_line(&mut out, "Via", via);
+            push_line(out, "Via", via);
         }
     }
-    push_line(&mut out, "From", req.from());
+    push_line(out, "From", req.from());
     let to = req.to();
-    if headers::param(to, "tag").is_some() {
-        push_line(&mut out, "To", to);
-    } else {
-        push_line(&mut out, "To", &format!("{to};tag={to_tag}"));
+    out.extend_from_slice(b"To: ");
+    out.extend_from_slice(to.as_bytes());
+    if headers::param(to, "tag").is_none() {
+        out.extend_from_slice(b";tag=");
+        out.extend_from_slice(to_tag.as_bytes());
     }
-    push_line(&mut out, "Call-ID", req.call_id());
-    push_line(&mut out, "CSeq", req.cseq_raw());
+    out.extend_from_slice(b"\r\n");
+    push_line(out, "Call-ID", req.call_id());
+    push_line(out, "CSeq", req.cseq_raw());
     for (name, value) in extra {
-        push_line(&mut out, name, value);
+        push_line(out, name, value);
     }
     out.extend_from_slice(b"Content-Length: 0\r\n\r\n");
-    out
 }
 
 fn push_line(out: &mut Vec<u8>, name: &str, value: &str) {
@@ -133,25 +154,53 @@ fn push_line(out: &mut Vec<u8>, name: &str, value: &str) {
     out.extend_from_slice(b"\r\n");
 }
 
-/// RFC 3261 §18.2.1 `received` and RFC 3581 §4 `rport` on the top Via value.
+/// Decimal digits of `n`, without going through a formatter.
+fn push_u32(out: &mut Vec<u8>, mut n: u32) {
+    let mut digits = [0u8; 10];
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[i..]);
+}
+
+/// The top Via value with RFC 3261 §18.2.1 `received` and RFC 3581 §4 `rport` filled in.
 /// `sent_by` is the top Via's sent-by as the front end already parsed it.
-fn annotate_top_via(via: &mut String, sent_by: Option<&str>, source: SocketAddr) {
-    let sent_by_host = sent_by.map(host_of);
-    let rport = headers::param(via, "rport").map(|v| v.map(str::to_owned));
-    let has_received = headers::param(via, "received").is_some();
-    let differs = match sent_by_host.map(|h| h.parse::<IpAddr>()) {
+fn write_top_via(out: &mut Vec<u8>, via: &str, sent_by: Option<&str>, source: SocketAddr) {
+    use std::io::Write as _;
+    // One pass over the parameters.
+    let (mut rport, mut has_received) = (None, false);
+    for (name, value) in headers::params(via) {
+        if name.eq_ignore_ascii_case("rport") {
+            rport.get_or_insert(value);
+        } else if name.eq_ignore_ascii_case("received") {
+            has_received = true;
+        }
+    }
+    let differs = match sent_by.map(|s| host_of(s).parse::<IpAddr>()) {
         Some(Ok(ip)) => ip != source.ip(),
         _ => true,
     };
-    if !has_received && (differs || rport.is_some()) {
-        via.push_str(";received=");
-        via.push_str(&source.ip().to_string());
-    }
-    if rport == Some(None) {
-        // Replace the bare `rport` with `rport=PORT`.
-        if let Some(pos) = find_bare_param(via, "rport") {
-            via.insert_str(pos + "rport".len(), &format!("={}", source.port()));
+    // Replace a bare `rport` with `rport=PORT`.
+    match (rport, find_bare_param(via, "rport")) {
+        (Some(None), Some(pos)) => {
+            let at = pos + "rport".len();
+            out.extend_from_slice(&via.as_bytes()[..at]);
+            out.push(b'=');
+            push_u32(out, u32::from(source.port()));
+            out.extend_from_slice(&via.as_bytes()[at..]);
         }
+        _ => out.extend_from_slice(via.as_bytes()),
+    }
+    if !has_received && (differs || rport.is_some()) {
+        out.extend_from_slice(b";received=");
+        // Writing into a Vec cannot fail.
+        let _ = write!(out, "{}", source.ip());
     }
 }
 
@@ -163,20 +212,16 @@ fn host_of(sent_by: &str) -> &str {
     sent_by.rsplit_once(':').map_or(sent_by, |(h, _)| h)
 }
 
-/// Byte offset of a value-less parameter `;name` (followed by `;`, `,`, whitespace or end).
+/// Byte offset of a value-less parameter `;name` (followed by `;`, `,`, whitespace or end),
+/// `name` compared ASCII case-insensitively.
 fn find_bare_param(value: &str, name: &str) -> Option<usize> {
-    let lower = value.to_ascii_lowercase();
-    let mut from = 0;
-    while let Some(i) = lower[from..].find(name) {
-        let at = from + i;
-        let before = lower[..at].trim_end().ends_with(';');
-        let after = lower[at + name.len()..].chars().next();
-        if before && matches!(after, None | Some(';' | ',' | ' ' | '\t')) {
-            return Some(at);
-        }
-        from = at + name.len();
-    }
-    None
+    let bytes = value.as_bytes();
+    let n = name.len();
+    (0..bytes.len().saturating_sub(n - 1)).find(|&at| {
+        bytes[at..at + n].eq_ignore_ascii_case(name.as_bytes())
+            && value[..at].trim_end().ends_with(';')
+            && matches!(bytes.get(at + n), None | Some(b';' | b',' | b' ' | b'\t'))
+    })
 }
 
 #[cfg(test)]
@@ -185,11 +230,11 @@ mod tests {
     use crate::sip::limits::Limits;
     use crate::sip::message::{parse, Framing};
 
-    fn req(vias: &str) -> Request {
+    fn req(vias: &str) -> Request<'static> {
         let raw = format!(
             "NOTIFY sip:a@b SIP/2.0\r\n{vias}From: <sip:p@x>;tag=9\r\nTo: <sip:a@b>\r\nCall-ID: c1\r\nCSeq: 5 NOTIFY\r\n\r\n"
         );
-        parse(raw.as_bytes(), Framing::Datagram, &Limits::default()).unwrap()
+        parse(raw.leak().as_bytes(), Framing::Datagram, &Limits::default()).unwrap()
     }
 
     #[test]

@@ -14,56 +14,155 @@
 //! The table is bounded in entries and in bytes ([`TransactionTable::new`]); when full, the
 //! oldest entries are evicted early (counted). Time is only ever the `now` passed in.
 
+use std::collections::hash_map::RandomState;
 use std::collections::{HashMap, VecDeque};
+use std::hash::{BuildHasher, Hasher};
+use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 /// RFC 3261 Timer J for UDP: 64 × T1 (T1 = 500 ms).
 pub const TIMER_J_UDP: Duration = Duration::from_secs(32);
 
-/// Identifies a server transaction.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub enum TxKey {
-    /// RFC 3261 matching: branch, sent-by, method.
-    Branch {
-        /// The `branch` parameter of the top Via.
-        branch: String,
-        /// sent-by of the top Via, lower-cased.
-        sent_by: String,
-        /// Request method (`INVITE` for an ACK).
-        method: String,
-    },
-    /// RFC 2543 fall-back matching.
-    Legacy {
-        /// Request-URI.
-        uri: String,
-        /// From-tag (may be empty).
-        from_tag: String,
-        /// To-tag (may be empty).
-        to_tag: String,
-        /// Call-ID.
-        call_id: String,
-        /// CSeq number.
-        cseq: u32,
-        /// Request method (`INVITE` for an ACK).
-        method: String,
-        /// Top Via value.
-        top_via: String,
-    },
+/// Identifies a server transaction: a 128-bit keyed hash of the fields RFC 3261 §17.2.3
+/// matches on (see [`KeyHasher`]), so that the table stores no copy of them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct TxKey(u128);
+
+/// The "same Call-ID, From-tag and CSeq from the same source address" key, hashed likewise.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct DupKey(u128);
+
+/// Computes [`TxKey`]s and [`DupKey`]s: two SipHash keys drawn at random per table, so a
+/// sender can neither predict nor provoke a collision (two different requests colliding
+/// would take about 2^64 tries against a key it cannot see).
+#[derive(Debug, Clone, Default)]
+pub struct KeyHasher {
+    a: RandomState,
+    b: RandomState,
 }
 
-/// The "same Call-ID, From-tag and CSeq" key (from the same source address).
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct DupKey {
-    /// Source address of the request.
-    pub source: std::net::SocketAddr,
-    /// Call-ID.
-    pub call_id: String,
-    /// From-tag (may be empty).
-    pub from_tag: String,
-    /// CSeq number.
-    pub cseq: u32,
-    /// CSeq method.
-    pub method: String,
+/// Hashes a key that is already a keyed hash: its low 64 bits are the table's hash. The keys
+/// are unpredictable to a sender (see [`KeyHasher`]), so no sender can aim at one bucket.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct PreHashed;
+
+impl BuildHasher for PreHashed {
+    type Hasher = PreHashedHasher;
+    fn build_hasher(&self) -> PreHashedHasher {
+        PreHashedHasher(0)
+    }
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct PreHashedHasher(u64);
+
+impl Hasher for PreHashedHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        // Only u128 keys are hashed here; this serves any other use correctly, if slowly.
+        for &b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(b);
+        }
+    }
+    fn write_u128(&mut self, n: u128) {
+        self.0 ^= n as u64;
+    }
+}
+
+/// One field of a key; each ends with a byte no string field holds.
+enum Part<'a> {
+    Text(&'a str),
+    /// Compared ASCII case-insensitively.
+    Lower(&'a str),
+    Number(u64),
+}
+
+impl KeyHasher {
+    fn digest(&self, parts: &[Part]) -> u128 {
+        let one = |state: &RandomState| {
+            let mut h = state.build_hasher();
+            for p in parts {
+                match p {
+                    Part::Text(s) => h.write(s.as_bytes()),
+                    Part::Lower(s) => {
+                        let mut chunk = [0u8; 64];
+                        for part in s.as_bytes().chunks(chunk.len()) {
+                            let lower = &mut chunk[..part.len()];
+                            lower.copy_from_slice(part);
+                            lower.make_ascii_lowercase();
+                            h.write(lower);
+                        }
+                    }
+                    Part::Number(n) => h.write_u64(*n),
+                }
+                h.write_u8(0xff);
+            }
+            h.finish()
+        };
+        (u128::from(one(&self.a)) << 64) | u128::from(one(&self.b))
+    }
+
+    /// RFC 3261 matching: branch, sent-by (case-insensitive), method (`INVITE` for an ACK).
+    pub fn branch(&self, branch: &str, sent_by: &str, method: &str) -> TxKey {
+        TxKey(self.digest(&[
+            Part::Number(1),
+            Part::Text(branch),
+            Part::Lower(sent_by),
+            Part::Text(method),
+        ]))
+    }
+
+    /// RFC 2543 fall-back matching: Request-URI, From-tag, To-tag, Call-ID, CSeq number,
+    /// method (`INVITE` for an ACK) and the top Via value.
+    #[allow(clippy::too_many_arguments)]
+    pub fn legacy(
+        &self,
+        uri: &str,
+        from_tag: &str,
+        to_tag: &str,
+        call_id: &str,
+        cseq: u32,
+        method: &str,
+        top_via: &str,
+    ) -> TxKey {
+        TxKey(self.digest(&[
+            Part::Number(2),
+            Part::Text(uri),
+            Part::Text(from_tag),
+            Part::Text(to_tag),
+            Part::Text(call_id),
+            Part::Number(u64::from(cseq)),
+            Part::Text(method),
+            Part::Text(top_via),
+        ]))
+    }
+
+    /// Source address, Call-ID, From-tag, CSeq number and method.
+    pub fn dup(
+        &self,
+        source: SocketAddr,
+        call_id: &str,
+        from_tag: &str,
+        cseq: u32,
+        method: &str,
+    ) -> DupKey {
+        let ip = match source.ip() {
+            std::net::IpAddr::V4(a) => u128::from(a.to_ipv6_mapped()),
+            std::net::IpAddr::V6(a) => u128::from(a),
+        };
+        DupKey(self.digest(&[
+            Part::Number(3),
+            Part::Number((ip >> 64) as u64),
+            Part::Number(ip as u64),
+            Part::Number(u64::from(source.port())),
+            Part::Text(call_id),
+            Part::Text(from_tag),
+            Part::Number(u64::from(cseq)),
+            Part::Text(method),
+        ]))
+    }
 }
 
 #[derive(Debug)]
@@ -89,8 +188,9 @@ pub enum Lookup<V> {
 /// is remembered of each (the endpoint keeps the response and the decision behind it).
 #[derive(Debug)]
 pub struct TransactionTable<V> {
-    entries: HashMap<TxKey, Entry<V>>,
-    dups: HashMap<DupKey, TxKey>,
+    hasher: KeyHasher,
+    entries: HashMap<TxKey, Entry<V>, PreHashed>,
+    dups: HashMap<DupKey, TxKey, PreHashed>,
     order: VecDeque<(Instant, TxKey)>,
     capacity: usize,
     max_bytes: usize,
@@ -104,8 +204,9 @@ impl<V: Clone> TransactionTable<V> {
     /// together, for `lifetime` each.
     pub fn new(capacity: usize, max_bytes: usize, lifetime: Duration) -> TransactionTable<V> {
         TransactionTable {
-            entries: HashMap::new(),
-            dups: HashMap::new(),
+            hasher: KeyHasher::default(),
+            entries: HashMap::default(),
+            dups: HashMap::default(),
             order: VecDeque::new(),
             capacity: capacity.max(1),
             max_bytes,
@@ -113,6 +214,11 @@ impl<V: Clone> TransactionTable<V> {
             lifetime,
             evicted: 0,
         }
+    }
+
+    /// The hasher that makes this table's keys.
+    pub fn hasher(&self) -> &KeyHasher {
+        &self.hasher
     }
 
     /// Looks a request up (after expiring what is due at `now`).
@@ -145,8 +251,8 @@ impl<V: Clone> TransactionTable<V> {
             }
         }
         let expires = now + self.lifetime;
-        self.dups.insert(dup.clone(), key.clone());
-        self.order.push_back((expires, key.clone()));
+        self.dups.insert(dup, key);
+        self.order.push_back((expires, key));
         self.bytes += cost;
         self.entries.insert(
             key,
@@ -215,21 +321,43 @@ impl<V: Clone> TransactionTable<V> {
 mod tests {
     use super::*;
 
+    fn hasher() -> &'static KeyHasher {
+        static H: std::sync::OnceLock<KeyHasher> = std::sync::OnceLock::new();
+        H.get_or_init(KeyHasher::default)
+    }
     fn key(branch: &str) -> TxKey {
-        TxKey::Branch {
-            branch: branch.into(),
-            sent_by: "h".into(),
-            method: "NOTIFY".into(),
-        }
+        hasher().branch(branch, "h", "NOTIFY")
     }
     fn dup(cseq: u32) -> DupKey {
-        DupKey {
-            source: "127.0.0.1:5060".parse().unwrap(),
-            call_id: "c".into(),
-            from_tag: "f".into(),
-            cseq,
-            method: "NOTIFY".into(),
-        }
+        hasher().dup("127.0.0.1:5060".parse().unwrap(), "c", "f", cseq, "NOTIFY")
+    }
+
+    #[test]
+    fn keys_tell_their_fields_apart() {
+        let h = hasher();
+        assert_eq!(
+            h.branch("z9hG4bK1", "Host:5060", "NOTIFY"),
+            h.branch("z9hG4bK1", "host:5060", "NOTIFY")
+        );
+        assert_ne!(
+            h.branch("z9hG4bK1", "h", "NOTIFY"),
+            h.branch("z9hG4bK2", "h", "NOTIFY")
+        );
+        assert_ne!(h.branch("ab", "c", "NOTIFY"), h.branch("a", "bc", "NOTIFY"));
+        let src = "192.0.2.1:5060".parse().unwrap();
+        assert_ne!(
+            h.dup(src, "c", "f", 1, "NOTIFY"),
+            h.dup("192.0.2.1:5061".parse().unwrap(), "c", "f", 1, "NOTIFY")
+        );
+        assert_ne!(
+            h.dup(src, "c", "f", 1, "NOTIFY"),
+            h.dup(src, "c", "f", 2, "NOTIFY")
+        );
+        assert_ne!(
+            KeyHasher::default().branch("a", "b", "c"),
+            h.branch("a", "b", "c"),
+            "keyed per table"
+        );
     }
 
     #[test]

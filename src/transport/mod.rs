@@ -1,19 +1,24 @@
-//! tokio drivers: UDP and TCP listeners that feed an [`Endpoint`].
+//! tokio drivers: UDP workers and TCP listeners that feed the sans-IO [`Endpoint`]s.
 //!
-//! These are the only parts of the SIP path that touch sockets, tasks and the clock. Each
-//! received datagram or framed TCP message goes to the shared [`Endpoint`] (a short critical
-//! section, never held across an `.await`), the reply is sent first, and only then is the
-//! [`ResyncRequest`] forwarded to the engine through a bounded channel.
+//! These are the only parts of the SIP path that touch sockets, tasks and the clock. Each UDP
+//! worker owns a socket and an endpoint ([`udp`]); the TCP connections share one endpoint
+//! ([`endpoints`]). A received datagram or framed TCP message goes to its endpoint (a short
+//! critical section, never held across an `.await`), the reply is sent first, and only then
+//! is the [`ResyncRequest`] forwarded to the engine through a bounded channel.
 
+mod endpoints;
 mod notify;
 mod tcp;
 mod udp;
 
+pub use endpoints::Endpoints;
 pub use notify::{send_notify, NotifyError};
+pub use udp::{UdpOptions, DEFAULT_BATCH, MAX_BATCH};
 
 use std::future::Future;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::net::{TcpListener, UdpSocket};
@@ -21,10 +26,14 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
 
 use crate::resync::{ResyncRequest, Transport};
-use crate::sip::{Counters, Disposition, Endpoint, Handled};
+use crate::sip::{Counters, Disposition, EndpointConfig, Handled};
 
-/// An [`Endpoint`] shared by every listener.
-pub type SharedEndpoint = Arc<Mutex<Endpoint>>;
+#[cfg(doc)]
+use crate::sip::Endpoint;
+
+/// The endpoints of a set of listeners, shared with whoever reads their counters or changes
+/// their settings.
+pub type SharedEndpoint = Arc<Endpoints>;
 
 /// How often, at most, a summary of refused, rate-limited and dropped input is logged.
 pub const SUMMARY_INTERVAL: Duration = Duration::from_secs(60);
@@ -75,8 +84,10 @@ pub enum TransportError {
 /// Bound but not yet serving listeners.
 #[derive(Debug)]
 pub struct Listeners {
-    udp: Vec<Arc<UdpSocket>>,
+    /// Every UDP worker's socket, grouped by address.
+    udp: Vec<UdpSocket>,
     tcp: Vec<TcpListener>,
+    batch: usize,
 }
 
 fn bind_error(transport: Transport, addr: SocketAddr, source: std::io::Error) -> TransportError {
@@ -105,20 +116,31 @@ fn bind_error(transport: Transport, addr: SocketAddr, source: std::io::Error) ->
 }
 
 impl Listeners {
-    /// Binds every address. Port 0 picks a free port; see [`Listeners::local_addrs`].
+    /// Binds every address, with the default UDP options (one worker per core, batched
+    /// I/O). Port 0 picks a free port; see [`Listeners::local_addrs`].
     pub async fn bind(udp: &[SocketAddr], tcp: &[SocketAddr]) -> Result<Listeners, TransportError> {
+        Listeners::bind_with(udp, tcp, UdpOptions::default()).await
+    }
+
+    /// Binds every address: [`UdpOptions::worker_count`] sockets for each UDP address.
+    pub async fn bind_with(
+        udp: &[SocketAddr],
+        tcp: &[SocketAddr],
+        options: UdpOptions,
+    ) -> Result<Listeners, TransportError> {
         if udp.is_empty() && tcp.is_empty() {
             return Err(TransportError::NothingToListenOn);
         }
         let mut out = Listeners {
             udp: Vec::new(),
             tcp: Vec::new(),
+            batch: options.batch.clamp(1, MAX_BATCH),
         };
+        let workers = options.worker_count();
         for &addr in udp {
-            let s = UdpSocket::bind(addr)
-                .await
-                .map_err(|e| bind_error(Transport::Udp, addr, e))?;
-            out.udp.push(Arc::new(s));
+            let sockets =
+                udp::bind(addr, workers).map_err(|e| bind_error(Transport::Udp, addr, e))?;
+            out.udp.extend(sockets);
         }
         for &addr in tcp {
             let l = TcpListener::bind(addr)
@@ -129,13 +151,16 @@ impl Listeners {
         Ok(out)
     }
 
-    /// The bound addresses, in the order given to [`Listeners::bind`], UDP first.
+    /// The bound addresses, in the order given to [`Listeners::bind`], UDP first (each
+    /// once, whatever the number of workers).
     pub fn local_addrs(&self) -> Vec<(Transport, SocketAddr)> {
-        let udp = self
-            .udp
-            .iter()
-            .filter_map(|s| s.local_addr().ok())
-            .map(|a| (Transport::Udp, a));
+        let mut udp: Vec<(Transport, SocketAddr)> = Vec::new();
+        for a in self.udp.iter().filter_map(|s| s.local_addr().ok()) {
+            if !udp.iter().any(|(_, b)| *b == a) {
+                udp.push((Transport::Udp, a));
+            }
+        }
+        let udp = udp.into_iter();
         let tcp = self
             .tcp
             .iter()
@@ -144,8 +169,20 @@ impl Listeners {
         udp.chain(tcp).collect()
     }
 
-    /// Serves until `shutdown` completes. Accepted resync requests go to `sink`; when the
-    /// channel is full the request is dropped and counted, because a run is already pending.
+    /// Number of UDP sockets (workers over all UDP addresses).
+    pub fn udp_sockets(&self) -> usize {
+        self.udp.len()
+    }
+
+    /// The endpoints these listeners serve with: one per UDP socket, one for TCP, all with
+    /// `config` and one global budget.
+    pub fn endpoints(&self, config: EndpointConfig) -> SharedEndpoint {
+        Arc::new(Endpoints::new(config, self.udp.len()))
+    }
+
+    /// Serves until `shutdown` completes, with `endpoint` from [`Listeners::endpoints`].
+    /// Accepted resync requests go to `sink`; when the channel is full the request is
+    /// dropped and counted, because a run is already pending.
     pub async fn serve<F>(
         self,
         endpoint: SharedEndpoint,
@@ -157,13 +194,19 @@ impl Listeners {
     {
         let (stop_tx, stop_rx) = watch::channel(false);
         let mut tasks = JoinSet::new();
-        for socket in self.udp {
-            tasks.spawn(udp::serve(
+        // Batched UDP workers run on threads of their own and look at this flag; it is set
+        // when serving ends, also when this future is dropped.
+        let halt = udp::HaltOnDrop(Arc::new(AtomicBool::new(false)));
+        for (i, socket) in self.udp.into_iter().enumerate() {
+            udp::spawn(
+                &mut tasks,
                 socket,
-                endpoint.clone(),
+                endpoint.udp(i),
                 sink.clone(),
+                self.batch,
                 stop_rx.clone(),
-            ));
+                halt.0.clone(),
+            );
         }
         for listener in self.tcp {
             tasks.spawn(tcp::serve(
@@ -182,6 +225,7 @@ impl Listeners {
         ));
         shutdown.await;
         let _ = stop_tx.send(true);
+        drop(halt);
         while tasks.join_next().await.is_some() {}
     }
 }
@@ -198,12 +242,7 @@ async fn tick(
         tokio::select! {
             _ = tick.tick() => {
                 let now = tokio::time::Instant::now().into_std();
-                let released = {
-                    let mut e = lock(&endpoint);
-                    e.handle_timeout(now);
-                    e.poll_deferred(now)
-                };
-                if let Some(req) = released {
+                for req in endpoint.tick(now) {
                     tracing::info!(source = %req.source, transport = %req.transport, "releasing the resync held back by the trigger rate limit");
                     forward(req, &sink);
                 }
@@ -224,12 +263,12 @@ pub fn summary_since(previous: &Counters, current: &Counters) -> Option<Counters
 /// since the last summary; nothing when there was none. Individual drops are logged only
 /// once per source per minute, so this is where the totals of a flood show up.
 async fn summarize(endpoint: SharedEndpoint, interval: Duration, mut stop: watch::Receiver<bool>) {
-    let mut previous = lock_counters(&endpoint);
+    let mut previous = endpoint.counters();
     let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
     loop {
         tokio::select! {
             _ = tick.tick() => {
-                let current = lock_counters(&endpoint);
+                let current = endpoint.counters();
                 if let Some(d) = summary_since(&previous, &current) {
                     tracing::warn!(
                         interval_secs = interval.as_secs(),
@@ -250,17 +289,6 @@ async fn summarize(endpoint: SharedEndpoint, interval: Duration, mut stop: watch
             _ = stop.changed() => return,
         }
     }
-}
-
-/// Locks the endpoint; a panic while it was held cannot leave it inconsistent in a way that
-/// matters more than stopping the listener would, so poisoning is ignored.
-pub(crate) fn lock(endpoint: &SharedEndpoint) -> std::sync::MutexGuard<'_, Endpoint> {
-    endpoint.lock().unwrap_or_else(|p| p.into_inner())
-}
-
-/// A snapshot of a shared endpoint's counters.
-pub fn lock_counters(endpoint: &SharedEndpoint) -> crate::sip::Counters {
-    lock(endpoint).counters()
 }
 
 /// Logs what deserves it and forwards the resync request; called after the reply was sent.
@@ -306,7 +334,7 @@ pub(crate) fn after_reply(
         Disposition::Resync => {}
     }
     if let Some(req) = handled.resync {
-        tracing::info!(%source, %transport, event = %crate::sip::escape::excerpt(req.event.as_bytes()), reboot = ?req.reboot, call_id = %crate::sip::escape::excerpt(req.call_id.as_bytes()), "resync requested");
+        tracing::debug!(%source, %transport, event = %crate::sip::escape::excerpt(req.event.as_bytes()), reboot = ?req.reboot, call_id = %crate::sip::escape::excerpt(req.call_id.as_bytes()), "resync requested");
         forward(req, sink);
     }
 }
@@ -327,7 +355,7 @@ fn forward(req: ResyncRequest, sink: &mpsc::Sender<ResyncRequest>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sip::EndpointConfig;
+    use crate::sip::Endpoint;
     use std::time::Instant;
 
     #[test]

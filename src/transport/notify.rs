@@ -23,6 +23,9 @@ pub enum NotifyError {
         /// How long it waited.
         timeout: Duration,
     },
+    /// The target URI (`--to`) is not a SIP URI.
+    #[error("{0}")]
+    Uri(String),
     /// A socket operation failed.
     #[error("{what} {target}: {source}")]
     Io {
@@ -67,7 +70,8 @@ pub async fn send_notify(
             let local = socket
                 .local_addr()
                 .map_err(io("cannot bind a UDP socket for"))?;
-            let client = NotifyClient::new(transport, local, event, to_uri);
+            let client =
+                NotifyClient::new(transport, local, event, to_uri).map_err(NotifyError::Uri)?;
             let mut buf = vec![0u8; 65_536];
             let (mut sent, mut provisional) = (0u32, false);
             loop {
@@ -106,7 +110,8 @@ pub async fn send_notify(
                 .map_err(|_| timed_out())?
                 .map_err(io("cannot connect to"))?;
             let local = stream.local_addr().map_err(io("cannot connect to"))?;
-            let client = NotifyClient::new(transport, local, event, to_uri);
+            let client =
+                NotifyClient::new(transport, local, event, to_uri).map_err(NotifyError::Uri)?;
             stream
                 .write_all(client.request())
                 .await

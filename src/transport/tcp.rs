@@ -15,7 +15,7 @@ use tokio::sync::{mpsc, watch, Semaphore};
 use tokio::task::JoinSet;
 use tokio::time::{timeout_at, Instant};
 
-use super::{after_reply, lock, SharedEndpoint, TcpOptions};
+use super::{after_reply, SharedEndpoint, TcpOptions};
 use crate::resync::{ResyncRequest, Transport};
 use crate::sip::{Admission, StreamFramer, StreamItem, PONG};
 
@@ -43,7 +43,7 @@ pub(super) async fn serve(
             _ = stop.changed() => break,
         };
         let now = Instant::now().into_std();
-        if let Admission::Refuse { log } = lock(&endpoint).admit_connection(now, peer) {
+        if let Admission::Refuse { log } = endpoint.tcp().admit_connection(now, peer) {
             if log {
                 tracing::warn!(%peer, "closed a TCP connection at once: the source is not in [sip] allow and refused sources are dropped (further ones from this source are counted, not logged, for a while)");
             }
@@ -72,7 +72,7 @@ async fn connection(
     opts: TcpOptions,
     mut stop: watch::Receiver<bool>,
 ) {
-    let limits = lock(&endpoint).config().limits;
+    let limits = endpoint.tcp().config().limits;
     let mut framer = StreamFramer::new(limits);
     let mut buf = vec![0u8; 16 * 1024];
     // Deadline for the message currently being received, set by its first byte.
@@ -89,7 +89,7 @@ async fn connection(
                 Ok(Some(StreamItem::Message(msg))) => {
                     message_deadline = None;
                     let now = Instant::now().into_std();
-                    let handled = lock(&endpoint).handle(now, peer, Transport::Tcp, &msg);
+                    let handled = endpoint.tcp().handle(now, peer, Transport::Tcp, &msg);
                     if let Some(reply) = &handled.reply {
                         if stream.write_all(reply).await.is_err() {
                             return;
@@ -104,7 +104,10 @@ async fn connection(
                 }
                 Ok(None) => break,
                 Err(e) => {
-                    if lock(&endpoint).note_stream_error(Instant::now().into_std(), peer) {
+                    if endpoint
+                        .tcp()
+                        .note_stream_error(Instant::now().into_std(), peer)
+                    {
                         tracing::warn!(%peer, error = %e, "closing TCP connection: cannot frame the stream (further such closes from this source are counted, not logged, for a while)");
                     }
                     return;
@@ -119,7 +122,10 @@ async fn connection(
         let deadline = message_deadline.unwrap_or_else(|| Instant::now() + opts.idle_timeout);
         let room = framer.capacity_left().min(buf.len());
         if room == 0 {
-            if lock(&endpoint).note_stream_error(Instant::now().into_std(), peer) {
+            if endpoint
+                .tcp()
+                .note_stream_error(Instant::now().into_std(), peer)
+            {
                 tracing::warn!(%peer, "closing TCP connection: message exceeds the size limit");
             }
             return;
@@ -129,7 +135,7 @@ async fn connection(
                 Ok(Ok(0)) | Ok(Err(_)) => return,
                 Ok(Ok(n)) => n,
                 Err(_) => {
-                    if message_deadline.is_some() && lock(&endpoint).note_stream_error(Instant::now().into_std(), peer) {
+                    if message_deadline.is_some() && endpoint.tcp().note_stream_error(Instant::now().into_std(), peer) {
                         tracing::warn!(%peer, "closing TCP connection: message not completed in time");
                     }
                     return;
@@ -138,7 +144,10 @@ async fn connection(
             _ = stop.changed() => return,
         };
         if let Err(e) = framer.push(&buf[..n]) {
-            if lock(&endpoint).note_stream_error(Instant::now().into_std(), peer) {
+            if endpoint
+                .tcp()
+                .note_stream_error(Instant::now().into_std(), peer)
+            {
                 tracing::warn!(%peer, error = %e, "closing TCP connection");
             }
             return;

@@ -41,7 +41,8 @@ impl Daemon {
             .args(["run", "--config", &config])
             .args(args)
             .args(["--listen", "udp:127.0.0.1:0", "--listen", "tcp:127.0.0.1:0"])
-            .env("RUST_LOG", "info")
+            // The per-NOTIFY `resync requested` line is DEBUG: the tests count it.
+            .env("RUST_LOG", "info,sip_resync::transport=debug")
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()

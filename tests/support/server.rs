@@ -6,10 +6,10 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use sip_resync::sip::{
-    Allowlist, AuthConfig, Counters, Endpoint, EndpointConfig, EventMatch, EventMatcher,
-    RateLimits, RefusedAction,
+    Allowlist, AuthConfig, Counters, EndpointConfig, EventMatch, EventMatcher, RateLimits,
+    RefusedAction,
 };
-use sip_resync::transport::{Listeners, SharedEndpoint, TcpOptions};
+use sip_resync::transport::{Listeners, SharedEndpoint, TcpOptions, UdpOptions};
 use sip_resync::{ResyncRequest, Transport};
 
 /// Options for [`TestServer::start`].
@@ -31,6 +31,8 @@ pub struct TestServerOptions {
     pub bind: IpAddr,
     /// The digest challenge (off by default).
     pub auth: AuthConfig,
+    /// UDP workers and batching (the library's defaults unless a test says otherwise).
+    pub udp: UdpOptions,
 }
 
 impl Default for TestServerOptions {
@@ -44,6 +46,7 @@ impl Default for TestServerOptions {
             rate_limits: RateLimits::default(),
             bind: IpAddr::from([127, 0, 0, 1]),
             auth: AuthConfig::default(),
+            udp: UdpOptions::default(),
         }
     }
 }
@@ -90,11 +93,10 @@ impl TestServer {
             auth: opts.auth.clone(),
             ..EndpointConfig::default()
         };
-        let endpoint: SharedEndpoint = Arc::new(Mutex::new(Endpoint::new(config)));
         let signals = Arc::new(Mutex::new(Vec::new()));
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
         let (addr_tx, addr_rx) = std::sync::mpsc::channel();
-        let (ep, sig) = (endpoint.clone(), signals.clone());
+        let sig = signals.clone();
         let thread = std::thread::spawn(move || {
             let rt = tokio::runtime::Builder::new_multi_thread()
                 .worker_threads(2)
@@ -103,10 +105,11 @@ impl TestServer {
                 .expect("runtime");
             rt.block_on(async move {
                 let localhost = SocketAddr::new(opts.bind, 0);
-                let listeners = Listeners::bind(&[localhost], &[localhost])
+                let listeners = Listeners::bind_with(&[localhost], &[localhost], opts.udp)
                     .await
                     .expect("bind on loopback");
-                addr_tx.send(listeners.local_addrs()).unwrap();
+                let ep = listeners.endpoints(config);
+                addr_tx.send((listeners.local_addrs(), ep.clone())).unwrap();
                 let (tx, mut rx) = tokio::sync::mpsc::channel(1024);
                 let collector = tokio::spawn(async move {
                     while let Some(req) = rx.recv().await {
@@ -121,7 +124,7 @@ impl TestServer {
                 let _ = collector.await;
             });
         });
-        let addrs = addr_rx
+        let (addrs, endpoint) = addr_rx
             .recv_timeout(Duration::from_secs(10))
             .expect("listeners bound");
         let find = |t: Transport| addrs.iter().find(|(tr, _)| *tr == t).unwrap().1;
@@ -178,9 +181,9 @@ impl TestServer {
         self.signals()
     }
 
-    /// The endpoint's counters.
+    /// The counters of the endpoints (every UDP worker's and the TCP one) together.
     pub fn counters(&self) -> Counters {
-        self.endpoint.lock().unwrap().counters()
+        self.endpoint.counters()
     }
 }
 

@@ -201,45 +201,7 @@ enum Command {
     /// the busy hour's 99th percentile per second and a table of the hours. The same options
     /// always give the same output. Exits 2 when a file or an option is invalid.
     #[command(after_help = FLEET_AFTER_HELP)]
-    Fleet {
-        /// Configuration file of any dialect; repeat to compare several (one series each).
-        #[arg(long = "config", value_name = "FILE", required = true)]
-        configs: Vec<PathBuf>,
-        /// Phones per configuration (1 to 100000).
-        #[arg(long, value_name = "N")]
-        phones: u32,
-        /// When the phones start: RFC 3339 or YYYY-MM-DDTHH:MM in the zone. Default: the
-        /// start of the current hour.
-        #[arg(long, value_name = "TIME")]
-        from: Option<String>,
-        /// Length of the window, in hours (1 to 744).
-        #[arg(long, default_value_t = 48, value_name = "H")]
-        hours: u32,
-        /// IANA time zone of every configuration and of --from. Default: each
-        /// configuration's, else the system's.
-        #[arg(long, value_name = "ZONE")]
-        tz: Option<String>,
-        /// Send a check-sync NOTIFY to every phone at this instant (same forms as --from);
-        /// repeat for several.
-        #[arg(long, value_name = "TIME")]
-        notify_at: Vec<String>,
-        /// Write a plot of fetches per minute, one line per configuration, to this SVG file.
-        #[arg(long, value_name = "OUT.svg")]
-        svg: Option<PathBuf>,
-        /// Print the figures as one JSON object instead of text.
-        #[arg(long)]
-        json: bool,
-        /// MAC address of the first phone; the others count up from it.
-        #[arg(long, value_name = "MAC", default_value = "02:00:00:00:00:00")]
-        mac_base: String,
-        /// No start-up fetch, whatever fetch_at_startup says: the schedule alone.
-        #[arg(long)]
-        no_startup_fetch: bool,
-        /// When the phones' clock becomes valid (same forms as --from); wall-clock polls
-        /// wait for it. Default: --from.
-        #[arg(long, value_name = "TIME")]
-        clock_valid_at: Option<String>,
-    },
+    Fleet(FleetArgs),
     /// Validate a configuration file of any dialect and print the effective settings.
     ///
     /// Exits 0 when the file is usable (warnings, such as unknown keys, are printed), 2 with
@@ -301,31 +263,7 @@ fn main() -> ExitCode {
             tz,
             changed_at,
         } => schedule(&config, from, count, seed, tz, changed_at),
-        Command::Fleet {
-            configs,
-            phones,
-            from,
-            hours,
-            tz,
-            notify_at,
-            svg,
-            json,
-            mac_base,
-            no_startup_fetch,
-            clock_valid_at,
-        } => fleet(FleetArgs {
-            configs,
-            phones,
-            from,
-            hours,
-            tz,
-            notify_at,
-            svg,
-            json,
-            mac_base,
-            no_startup_fetch,
-            clock_valid_at,
-        }),
+        Command::Fleet(args) => fleet(args),
         Command::Check { file } => check(&file),
     }
 }
@@ -418,17 +356,44 @@ fn schedule(
 }
 
 /// The options of `fleet`.
+#[derive(Debug, clap::Args)]
 struct FleetArgs {
+    /// Configuration file of any dialect; repeat to compare several (one series each).
+    #[arg(long = "config", value_name = "FILE", required = true)]
     configs: Vec<PathBuf>,
+    /// Phones per configuration (1 to 100000).
+    #[arg(long, value_name = "N")]
     phones: u32,
+    /// When the phones start: RFC 3339 or YYYY-MM-DDTHH:MM in the zone. Default: the
+    /// start of the current hour.
+    #[arg(long, value_name = "TIME")]
     from: Option<String>,
+    /// Length of the window, in hours (1 to 744).
+    #[arg(long, default_value_t = 48, value_name = "H")]
     hours: u32,
+    /// IANA time zone of every configuration and of --from. Default: each
+    /// configuration's, else the system's.
+    #[arg(long, value_name = "ZONE")]
     tz: Option<String>,
+    /// Send a check-sync NOTIFY to every phone at this instant (same forms as --from);
+    /// repeat for several.
+    #[arg(long, value_name = "TIME")]
     notify_at: Vec<String>,
+    /// Write a plot of fetches per minute, one line per configuration, to this SVG file.
+    #[arg(long, value_name = "OUT.svg")]
     svg: Option<PathBuf>,
+    /// Print the figures as one JSON object instead of text.
+    #[arg(long)]
     json: bool,
+    /// MAC address of the first phone; the others count up from it.
+    #[arg(long, value_name = "MAC", default_value = "02:00:00:00:00:00")]
     mac_base: String,
+    /// No start-up fetch, whatever fetch_at_startup says: the schedule alone.
+    #[arg(long)]
     no_startup_fetch: bool,
+    /// When the phones' clock becomes valid (same forms as --from); wall-clock polls
+    /// wait for it. Default: --from.
+    #[arg(long, value_name = "TIME")]
     clock_valid_at: Option<String>,
 }
 

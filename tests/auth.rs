@@ -443,12 +443,20 @@ fn kamailio_notify(dir: &Path, target: SocketAddr, password: &str) -> (Option<u1
         .map(std::path::PathBuf::from)
         .find(|p| p.is_file())
         .expect("kamailio is not installed (Debian package kamailio; scripts/test.sh installs it)");
+    // Debian's module directory, /usr/lib/<multiarch triplet>/kamailio/modules/.
+    let modules = std::fs::read_dir("/usr/lib")
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.path().join("kamailio/modules"))
+        .find(|d| d.join("tm.so").is_file())
+        .expect("kamailio's modules (tm.so) under /usr/lib/*/kamailio/modules");
     let listen = UdpSocket::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
         .unwrap();
     let text = std::fs::read_to_string(support::sipp::fixture("fixtures/kamailio/notify_auth.cfg"))
         .unwrap()
+        .replace("@MPATH@", &format!("{}/", modules.display()))
         .replace("@LISTEN@", &listen.to_string())
         .replace("@TARGET@", &target.to_string())
         .replace("@AUTH_ID@", "1001")

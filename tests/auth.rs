@@ -8,6 +8,7 @@ mod support;
 
 use std::io::Write;
 use std::net::{SocketAddr, TcpStream, UdpSocket};
+use std::os::unix::process::CommandExt as _;
 use std::path::Path;
 use std::time::Duration;
 
@@ -465,7 +466,10 @@ fn kamailio_notify(dir: &Path, target: SocketAddr, password: &str) -> (Option<u1
     std::fs::write(&config, text).unwrap();
     let run_dir = dir.join("kamailio-run");
     std::fs::create_dir_all(&run_dir).unwrap();
+    // Kamailio forks its workers: it runs in a process group of its own, which is stopped as
+    // a whole below, so that no worker outlives the test.
     let mut child = std::process::Command::new(binary)
+        .process_group(0)
         .args(["-DD", "-E", "-f"])
         .arg(&config)
         .arg("-Y")
@@ -504,9 +508,27 @@ fn kamailio_notify(dir: &Path, target: SocketAddr, password: &str) -> (Option<u1
                 .and_then(|c| c.trim().parse::<u16>().ok()),
         );
     }
-    let _ = child.kill();
-    let _ = child.wait();
+    stop_process_group(&mut child);
     (answers.last().copied(), log)
+}
+
+/// Stops the process group led by `child` (SIGTERM, then SIGKILL after 5 s) and reaps it.
+fn stop_process_group(child: &mut std::process::Child) {
+    let group = format!("-{}", child.id());
+    let signal = |sig: &str| {
+        let _ = std::process::Command::new("kill")
+            .args([sig, "--", &group])
+            .stderr(std::process::Stdio::null())
+            .status();
+    };
+    signal("-TERM");
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while child.try_wait().unwrap().is_none() && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // Whatever is left of the group, the leader included.
+    signal("-KILL");
+    let _ = child.wait();
 }
 
 #[test]

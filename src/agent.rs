@@ -1,48 +1,27 @@
-//! Running sip-resync inside another program.
-//!
-//! There are two entry points:
-//!
-//! * **Standalone: [`Agent`].** It binds its own UDP and TCP listeners, answers the PBX's
-//!   NOTIFYs, runs the provisioning engine and its schedule, and stops when a future of the
-//!   caller's completes. This is what `sip-resync run` does; it needs a tokio runtime. An
-//!   [`AgentHandle`] triggers runs, reports outcomes, replaces the settings and reads counters
-//!   while it runs.
-//! * **Embedded: [`Embedded`].** For a host SIP stack that already owns port 5060. The host
-//!   hands in every message it receives; [`Embedded::handle`] says whether it was a resync
-//!   NOTIFY ([`Verdict::Ours`], with the reply to send and the resync request to act on) or
-//!   the host's own business ([`Verdict::NotOurs`]). Sans-IO: no sockets, no tasks, no clock;
-//!   time is an argument, and [`Embedded::poll_timeout`] / [`Embedded::handle_timeout`] drive
-//!   its timers.
-//!
-//! The component never reboots anything: an [`Outcome`] with
-//! [`reboot_requested`](Outcome::reboot_requested) asks the application to do it.
-//!
-//! `docs/embedding.md` describes both at length.
+//! The standalone agent: listeners, engine and schedule on a tokio runtime, until a future
+//! completes. [`AgentHandle`] is how the application talks to it while it runs.
 
 use std::future::Future;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
 
-use bytes::Bytes;
-use tokio::sync::{broadcast, mpsc, oneshot, watch};
+use tokio::sync::{broadcast, oneshot, watch};
 use tokio::task::JoinHandle;
 
+use crate::config::TcpOptions;
 use crate::config::{self, ConfigError, ListenAddr, Settings, SipSettings};
 use crate::engine::{
     Cause, ClockValidity, Engine, EngineConfig, EngineError, EngineHandle, EngineStatus, Outcome,
 };
+use crate::resync::ResyncSink;
 use crate::resync::{ResyncRequest, Transport};
-use crate::sip::{Counters, Disposition, Endpoint, EndpointConfig, RefusedAction};
-use crate::transport::{Listeners, SharedEndpoint, TcpOptions, TransportError, UdpOptions};
+use crate::sip::{Counters, RefusedAction};
+use crate::transport::{Listeners, SharedEndpoint, Sink, TransportError, UdpOptions};
 
 /// Target of the agent's own log lines: the same as the `sip-resync` command's, so that a
 /// log reads the same whoever runs the agent.
 const LOG_TARGET: &str = "sip_resync";
-
-/// Resync requests waiting for the engine; more are coalesced (a run is pending anyway).
-const RESYNC_CHANNEL: usize = 64;
 
 /// What an [`Agent`] is built from: the settings, and what the command line may override.
 ///
@@ -71,7 +50,12 @@ pub struct AgentOptions {
     model: Option<String>,
     listen: Vec<ListenAddr>,
     clock: ClockValidity,
+    sink: CustomSink,
 }
+
+/// An application's own [`ResyncSink`], if it gave one.
+#[derive(Debug, Clone, Default)]
+struct CustomSink(Option<Sink>);
 
 impl AgentOptions {
     /// Options for `settings` (from [`config::load`], [`config::from_bytes`], or built in
@@ -85,6 +69,7 @@ impl AgentOptions {
             model: None,
             listen: Vec::new(),
             clock: ClockValidity::FromSystem,
+            sink: CustomSink::default(),
         }
     }
 
@@ -126,6 +111,15 @@ impl AgentOptions {
     /// call [`AgentHandle::set_clock_valid`] once the clock is set (after NTP).
     pub fn clock(mut self, clock: ClockValidity) -> AgentOptions {
         self.clock = clock;
+        self
+    }
+
+    /// Hands the resync requests of accepted NOTIFYs to `sink` instead of the agent's own
+    /// provisioning engine: for an application that runs its provisioning itself but lets
+    /// the agent own the SIP port. The engine still runs the start-up run and the schedule
+    /// when files are configured, and [`AgentHandle::trigger`] still reaches it.
+    pub fn resync_sink(mut self, sink: impl ResyncSink) -> AgentOptions {
+        self.sink = CustomSink(Some(Arc::new(sink)));
         self
     }
 
@@ -209,6 +203,9 @@ pub struct Agent {
     engine: Option<(EngineHandle, JoinHandle<()>)>,
     engine_outcomes: Option<broadcast::Receiver<Outcome>>,
     tcp: TcpOptions,
+    /// Where the listeners hand accepted resync requests: the application's sink, else the
+    /// engine, else nowhere (no files configured: the NOTIFY was answered, nothing to fetch).
+    sink: Sink,
 }
 
 impl Agent {
@@ -225,13 +222,14 @@ impl Agent {
             model,
             listen,
             clock,
+            sink,
         } = options;
         for w in &settings.warnings {
             tracing::warn!(target: LOG_TARGET, "{w}");
         }
         let overrides = Overrides {
             mac: mac
-                .map(|m| config::provisioning::normalise_mac(&m).map_err(AgentError::Mac))
+                .map(|m| config::normalise_mac(&m).map_err(AgentError::Mac))
                 .transpose()?,
             model,
             state_dir,
@@ -327,7 +325,13 @@ impl Agent {
                 }
             }));
         }
+        let sink: Sink = match (sink.0, &engine) {
+            (Some(custom), _) => custom,
+            (None, Some((h, _))) => Arc::new(h.clone()),
+            (None, None) => Arc::new(|_: ResyncRequest| {}),
+        };
         Ok(Agent {
+            sink,
             handle,
             listeners: Some(listeners),
             engine,
@@ -358,16 +362,6 @@ impl Agent {
         let inner = self.handle.inner.clone();
         *lock(&inner.running) = true;
         let listeners = self.listeners.take().expect("an agent runs once");
-        let (tx, mut rx) = mpsc::channel::<ResyncRequest>(RESYNC_CHANNEL);
-        // Each accepted NOTIFY becomes a trigger; the engine coalesces them.
-        let trigger = inner.engine.clone();
-        let consumer = tokio::spawn(async move {
-            while let Some(req) = rx.recv().await {
-                if let Some(h) = &trigger {
-                    h.trigger(Cause::from_request(&req));
-                }
-            }
-        });
         // The endpoint is already current: the engine calls the settings hook installed by
         // `start` with every change, before the change is visible anywhere else.
         let mut guard = RunGuard {
@@ -419,9 +413,8 @@ impl Agent {
             }
         };
         listeners
-            .serve(inner.endpoint.clone(), tx, self.tcp, either)
+            .serve(inner.endpoint.clone(), self.sink.clone(), self.tcp, either)
             .await;
-        let _ = consumer.await;
         if let Some((h, task)) = self.engine.take() {
             h.shutdown();
             let _ = task.await;
@@ -432,19 +425,7 @@ impl Agent {
         }
         drop(guard);
         let c = inner.endpoint.counters();
-        tracing::info!(
-            target: LOG_TARGET,
-            received = c.received,
-            resync_requests = c.resync_requests,
-            rejected = c.rejected,
-            dropped = c.dropped(),
-            refused_source = c.refused_source,
-            rate_limited_requests = c.rate_limited_requests,
-            rate_limited_triggers = c.rate_limited_triggers,
-            auth_challenges = c.auth_challenges,
-            auth_failures = c.auth_failures,
-            "stopped"
-        );
+        log_counters!(INFO, LOG_TARGET, c, "stopped");
         c
     }
 }
@@ -712,193 +693,9 @@ pub struct AgentStatus {
     pub running: bool,
 }
 
-/// What [`Embedded::handle`] decided about one message.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Verdict {
-    /// Not a resync NOTIFY: the host processes the message itself, exactly as if this crate
-    /// were not there. Nothing was counted, answered or charged to a rate limit.
-    NotOurs,
-    /// A resync NOTIFY (see [`crate::sip::is_resync_notify`]): the host must not process it
-    /// further.
-    #[non_exhaustive]
-    Ours {
-        /// Bytes to send back first: to the source address and port over UDP, on the same
-        /// connection over TCP. `None` means no answer at all (a source outside the allowlist
-        /// with `refused = "drop"`, or over a request rate limit).
-        reply: Option<Bytes>,
-        /// The resync request to act on once the reply has been sent: hand it to the engine
-        /// (`EngineHandle::trigger(Cause::from_request(&req))`) or to the application.
-        /// `None` for a retransmission, a rejected or refused request, or one held back by a
-        /// trigger limit (then [`Embedded::handle_timeout`] releases it later).
-        resync: Option<ResyncRequest>,
-        /// What happened, for logs: an accepted NOTIFY, a 4xx answer, a retransmission, a
-        /// refusal, a rate limit. The `log` flags say when a line is due (once per source per
-        /// minute for drops and refusals).
-        disposition: Disposition,
-    },
-}
-
-/// The resync endpoint embedded in a host SIP stack that owns the port.
-///
-/// The host receives every message; it hands each one, as received, to
-/// [`Embedded::handle`] with the source address, the transport and the current time:
-///
-/// * [`Verdict::NotOurs`]: the host handles the message as usual (INVITE, REGISTER
-///   responses, in-dialog NOTIFYs, NOTIFYs for other events such as `message-summary`,
-///   OPTIONS, garbage, keep-alives). Nothing was counted or answered.
-/// * [`Verdict::Ours`]: the host sends `reply`, if any, to the source, then acts on `resync`,
-///   if any. It does not process the message any further.
-///
-/// Timers: at [`Embedded::poll_timeout`] (or once a second), the host calls
-/// [`Embedded::handle_timeout`], which expires transactions and may release a resync request
-/// held back by a trigger limit. No sockets, no tasks, no clock: a plain `&mut` value, which
-/// the host may keep in a `Mutex` to share between threads.
-///
-/// ```
-/// use std::time::Instant;
-/// use sip_resync::agent::{Embedded, Verdict};
-/// use sip_resync::Transport;
-///
-/// let settings = sip_resync::config::from_bytes(
-///     b"[sip]\nevents = [\"check-sync\"]\nallow = [\"192.0.2.0/24\"]\n",
-///     "phone.toml".as_ref(),
-/// )?;
-/// let mut embedded = Embedded::new(&settings.sip);
-/// let pbx = "192.0.2.1:5060".parse()?;
-/// let now = Instant::now();
-///
-/// let notify = b"NOTIFY sip:1001@192.0.2.10 SIP/2.0\r\n\
-/// Via: SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bK776asdhds\r\n\
-/// From: <sip:pbx@192.0.2.1>;tag=1928301774\r\nTo: <sip:1001@192.0.2.10>\r\n\
-/// Call-ID: a84b4c76e66710@192.0.2.1\r\nCSeq: 102 NOTIFY\r\n\
-/// Event: check-sync;reboot=false\r\nContent-Length: 0\r\n\r\n";
-/// match embedded.handle(now, pbx, Transport::Udp, notify) {
-///     Verdict::Ours { reply, resync, .. } => {
-///         assert!(reply.unwrap().starts_with(b"SIP/2.0 200 OK\r\n")); // send it to `pbx`
-///         assert_eq!(resync.unwrap().reboot, Some(false));           // then act on it
-///     }
-///     Verdict::NotOurs => unreachable!(),
-/// }
-///
-/// // Voicemail notifications, calls, responses: the host's own business.
-/// let mwi = String::from_utf8(notify.to_vec())?.replace("check-sync;reboot=false", "message-summary");
-/// assert_eq!(embedded.handle(now, pbx, Transport::Udp, mwi.as_bytes()), Verdict::NotOurs);
-/// assert_eq!(embedded.counters().received, 1);
-///
-/// // Timers: transactions expire, held-back requests are released.
-/// if let Some(at) = embedded.poll_timeout() {
-///     if let Some(request) = embedded.handle_timeout(at) {
-///         println!("resync released: {}", request.event);
-///     }
-/// }
-/// # Ok::<(), Box<dyn std::error::Error>>(())
-/// ```
-#[derive(Debug)]
-pub struct Embedded {
-    endpoint: Endpoint,
-}
-
-impl Embedded {
-    /// An endpoint for these SIP settings ([`SipSettings::endpoint_config`]): the accepted
-    /// events, the allowlist, the rate limits, the transaction bound. `listen` and `tcp` are
-    /// the host's business and not used.
-    pub fn new(sip: &SipSettings) -> Embedded {
-        Embedded::with_config(sip.endpoint_config())
-    }
-
-    /// An endpoint with explicit settings.
-    pub fn with_config(config: EndpointConfig) -> Embedded {
-        Embedded {
-            endpoint: Endpoint::new(config),
-        }
-    }
-
-    /// Decides whether a received message is a resync NOTIFY and, if it is, answers it. See
-    /// [`crate::sip::is_resync_notify`] for the exact rule; only what it claims reaches the
-    /// endpoint (allowlist, rate limits, transactions, the response table of `docs/sip.md`).
-    ///
-    /// `bytes` is one whole UDP datagram, or one message the host framed off a TCP stream
-    /// (Content-Length is mandatory there).
-    pub fn handle(
-        &mut self,
-        now: Instant,
-        source: SocketAddr,
-        transport: Transport,
-        bytes: &[u8],
-    ) -> Verdict {
-        // One parse answers both "is this ours?" and "what to send".
-        let Some(handled) = self
-            .endpoint
-            .handle_if_claimed(now, source, transport, bytes)
-        else {
-            return Verdict::NotOurs;
-        };
-        Verdict::Ours {
-            reply: handled.reply,
-            resync: handled.resync,
-            disposition: handled.disposition,
-        }
-    }
-
-    /// When [`Embedded::handle_timeout`] next has work: a transaction to expire, or a resync
-    /// request held back by a trigger limit to release. `None` when there is nothing.
-    pub fn poll_timeout(&self) -> Option<Instant> {
-        self.endpoint.poll_timeout()
-    }
-
-    /// Expires transactions whose Timer J has fired by `now`, and returns the resync request
-    /// held back by a trigger limit once the limit admits it: act on it like
-    /// [`Verdict::Ours::resync`](Verdict::Ours).
-    pub fn handle_timeout(&mut self, now: Instant) -> Option<ResyncRequest> {
-        self.endpoint.handle_timeout(now);
-        self.endpoint.poll_deferred(now)
-    }
-
-    /// Takes new SIP settings for the next message, keeping transactions, budgets and
-    /// counters (see [`Endpoint::reconfigure`]).
-    pub fn reconfigure(&mut self, sip: &SipSettings) {
-        self.endpoint.reconfigure(sip.endpoint_config());
-    }
-
-    /// The running totals of the messages claimed so far.
-    pub fn counters(&self) -> Counters {
-        self.endpoint.counters()
-    }
-
-    /// The endpoint inside, for what this wrapper does not offer.
-    pub fn endpoint(&self) -> &Endpoint {
-        &self.endpoint
-    }
-
-    /// The endpoint inside, mutably.
-    pub fn endpoint_mut(&mut self) -> &mut Endpoint {
-        &mut self.endpoint
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    const PBX: &str = "192.0.2.1:5060";
-
-    fn notify(branch: &str, event: &str, to_tag: &str) -> Vec<u8> {
-        format!(
-            "NOTIFY sip:1001@192.0.2.10 SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.1:5060;branch={branch}\r\nFrom: <sip:pbx@192.0.2.1>;tag=f1\r\nTo: <sip:1001@192.0.2.10>{to_tag}\r\nCall-ID: {branch}@pbx\r\nCSeq: 1 NOTIFY\r\nEvent: {event}\r\nContent-Length: 0\r\n\r\n"
-        )
-        .into_bytes()
-    }
-
-    fn settings(toml: &str) -> Settings {
-        config::from_bytes(toml.as_bytes(), Path::new("t.toml")).unwrap()
-    }
-
-    fn ours(v: &Verdict) -> (Option<&[u8]>, bool) {
-        match v {
-            Verdict::Ours { reply, resync, .. } => (reply.as_deref(), resync.is_some()),
-            Verdict::NotOurs => panic!("expected ours"),
-        }
-    }
 
     #[test]
     fn the_handles_cross_threads() {
@@ -907,126 +704,5 @@ mod tests {
         send_sync::<AgentHandle>();
         send_sync::<AgentStatus>();
         send::<Agent>();
-        send_sync::<Embedded>();
-    }
-
-    #[test]
-    fn only_what_is_ours_is_counted_and_answered() {
-        let mut e = Embedded::new(&settings("").sip);
-        let (now, src) = (Instant::now(), PBX.parse().unwrap());
-        let first = e.handle(
-            now,
-            src,
-            Transport::Udp,
-            &notify("z9hG4bKe1", "check-sync", ""),
-        );
-        let (reply, resync) = ours(&first);
-        assert!(reply.unwrap().starts_with(b"SIP/2.0 200 OK\r\n"));
-        assert!(resync);
-        // The retransmission is ours too: the same answer, no second request.
-        let again = e.handle(
-            now,
-            src,
-            Transport::Udp,
-            &notify("z9hG4bKe1", "check-sync", ""),
-        );
-        assert_eq!(ours(&again), (reply, false));
-        for not_ours in [
-            notify("z9hG4bKe2", "message-summary", ""),
-            notify("z9hG4bKe3", "check-sync", ";tag=dlg"),
-            b"OPTIONS sip:1001@192.0.2.10 SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.1;branch=z9hG4bKo\r\nFrom: <sip:a@b>;tag=1\r\nTo: <sip:c@d>\r\nCall-ID: o\r\nCSeq: 1 OPTIONS\r\n\r\n".to_vec(),
-            b"garbage".to_vec(),
-        ] {
-            assert_eq!(e.handle(now, src, Transport::Udp, &not_ours), Verdict::NotOurs);
-        }
-        let c = e.counters();
-        assert_eq!(
-            (
-                c.received,
-                c.responses,
-                c.resync_requests,
-                c.retransmissions,
-                c.dropped()
-            ),
-            (2, 2, 1, 1, 0)
-        );
-    }
-
-    #[test]
-    fn a_refused_source_is_ours_and_answered_or_dropped() {
-        let mut e = Embedded::new(&settings("[sip]\nallow = [\"192.0.2.0/24\"]\n").sip);
-        let stranger = "198.51.100.7:5060".parse().unwrap();
-        let now = Instant::now();
-        let v = e.handle(
-            now,
-            stranger,
-            Transport::Udp,
-            &notify("z9hG4bKr1", "check-sync", ""),
-        );
-        let (reply, resync) = ours(&v);
-        assert!(reply.unwrap().starts_with(b"SIP/2.0 403 Forbidden\r\n"));
-        assert!(!resync);
-        // The stranger's other traffic is not ours to refuse.
-        assert_eq!(
-            e.handle(
-                now,
-                stranger,
-                Transport::Udp,
-                &notify("z9hG4bKr2", "presence", "")
-            ),
-            Verdict::NotOurs
-        );
-        e.reconfigure(&settings("[sip]\nallow = [\"192.0.2.0/24\"]\nrefused = \"drop\"\n").sip);
-        let v = e.handle(
-            now,
-            stranger,
-            Transport::Udp,
-            &notify("z9hG4bKr3", "check-sync", ""),
-        );
-        assert_eq!(ours(&v), (None, false));
-        assert_eq!(e.counters().refused_source, 2);
-    }
-
-    #[test]
-    fn a_held_back_trigger_is_released_by_handle_timeout() {
-        let mut e =
-            Embedded::new(&settings("[sip.limits]\ntriggers_per_minute_per_source = 1\n").sip);
-        let (t0, src) = (Instant::now(), PBX.parse().unwrap());
-        let v = e.handle(
-            t0,
-            src,
-            Transport::Udp,
-            &notify("z9hG4bKh1", "check-sync", ""),
-        );
-        assert!(ours(&v).1);
-        let v = e.handle(
-            t0,
-            src,
-            Transport::Udp,
-            &notify("z9hG4bKh2", "check-sync", ""),
-        );
-        let (reply, resync) = ours(&v);
-        assert!(
-            reply.unwrap().starts_with(b"SIP/2.0 200 OK\r\n"),
-            "answered 200"
-        );
-        assert!(!resync, "held back");
-        let at = e.poll_timeout().expect("a timer is armed");
-        assert!(at > t0);
-        let mut released = None;
-        let mut now = t0;
-        while released.is_none() && now < t0 + std::time::Duration::from_secs(120) {
-            now = e
-                .poll_timeout()
-                .unwrap_or(now + std::time::Duration::from_secs(1))
-                .max(now);
-            released = e.handle_timeout(now);
-            if released.is_none() {
-                now += std::time::Duration::from_millis(100);
-            }
-        }
-        let req = released.expect("released within the minute");
-        assert_eq!(req.call_id, "z9hG4bKh2@pbx");
-        assert!(now <= t0 + std::time::Duration::from_secs(61));
     }
 }

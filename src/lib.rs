@@ -10,18 +10,22 @@
 //! ```text
 //!   bytes + source + transport + now
 //!            │
-//!   ┌────────▼─────────┐   sip::StreamFramer (TCP only: Content-Length framing, CRLF keep-alives)
-//!   │  sip::Endpoint   │   front end (one parse, a view of the bytes) → transactions → decision
+//!   ┌────────▼─────────┐   framing (TCP only: Content-Length, CRLF keep-alives)
+//!   │   SIP endpoint   │   front end (one parse, a view of the bytes) → transactions → decision
 //!   └────────┬─────────┘
-//!            │ Handled { reply bytes, optional ResyncRequest }
+//!            │ reply bytes, optional ResyncRequest
 //!   ┌────────▼─────────┐
-//!   │    transport     │   UDP workers (batched) / TCP listeners: bytes in, replies out
+//!   │    listeners     │   UDP workers (batched) / TCP: bytes in, replies out,
+//!   └────────┬─────────┘   requests to a ResyncSink
+//!   ┌────────▼─────────┐
+//!   │      engine      │   triggers coalesce into runs: fetch, validate, apply, outcome
 //!   └──────────────────┘
 //! ```
 //!
-//! Nothing in [`sip`] performs I/O or reads a clock: time is always an argument, so tests can
-//! run 32 s of Timer J in microseconds. The [`transport`] module holds the thin tokio drivers,
-//! the [`engine`] fetches and applies the provisioning files, and [`agent`] puts them together.
+//! The SIP endpoint performs no I/O and reads no clock: time is always an argument, so tests
+//! can run 32 s of Timer J in microseconds. The listeners are thin tokio drivers, the
+//! [`engine`] fetches and applies the provisioning files, and [`Agent`] puts them together.
+//! `docs/architecture.md` draws the layers and the path of a NOTIFY and of a timed poll.
 //!
 //! # Two ways to use it
 //!
@@ -53,8 +57,8 @@
 //!
 //! ```
 //! use std::time::Instant;
-//! use sip_resync::{Embedded, Transport, Verdict};
 //! use sip_resync::config::SipSettings;
+//! use sip_resync::{Embedded, Transport, Verdict};
 //!
 //! let mut embedded = Embedded::new(&SipSettings {
 //!     events: vec!["check-sync".into(), "resync".into()],
@@ -82,26 +86,38 @@
 //! }
 //! ```
 //!
-//! [`sip::Endpoint`] is the same decision logic without the classification, for a driver
-//! that sends it only SIP traffic meant for it (as the tokio listeners do).
+//! # The public API
+//!
+//! At the crate root: the two entry points and what they hand out ([`Agent`],
+//! [`AgentHandle`], [`AgentOptions`], [`AgentStatus`], [`AgentError`]; [`Embedded`],
+//! [`Verdict`], [`Disposition`]; [`ResyncRequest`], [`ResyncSink`], [`Transport`],
+//! [`Counters`]) and the one-shot NOTIFY sender ([`send_notify`]). Then four modules:
+//! [`config`] (the settings and their loaders), [`engine`] (provisioning runs, their causes
+//! and outcomes), [`schedule`] (the timed polls, previewable without running anything) and
+//! [`fleet`] (the load a fleet of phones puts on a provisioning server). `public-api.txt`
+//! lists every public item; `tests/public_api.rs` keeps the two in step.
 #![forbid(unsafe_code)]
-#![warn(missing_docs)]
+#![warn(missing_docs, unreachable_pub)]
 
-pub mod agent;
-pub mod client;
+#[macro_use]
+mod sip;
+mod agent;
 pub mod config;
+mod embedded;
 pub mod engine;
 pub mod fleet;
 mod naming;
-pub mod resync;
+mod resync;
 pub mod schedule;
-pub mod sip;
-pub mod transport;
+mod transport;
 
 /// `docs/embedding.md`, whose code blocks are compiled with the documentation tests.
 #[cfg(doctest)]
 #[doc = include_str!("../docs/embedding.md")]
 pub struct EmbeddingGuide;
 
-pub use agent::{Agent, AgentError, AgentHandle, AgentOptions, AgentStatus, Embedded, Verdict};
-pub use resync::{EventParam, ResyncRequest, Transport};
+pub use agent::{Agent, AgentError, AgentHandle, AgentOptions, AgentStatus};
+pub use embedded::{Embedded, Verdict};
+pub use resync::{EventParam, ResyncRequest, ResyncSink, Transport};
+pub use sip::{AuthFailure, Counters, Disposition};
+pub use transport::{send_notify, NotifyError};

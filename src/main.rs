@@ -6,8 +6,7 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use sip_resync::config::{self, ListenAddr};
-use sip_resync::sip::{RateLimits, RefusedAction};
-use sip_resync::transport;
+use sip_resync::config::{RateLimits, RefusedAction};
 use sip_resync::{Agent, AgentError, AgentOptions, Transport};
 
 /// Exit codes, documented in docs/cli.md.
@@ -465,10 +464,10 @@ fn fleet(args: FleetArgs) -> ExitCode {
             Err(m) => return fail(m),
         }
     }
-    match config::provisioning::normalise_mac(&args.mac_base)
+    match config::normalise_mac(&args.mac_base)
         .ok()
         .as_deref()
-        .and_then(config::provisioning::mac_bytes)
+        .and_then(config::mac_bytes)
     {
         Some(mac) => options.mac_base = mac,
         None => {
@@ -541,7 +540,7 @@ fn describe_limits(l: &RateLimits) -> String {
     )
 }
 
-fn describe_auth(a: &sip_resync::sip::AuthConfig) -> String {
+fn describe_auth(a: &sip_resync::config::AuthConfig) -> String {
     let lines = a.credentials.len();
     if !a.challenge {
         return format!("off (NOTIFY is not challenged; {lines} credential(s) known)");
@@ -580,8 +579,8 @@ fn check(path: &std::path::Path) -> ExitCode {
     println!("  sip.listen          {}", listen.join(", "));
     println!("  sip.events          {}", settings.sip.events.join(", "));
     let mode = match settings.sip.event_match {
-        sip_resync::sip::EventMatch::CaseInsensitive => "case-insensitive",
-        sip_resync::sip::EventMatch::Strict => "strict",
+        sip_resync::config::EventMatch::CaseInsensitive => "case-insensitive",
+        sip_resync::config::EventMatch::Strict => "strict",
     };
     println!("  sip.event_match     {mode}");
     println!("  sip.allow           {}", settings.sip.allow);
@@ -720,7 +719,7 @@ async fn notify(target: &str, event: &str, to: Option<String>, timeout: u64) -> 
         }
     };
     let to = to.unwrap_or_else(|| format!("sip:{hostport}"));
-    match transport::send_notify(
+    match sip_resync::send_notify(
         transport,
         addr,
         event,
@@ -740,7 +739,7 @@ async fn notify(target: &str, event: &str, to: Option<String>, timeout: u64) -> 
         Err(e) => {
             eprintln!("error: {e}");
             match e {
-                transport::NotifyError::Timeout { .. } => ExitCode::from(exit::TIMEOUT),
+                sip_resync::NotifyError::Timeout { .. } => ExitCode::from(exit::TIMEOUT),
                 _ => ExitCode::from(exit::NETWORK),
             }
         }

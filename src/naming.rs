@@ -5,7 +5,7 @@
 use crate::sip::escape::excerpt;
 
 /// Name of the manifest inside a set directory; no provisioned file may take it.
-pub const MANIFEST: &str = "manifest.toml";
+pub(crate) const MANIFEST: &str = "manifest.toml";
 
 /// Masks the credentials of a URL (or URL template) for display: `http://***@host/...`.
 pub(crate) fn redact(url: &str) -> String {

@@ -56,3 +56,30 @@ pub struct ResyncRequest {
     /// When the NOTIFY was received (the `now` passed to the endpoint).
     pub received_at: Instant,
 }
+
+/// Where the SIP listeners hand each accepted resync request, on the thread that received it.
+///
+/// [`crate::engine::EngineHandle`] is one (each request becomes a provisioning trigger, and
+/// triggers coalesce), and so is any `Fn(ResyncRequest)`: an application that runs its own
+/// provisioning gives one to [`crate::AgentOptions::resync_sink`]. Called after the reply was
+/// sent; it must return quickly and never block, because it runs on the listener's thread
+/// between two messages.
+pub trait ResyncSink: Send + Sync + 'static {
+    /// Takes one accepted resync request.
+    fn resync(&self, request: ResyncRequest);
+}
+
+impl<F> ResyncSink for F
+where
+    F: Fn(ResyncRequest) + Send + Sync + 'static,
+{
+    fn resync(&self, request: ResyncRequest) {
+        self(request)
+    }
+}
+
+impl std::fmt::Debug for dyn ResyncSink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ResyncSink")
+    }
+}

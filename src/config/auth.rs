@@ -9,7 +9,7 @@ use serde::Deserialize;
 use crate::sip::digest::{Algorithm, AuthConfig, Credential};
 
 /// Highest line number read from vendor files (Panasonic and Snom phones have at most 24).
-pub const MAX_LINES: usize = 32;
+pub(super) const MAX_LINES: usize = 32;
 
 /// `[sip.auth]` as written.
 #[derive(Debug, Deserialize)]
@@ -115,7 +115,7 @@ impl TomlAuth {
 
 /// The credentials of a Panasonic file: line n has `SIP_AUTHID_n` and `SIP_PASS_n`; its user
 /// is `SIP_URI_n`, else `PHONE_NUMBER_n`. Lines missing either credential are left out.
-pub fn panasonic_credentials<'a>(get: impl Fn(&str) -> Option<&'a str>) -> Vec<Credential> {
+pub(super) fn panasonic_credentials<'a>(get: impl Fn(&str) -> Option<&'a str>) -> Vec<Credential> {
     let value = |k: String| get(&k).map(str::trim).filter(|v| !v.is_empty());
     (1..=MAX_LINES)
         .filter_map(|n| {
@@ -132,7 +132,7 @@ pub fn panasonic_credentials<'a>(get: impl Fn(&str) -> Option<&'a str>) -> Vec<C
 }
 
 /// True for the Panasonic keys [`panasonic_credentials`] reads.
-pub fn is_panasonic_line_key(name: &str) -> bool {
+pub(super) fn is_panasonic_line_key(name: &str) -> bool {
     ["SIP_AUTHID_", "SIP_PASS_", "SIP_URI_", "PHONE_NUMBER_"]
         .iter()
         .any(|p| name.strip_prefix(p).is_some_and(is_line_number))
@@ -140,7 +140,7 @@ pub fn is_panasonic_line_key(name: &str) -> bool {
 
 /// The credentials of a Snom file: identity n has `user_pname<n>` (falling back to
 /// `user_name<n>`) and `user_pass<n>`; its user is `user_name<n>`.
-pub fn snom_credentials<'a>(get: impl Fn(&str) -> Option<&'a str>) -> Vec<Credential> {
+pub(super) fn snom_credentials<'a>(get: impl Fn(&str) -> Option<&'a str>) -> Vec<Credential> {
     let value = |k: String| get(&k).map(str::trim).filter(|v| !v.is_empty());
     (1..=MAX_LINES)
         .filter_map(|n| {
@@ -157,7 +157,7 @@ pub fn snom_credentials<'a>(get: impl Fn(&str) -> Option<&'a str>) -> Vec<Creden
 }
 
 /// True for the Snom keys [`snom_credentials`] reads, and `challenge_checksync`.
-pub fn is_snom_auth_key(name: &str) -> bool {
+pub(super) fn is_snom_auth_key(name: &str) -> bool {
     name == "challenge_checksync"
         || ["user_name", "user_pname", "user_pass"]
             .iter()
@@ -165,7 +165,7 @@ pub fn is_snom_auth_key(name: &str) -> bool {
 }
 
 /// Snom `challenge_checksync`: on/off.
-pub fn snom_challenge(value: &str) -> Result<bool, String> {
+pub(super) fn snom_challenge(value: &str) -> Result<bool, String> {
     match value.trim().to_ascii_lowercase().as_str() {
         "on" | "true" | "1" => Ok(true),
         "off" | "false" | "0" | "" => Ok(false),
@@ -180,7 +180,7 @@ fn is_line_number(s: &str) -> bool {
 
 /// Credentials in effect: `fetched` ones first, then the `local` ones whose auth ID no fetched
 /// credential replaces (a provisioned password change wins over the local file).
-pub fn merge(local: &[Credential], fetched: Vec<Credential>) -> Vec<Credential> {
+pub(super) fn merge(local: &[Credential], fetched: Vec<Credential>) -> Vec<Credential> {
     let mut out = fetched;
     for c in local {
         if !out.iter().any(|f| f.auth_id == c.auth_id) {

@@ -8,11 +8,11 @@
 //! sip-resync does not use are kept in [`Settings::unused`] and listed by `check`. Errors name
 //! the file, the line and the key.
 
-pub mod auth;
+mod auth;
 mod overlay;
-pub mod panasonic;
-pub mod provisioning;
-pub mod snom;
+mod panasonic;
+mod provisioning;
+mod snom;
 
 pub(crate) use overlay::{overlay, ParsedFile, Provisioned};
 
@@ -20,17 +20,21 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
+use std::time::Duration;
 
 use serde::Deserialize;
 
 use crate::resync::Transport;
 use crate::schedule::{LocalTime, PanasonicPolling, ScheduleSettings, SnomMode, SnomPolling};
-use crate::sip::{
-    Allowlist, AuthConfig, Cidr, EventMatch, EventMatcher, RateLimits, RefusedAction,
-};
-use crate::transport::TcpOptions;
+use crate::sip::EventMatcher;
 
-pub use provisioning::{FileFormat, FileSpec, ProvisioningSettings, RebootPolicy};
+pub use crate::sip::{
+    Algorithm, Allowlist, AuthConfig, Cidr, Credential, EventMatch, Limit, RateLimits,
+    RefusedAction,
+};
+pub use provisioning::{
+    mac_bytes, normalise_mac, FileFormat, FileSpec, ProvisioningSettings, RebootPolicy,
+};
 
 /// Largest configuration file read, in bytes.
 pub const MAX_CONFIG_BYTES: u64 = 1024 * 1024;
@@ -267,6 +271,28 @@ impl SipSettings {
             rate_limits: self.limits,
             auth: self.auth.clone(),
             ..crate::sip::EndpointConfig::default()
+        }
+    }
+}
+
+/// Bounds on TCP connections.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TcpOptions {
+    /// Most connections open at once; further ones are accepted and closed at once.
+    pub max_connections: usize,
+    /// A connection with nothing buffered is closed after this long without data.
+    pub idle_timeout: Duration,
+    /// A message must be complete this long after its first byte arrived, or the
+    /// connection is closed.
+    pub message_deadline: Duration,
+}
+
+impl Default for TcpOptions {
+    fn default() -> Self {
+        TcpOptions {
+            max_connections: 256,
+            idle_timeout: Duration::from_secs(120),
+            message_deadline: Duration::from_secs(10),
         }
     }
 }

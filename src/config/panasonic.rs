@@ -17,14 +17,14 @@ use super::{ConfigError, Warning};
 use crate::sip::escape::excerpt;
 
 /// The text the first line must contain.
-pub const MAGIC: &str = "# Panasonic SIP Phone Standard Format File #";
+pub(super) const MAGIC: &str = "# Panasonic SIP Phone Standard Format File #";
 
 /// Longest line Panasonic units accept, in bytes (line end excluded).
-pub const MAX_LINE_BYTES: usize = 537;
+pub(super) const MAX_LINE_BYTES: usize = 537;
 
 /// One `NAME="value"` setting.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Entry {
+pub(crate) struct Entry {
     /// Setting name.
     pub name: String,
     /// Value, without the quotes.
@@ -35,7 +35,7 @@ pub struct Entry {
 
 /// A parsed Panasonic file.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PanasonicFile {
+pub(crate) struct PanasonicFile {
     /// Where it came from (for messages).
     pub path: PathBuf,
     /// Settings in file order; a name appears at most once (the first occurrence).
@@ -46,19 +46,19 @@ pub struct PanasonicFile {
 
 impl PanasonicFile {
     /// The value of setting `name`.
-    pub fn get(&self, name: &str) -> Option<&Entry> {
+    pub(crate) fn get(&self, name: &str) -> Option<&Entry> {
         self.entries.iter().find(|e| e.name == name)
     }
 }
 
 /// Does `bytes` start with the Panasonic magic line?
-pub fn has_magic(bytes: &[u8]) -> bool {
+pub(super) fn has_magic(bytes: &[u8]) -> bool {
     let first = bytes.split(|&b| b == b'\n').next().unwrap_or_default();
     String::from_utf8_lossy(first).contains(MAGIC)
 }
 
 /// Parses a Panasonic configuration file.
-pub fn parse(bytes: &[u8], path: &Path) -> Result<PanasonicFile, ConfigError> {
+pub(super) fn parse(bytes: &[u8], path: &Path) -> Result<PanasonicFile, ConfigError> {
     if !has_magic(bytes) {
         return Err(ConfigError::Invalid {
             path: path.to_owned(),

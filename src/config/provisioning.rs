@@ -108,9 +108,9 @@ impl RebootPolicy {
 }
 
 /// Largest accepted `max_file_size`, in bytes (64 MiB).
-pub const MAX_FILE_SIZE_LIMIT: u64 = 64 * 1024 * 1024;
+pub(super) const MAX_FILE_SIZE_LIMIT: u64 = 64 * 1024 * 1024;
 /// Most configured files.
-pub const MAX_FILES: usize = 16;
+pub(super) const MAX_FILES: usize = 16;
 
 /// Provisioning settings.
 #[derive(Debug, Clone, PartialEq, Eq)]

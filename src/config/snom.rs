@@ -10,11 +10,11 @@ use std::path::Path;
 use super::ConfigError;
 
 /// Largest number of settings read from one file.
-pub const MAX_SETTINGS: usize = 10_000;
+pub(super) const MAX_SETTINGS: usize = 10_000;
 
 /// One `<name>value</name>` setting.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Entry {
+pub(crate) struct Entry {
     /// Element name.
     pub name: String,
     /// Text content, trimmed.
@@ -24,7 +24,7 @@ pub struct Entry {
 }
 
 /// Does this look like a Snom XML settings file?
-pub fn looks_like(bytes: &[u8]) -> bool {
+pub(super) fn looks_like(bytes: &[u8]) -> bool {
     let text = String::from_utf8_lossy(&bytes[..bytes.len().min(512)]);
     let t = text.trim_start_matches('\u{feff}').trim_start();
     t.starts_with("<?xml") || t.starts_with("<settings")
@@ -32,7 +32,7 @@ pub fn looks_like(bytes: &[u8]) -> bool {
 
 /// Parses the `<phone-settings>` of a Snom settings document, in document order; when a name
 /// repeats (without `idx`), the first wins, as for Panasonic files.
-pub fn parse(bytes: &[u8], path: &Path) -> Result<Vec<Entry>, ConfigError> {
+pub(super) fn parse(bytes: &[u8], path: &Path) -> Result<Vec<Entry>, ConfigError> {
     let invalid =
         |line: Option<usize>, key: Option<String>, message: String| ConfigError::Invalid {
             path: path.to_owned(),

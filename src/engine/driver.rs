@@ -152,11 +152,7 @@ impl Engine {
             max_retry_after: prov.max_retry_after,
         })
         .map_err(EngineError::Client)?;
-        let seed = match prov
-            .mac
-            .as_deref()
-            .and_then(config::provisioning::mac_bytes)
-        {
+        let seed = match prov.mac.as_deref().and_then(config::mac_bytes) {
             Some(mac) => crate::schedule::seed_from_mac(mac),
             None => *state.seed.get_or_insert_with(|| fresh_seed(now.wall)),
         };

@@ -5,11 +5,11 @@ use std::time::Duration;
 use super::source::Location;
 
 /// Longest `ETag` or `Last-Modified` kept for the next conditional request.
-pub const MAX_VALIDATOR_BYTES: usize = 1024;
+pub(super) const MAX_VALIDATOR_BYTES: usize = 1024;
 
 /// Bounds applied to every fetch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct FetchLimits {
+pub(super) struct FetchLimits {
     /// TCP and TLS connect timeout.
     pub connect_timeout: Duration,
     /// Total time per file, body included.
@@ -24,7 +24,7 @@ pub struct FetchLimits {
 
 /// The validators of the stored copy, sent as `If-None-Match` / `If-Modified-Since`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Conditional {
+pub(super) struct Conditional {
     /// Stored `ETag`.
     pub etag: Option<String>,
     /// Stored `Last-Modified`.
@@ -33,7 +33,7 @@ pub struct Conditional {
 
 /// A successful fetch.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Fetched {
+pub(super) enum Fetched {
     /// 304: the stored copy is current.
     NotModified,
     /// A complete body.
@@ -50,7 +50,7 @@ pub enum Fetched {
 /// Why a fetch failed. Messages never contain credentials.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
-pub enum FetchError {
+pub(super) enum FetchError {
     /// No connection could be made.
     #[error("cannot connect: {0}")]
     Connect(String),
@@ -95,7 +95,7 @@ pub enum FetchError {
 
 impl FetchError {
     /// The wait the server asked for, if any.
-    pub fn retry_after(&self) -> Option<Duration> {
+    pub(super) fn retry_after(&self) -> Option<Duration> {
         match self {
             FetchError::Unavailable { retry_after, .. } => *retry_after,
             _ => None,
@@ -105,7 +105,11 @@ impl FetchError {
 
 /// Parses a `Retry-After` value (delta-seconds or an HTTP-date, RFC 9110 §10.2.3) relative
 /// to `now`, capped at `max`. A date in the past means no wait.
-pub fn parse_retry_after(value: &str, now: jiff::Timestamp, max: Duration) -> Option<Duration> {
+pub(super) fn parse_retry_after(
+    value: &str,
+    now: jiff::Timestamp,
+    max: Duration,
+) -> Option<Duration> {
     let value = value.trim();
     let wait = if let Ok(secs) = value.parse::<u64>() {
         Duration::from_secs(secs)
@@ -119,7 +123,7 @@ pub fn parse_retry_after(value: &str, now: jiff::Timestamp, max: Duration) -> Op
 
 /// The HTTP client, built once per agent.
 #[derive(Debug, Clone)]
-pub struct Fetcher {
+pub(super) struct Fetcher {
     client: reqwest::Client,
     limits: FetchLimits,
 }
@@ -138,7 +142,7 @@ fn describe(e: &reqwest::Error) -> String {
 
 impl Fetcher {
     /// Builds the client: rustls with the platform's roots, the limits given.
-    pub fn new(limits: FetchLimits) -> Result<Fetcher, String> {
+    pub(super) fn new(limits: FetchLimits) -> Result<Fetcher, String> {
         let redirect = if limits.max_redirects == 0 {
             reqwest::redirect::Policy::none()
         } else {
@@ -154,14 +158,9 @@ impl Fetcher {
         Ok(Fetcher { client, limits })
     }
 
-    /// The limits in force.
-    pub fn limits(&self) -> FetchLimits {
-        self.limits
-    }
-
     /// Fetches one file. `cond` is used for HTTP only; a local file is always read. `now` is
     /// the wall-clock time a `Retry-After` date is counted from.
-    pub async fn fetch(
+    pub(super) async fn fetch(
         &self,
         location: &Location,
         cond: &Conditional,

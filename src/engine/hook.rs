@@ -24,7 +24,7 @@ use super::outcome::{Outcome, RunResult};
 const MAX_LOGGED_OUTPUT: usize = 4096;
 
 /// The environment passed to the command for `outcome`.
-pub fn environment(outcome: &Outcome, dir: &Path) -> Vec<(&'static str, String)> {
+pub(super) fn environment(outcome: &Outcome, dir: &Path) -> Vec<(&'static str, String)> {
     let (files, settings_changed) = match &outcome.result {
         RunResult::Updated {
             files,
@@ -56,7 +56,7 @@ fn excerpt(bytes: &[u8]) -> String {
 }
 
 /// Runs `command` for `outcome`; logs how it ended. Never fails the run.
-pub async fn run(command: &[String], timeout: Duration, outcome: &Outcome, dir: &Path) {
+pub(super) async fn run(command: &[String], timeout: Duration, outcome: &Outcome, dir: &Path) {
     let Some((program, args)) = command.split_first() else {
         return;
     };

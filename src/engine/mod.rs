@@ -21,13 +21,13 @@
 
 mod admission;
 mod driver;
-pub mod fetch;
-pub mod hook;
-pub mod outcome;
+mod fetch;
+mod hook;
+mod outcome;
 mod planner;
-pub mod set;
-pub mod source;
-pub mod store;
+mod set;
+mod source;
+mod store;
 
 use std::sync::{Arc, Mutex};
 
@@ -196,6 +196,13 @@ pub struct EngineStatus {
 #[derive(Debug, Clone)]
 pub struct EngineHandle {
     shared: Arc<Shared>,
+}
+
+impl crate::resync::ResyncSink for EngineHandle {
+    /// Triggers a run caused by the NOTIFY ([`Cause::from_request`]).
+    fn resync(&self, request: crate::ResyncRequest) {
+        self.trigger(Cause::from_request(&request));
+    }
 }
 
 impl EngineHandle {

@@ -19,21 +19,21 @@
 use std::collections::BTreeMap;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::store::{self, io_err, StoreError};
 
-pub use crate::naming::MANIFEST;
+pub(super) use crate::naming::MANIFEST;
 /// Name of the link to the current set.
-pub const CURRENT: &str = "current";
+pub(super) const CURRENT: &str = "current";
 /// Directory holding the sets.
-pub const SETS: &str = "sets";
+pub(super) const SETS: &str = "sets";
 
 /// SHA-256 of `bytes`, lower-case hex.
-pub fn digest(bytes: &[u8]) -> String {
+pub(super) fn digest(bytes: &[u8]) -> String {
     let hash = Sha256::digest(bytes);
     let mut out = String::with_capacity(64);
     for b in hash {
@@ -44,7 +44,7 @@ pub fn digest(bytes: &[u8]) -> String {
 
 /// What is known about one applied file.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct FileRecord {
+pub(super) struct FileRecord {
     /// SHA-256 of the content, hex.
     pub digest: String,
     /// Size in bytes.
@@ -61,7 +61,7 @@ pub struct FileRecord {
 
 /// The manifest of a set.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Manifest {
+pub(super) struct Manifest {
     /// Set number; grows with every apply.
     pub id: u64,
     /// When the set was applied.
@@ -72,18 +72,11 @@ pub struct Manifest {
 
 /// A set as loaded: manifest and contents.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AppliedSet {
+pub(super) struct AppliedSet {
     /// The manifest.
     pub manifest: Manifest,
     /// File contents by name.
     pub contents: BTreeMap<String, Vec<u8>>,
-}
-
-impl AppliedSet {
-    /// The directory holding this set.
-    pub fn dir(&self, state_dir: &Path) -> PathBuf {
-        state_dir.join(SETS).join(set_dir_name(self.manifest.id))
-    }
 }
 
 fn set_dir_name(id: u64) -> String {
@@ -119,7 +112,7 @@ fn current_id(state_dir: &Path) -> Result<Option<u64>, StoreError> {
 /// A file whose content no longer matches its digest (edited by hand, damaged) is kept with
 /// its real digest and its validators dropped, so the next run fetches it in full; the
 /// returned list names such files.
-pub fn load_current(
+pub(super) fn load_current(
     state_dir: &Path,
     max_file_size: u64,
 ) -> Result<(Option<AppliedSet>, Vec<String>), StoreError> {
@@ -172,7 +165,7 @@ fn write_synced(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
 ///
 /// `files` are (name, content, record) in any order; names must be plain file names. On an
 /// error the current set is untouched and the partial new directory is removed.
-pub fn apply(
+pub(super) fn apply(
     state_dir: &Path,
     files: Vec<(String, Vec<u8>, FileRecord)>,
     applied_at: jiff::Timestamp,
@@ -218,7 +211,7 @@ pub fn apply(
 }
 
 /// Rewrites the manifest of the current set (new validators, same contents), atomically.
-pub fn update_manifest(state_dir: &Path, manifest: &Manifest) -> Result<(), StoreError> {
+pub(super) fn update_manifest(state_dir: &Path, manifest: &Manifest) -> Result<(), StoreError> {
     let dir = state_dir.join(SETS).join(set_dir_name(manifest.id));
     let text = toml::to_string(manifest).map_err(|e| corrupt(&dir, e.to_string()))?;
     store::write_atomic(&dir, MANIFEST, text.as_bytes())
@@ -265,7 +258,7 @@ fn switch_current(state_dir: &Path, _id: u64) -> Result<(), StoreError> {
 
 /// Removes every set `current` does not name (left by a crash or replaced) and stale
 /// temporary files; returns how many entries were removed.
-pub fn remove_unused_sets(state_dir: &Path) -> Result<usize, StoreError> {
+pub(super) fn remove_unused_sets(state_dir: &Path) -> Result<usize, StoreError> {
     let mut removed = store::remove_stale_temporaries(state_dir)?;
     let sets = state_dir.join(SETS);
     let keep = current_id(state_dir)?.map(set_dir_name);

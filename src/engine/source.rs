@@ -47,7 +47,7 @@ pub enum SourceError {
 
 /// HTTP credentials from a URL's `user:pass@`; never displayed.
 #[derive(Clone, PartialEq, Eq)]
-pub struct Credentials {
+pub(super) struct Credentials {
     /// User name, percent-decoded.
     pub user: String,
     /// Password, percent-decoded.
@@ -62,7 +62,7 @@ impl fmt::Debug for Credentials {
 
 /// A resolved file location.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Location {
+pub(super) enum Location {
     /// An `http` or `https` URL, without credentials.
     Http {
         /// The URL to GET.
@@ -88,7 +88,7 @@ impl fmt::Display for Location {
 
 /// A configured file, resolved for this agent.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Source {
+pub(super) struct Source {
     /// Local name in the state directory.
     pub name: String,
     /// Where it is fetched from.
@@ -132,7 +132,7 @@ fn encode_component(text: &str) -> String {
 }
 
 /// Replaces `{MAC}` and `{MODEL}` in a URL template.
-pub fn substitute(
+pub(super) fn substitute(
     template: &str,
     mac: Option<&str>,
     model: Option<&str>,
@@ -159,7 +159,7 @@ pub fn substitute(
 
 /// Resolves one URL (placeholders already replaced); relative `file://` paths are taken
 /// from `base_dir`.
-pub fn locate(url: &str, base_dir: &Path) -> Result<Location, SourceError> {
+pub(super) fn locate(url: &str, base_dir: &Path) -> Result<Location, SourceError> {
     let bad = |reason: String| SourceError::BadUrl {
         url: redact(url),
         reason,
@@ -226,7 +226,7 @@ fn name_from(location: &Location, url: &str) -> Result<String, SourceError> {
 
 /// Resolves every configured file: placeholders, credentials, names, formats. Names must be
 /// distinct plain file names.
-pub fn resolve_all(
+pub(super) fn resolve_all(
     specs: &[FileSpec],
     mac: Option<&str>,
     model: Option<&str>,

@@ -17,10 +17,10 @@ use serde::{Deserialize, Serialize};
 const TMP_MARK: &str = ".tmp-";
 
 /// Name of the persisted state file in the state directory.
-pub const STATE_FILE: &str = "state.toml";
+pub(super) const STATE_FILE: &str = "state.toml";
 
 /// Largest state file read back, in bytes.
-pub const MAX_STATE_BYTES: u64 = 1024 * 1024;
+pub(super) const MAX_STATE_BYTES: u64 = 1024 * 1024;
 
 static COUNTER: AtomicU64 = AtomicU64::new(0);
 
@@ -79,7 +79,7 @@ fn check_name(name: &str) -> Result<(), StoreError> {
 }
 
 /// Replaces `dir/name` with `bytes` atomically (see the module documentation).
-pub fn write_atomic(dir: &Path, name: &str, bytes: &[u8]) -> Result<(), StoreError> {
+pub(super) fn write_atomic(dir: &Path, name: &str, bytes: &[u8]) -> Result<(), StoreError> {
     check_name(name)?;
     let target = dir.join(name);
     let tmp = dir.join(format!(
@@ -106,14 +106,14 @@ pub fn write_atomic(dir: &Path, name: &str, bytes: &[u8]) -> Result<(), StoreErr
 }
 
 /// fsyncs a directory, so that a rename in it is durable.
-pub fn sync_dir(dir: &Path) -> Result<(), StoreError> {
+pub(super) fn sync_dir(dir: &Path) -> Result<(), StoreError> {
     File::open(dir)
         .and_then(|d| d.sync_all())
         .map_err(io_err("cannot fsync directory", dir))
 }
 
 /// Removes temporary files a crash left in `dir`; returns how many.
-pub fn remove_stale_temporaries(dir: &Path) -> Result<usize, StoreError> {
+pub(super) fn remove_stale_temporaries(dir: &Path) -> Result<usize, StoreError> {
     let mut removed = 0;
     for entry in fs::read_dir(dir).map_err(io_err("cannot list", dir))? {
         let entry = entry.map_err(io_err("cannot list", dir))?;
@@ -129,7 +129,7 @@ pub fn remove_stale_temporaries(dir: &Path) -> Result<usize, StoreError> {
 
 /// What survives a restart.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct State {
+pub(super) struct State {
     /// When the polling settings last changed ("the day after the setting changed").
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub settings_changed_at: Option<jiff::Timestamp>,
@@ -146,14 +146,14 @@ pub struct State {
 mod hex_seed {
     use serde::{Deserialize, Deserializer, Serializer};
 
-    pub fn serialize<S: Serializer>(seed: &Option<u64>, s: S) -> Result<S::Ok, S::Error> {
+    pub(super) fn serialize<S: Serializer>(seed: &Option<u64>, s: S) -> Result<S::Ok, S::Error> {
         match seed {
             Some(v) => s.serialize_str(&format!("{v:016x}")),
             None => s.serialize_none(),
         }
     }
 
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
         let text = String::deserialize(d)?;
         u64::from_str_radix(&text, 16)
             .map(Some)
@@ -163,7 +163,7 @@ mod hex_seed {
 
 impl State {
     /// Loads `dir/state.toml`; a missing file is an empty state.
-    pub fn load(dir: &Path) -> Result<State, StoreError> {
+    pub(super) fn load(dir: &Path) -> Result<State, StoreError> {
         let path = dir.join(STATE_FILE);
         let meta = match fs::metadata(&path) {
             Ok(m) => m,
@@ -184,7 +184,7 @@ impl State {
     }
 
     /// Writes `dir/state.toml` atomically.
-    pub fn save(&self, dir: &Path) -> Result<(), StoreError> {
+    pub(super) fn save(&self, dir: &Path) -> Result<(), StoreError> {
         let text = toml::to_string(self).map_err(|e| StoreError::Corrupt {
             path: dir.join(STATE_FILE),
             message: e.to_string(),

@@ -12,7 +12,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::str::FromStr;
 
 /// Most entries an [`Allowlist`] holds; each message is compared with every entry.
-pub const MAX_ALLOW_ENTRIES: usize = 256;
+pub(crate) const MAX_ALLOW_ENTRIES: usize = 256;
 
 /// An address block: an address and a prefix length.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

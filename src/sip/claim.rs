@@ -9,8 +9,12 @@
 
 use super::event::{event_type, EventMatcher};
 use super::headers::{self, Name};
+#[cfg(test)]
 use super::limits::Limits;
-use super::message::{self, Framing, Request};
+use super::message::Request;
+#[cfg(test)]
+use super::message::{self, Framing};
+#[cfg(test)]
 use crate::resync::Transport;
 
 /// Whether `bytes` (one whole UDP datagram, or one message framed off a TCP stream) is a
@@ -52,7 +56,8 @@ use crate::resync::Transport;
 /// assert!(!ours(notify("message-summary", "")));     // voicemail: the host's
 /// assert!(!ours(notify("check-sync", ";tag=8d2")));  // inside a dialog: the host's
 /// ```
-pub fn is_resync_notify(
+#[cfg(test)]
+pub(super) fn is_resync_notify(
     bytes: &[u8],
     transport: Transport,
     limits: &Limits,

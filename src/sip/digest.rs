@@ -131,7 +131,7 @@ pub struct AuthConfig {
 }
 
 /// Default realm.
-pub const DEFAULT_REALM: &str = "sip-resync";
+pub(crate) const DEFAULT_REALM: &str = "sip-resync";
 
 impl Default for AuthConfig {
     fn default() -> Self {
@@ -215,7 +215,7 @@ const MAX_PARAMS: usize = 16;
 type NonceId = (u64, u32);
 
 /// The challenge state: the nonce key and the `nc` table. No I/O; time is an argument.
-pub struct DigestState {
+pub(crate) struct DigestState {
     key: [u8; 32],
     epoch: Option<Instant>,
     serial: u32,
@@ -242,7 +242,7 @@ impl Default for DigestState {
 
 impl DigestState {
     /// A new state with a key from the operating system's random source.
-    pub fn new() -> DigestState {
+    pub(crate) fn new() -> DigestState {
         use rand_core::TryRngCore;
         let mut key = [0u8; 32];
         if rand_core::OsRng.try_fill_bytes(&mut key).is_err() {
@@ -259,7 +259,7 @@ impl DigestState {
     }
 
     /// A state with a given key (tests, or a host that shares one key across processes).
-    pub fn with_key(key: [u8; 32]) -> DigestState {
+    pub(crate) fn with_key(key: [u8; 32]) -> DigestState {
         DigestState {
             key,
             epoch: None,
@@ -270,7 +270,8 @@ impl DigestState {
     }
 
     /// Nonces whose `nc` is currently remembered.
-    pub fn tracked(&self) -> usize {
+    #[cfg(test)]
+    pub(crate) fn tracked(&self) -> usize {
         self.used.len()
     }
 
@@ -291,7 +292,7 @@ impl DigestState {
     }
 
     /// Issues a new nonce.
-    pub fn nonce(&mut self, now: Instant, realm: &str) -> String {
+    pub(crate) fn nonce(&mut self, now: Instant, realm: &str) -> String {
         let ms = self.millis(now);
         self.serial = self.serial.wrapping_add(1);
         let id = (ms, self.serial);
@@ -316,7 +317,12 @@ impl DigestState {
     }
 
     /// The `WWW-Authenticate` values for a 401: one per algorithm, most preferred first.
-    pub fn challenge(&mut self, now: Instant, config: &AuthConfig, stale: bool) -> Vec<String> {
+    pub(crate) fn challenge(
+        &mut self,
+        now: Instant,
+        config: &AuthConfig,
+        stale: bool,
+    ) -> Vec<String> {
         let nonce = self.nonce(now, &config.realm);
         config
             .algorithms
@@ -337,7 +343,7 @@ impl DigestState {
     /// Verifies the `Authorization` headers of a request against `config`. `method` and
     /// `request_uri` are the request's; `authorizations` are the values of its
     /// `Authorization` headers. On success, returns the authentication ID that verified.
-    pub fn verify<'a>(
+    pub(crate) fn verify<'a>(
         &mut self,
         now: Instant,
         config: &AuthConfig,
@@ -630,7 +636,7 @@ impl Challenge<'_> {
 /// Computes a client's `Authorization` value (`qop=auth`), as a PBX would. Used by the
 /// `notify` command and tests; the arguments are the challenge's and the credential's.
 #[allow(clippy::too_many_arguments)]
-pub fn authorization(
+pub(crate) fn authorization(
     algorithm: Algorithm,
     username: &str,
     password: &str,
@@ -655,7 +661,7 @@ pub fn authorization(
 }
 
 /// Reads the `nonce`, `realm` and `algorithm` of a `WWW-Authenticate` value.
-pub fn parse_challenge(value: &str) -> Option<(String, String, Algorithm)> {
+pub(crate) fn parse_challenge(value: &str) -> Option<(String, String, Algorithm)> {
     let f = DigestFields::parse(value)?;
     let alg = match f.algorithm.as_deref() {
         None => Algorithm::Md5,

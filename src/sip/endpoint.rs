@@ -39,6 +39,7 @@ use super::message::{self, Defect, Framing, Request, Unanswerable};
 use super::rate::{GlobalBudget, Limit, RateLimiter, RateLimits};
 use super::response::{self, Status, ALLOW};
 use super::transaction::{DupKey, Lookup, TransactionTable, TxKey, TIMER_J_UDP};
+use super::Counters;
 use crate::resync::{ResyncRequest, Transport};
 
 /// Methods defined by the SIP RFCs. A request with one of these that is not NOTIFY or OPTIONS
@@ -102,160 +103,6 @@ impl Default for EndpointConfig {
     }
 }
 
-/// Running totals, for status snapshots and periodic summaries.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct Counters {
-    /// Messages handed to [`Endpoint::handle`].
-    pub received: u64,
-    /// Responses produced (retransmitted ones included).
-    pub responses: u64,
-    /// Resync requests produced: accepted NOTIFYs within the trigger limits, and held-back
-    /// ones released later by [`Endpoint::poll_deferred`].
-    pub resync_requests: u64,
-    /// Retransmissions answered from the transaction table.
-    pub retransmissions: u64,
-    /// Same Call-ID/From-tag/CSeq with a new branch, answered from the table.
-    pub duplicates: u64,
-    /// Requests answered with a 4xx or 5xx.
-    pub rejected: u64,
-    /// ACKs, absorbed without an answer.
-    pub acks: u64,
-    /// CRLF keep-alives.
-    pub keepalives: u64,
-    /// Responses received (nothing here sends requests they could answer); dropped.
-    pub dropped_responses: u64,
-    /// Messages over the size limit; dropped.
-    pub dropped_oversize: u64,
-    /// Input that is not a SIP request; dropped.
-    pub dropped_garbage: u64,
-    /// Requests without the fields a response needs; dropped.
-    pub dropped_unanswerable: u64,
-    /// Completed transactions evicted early because the table was full.
-    pub transactions_evicted: u64,
-    /// TCP connections closed because their stream could not be framed or was too slow.
-    pub stream_errors: u64,
-    /// Messages (and, with [`RefusedAction::Drop`], TCP connections) refused because their
-    /// source is outside the allowlist: answered 403 or dropped.
-    pub refused_source: u64,
-    /// Messages over a request rate limit (per source or global); dropped unread.
-    pub rate_limited_requests: u64,
-    /// Accepted NOTIFYs over a trigger rate limit: answered 200, no resync request of their own.
-    pub rate_limited_triggers: u64,
-    /// Per-source rate-limit entries forgotten before their buckets had refilled, because
-    /// the table of sources was full (each such source starts again with a full budget).
-    pub rate_limit_evictions: u64,
-    /// NOTIFYs answered 401 with a digest challenge (for whatever reason).
-    pub auth_challenges: u64,
-    /// Of those, NOTIFYs whose credentials were refused: wrong password, unknown user,
-    /// malformed or forged `Authorization`, an algorithm or qop not offered.
-    pub auth_failures: u64,
-    /// Of those, NOTIFYs with a right digest over a stale or replayed nonce (answered
-    /// `stale=true`).
-    pub auth_stale: u64,
-}
-
-impl Counters {
-    /// The counts accumulated since `earlier` (a previous snapshot of the same endpoint).
-    pub fn since(&self, earlier: &Counters) -> Counters {
-        let d = |now: u64, then: u64| now.saturating_sub(then);
-        Counters {
-            received: d(self.received, earlier.received),
-            responses: d(self.responses, earlier.responses),
-            resync_requests: d(self.resync_requests, earlier.resync_requests),
-            retransmissions: d(self.retransmissions, earlier.retransmissions),
-            duplicates: d(self.duplicates, earlier.duplicates),
-            rejected: d(self.rejected, earlier.rejected),
-            acks: d(self.acks, earlier.acks),
-            keepalives: d(self.keepalives, earlier.keepalives),
-            dropped_responses: d(self.dropped_responses, earlier.dropped_responses),
-            dropped_oversize: d(self.dropped_oversize, earlier.dropped_oversize),
-            dropped_garbage: d(self.dropped_garbage, earlier.dropped_garbage),
-            dropped_unanswerable: d(self.dropped_unanswerable, earlier.dropped_unanswerable),
-            transactions_evicted: d(self.transactions_evicted, earlier.transactions_evicted),
-            stream_errors: d(self.stream_errors, earlier.stream_errors),
-            refused_source: d(self.refused_source, earlier.refused_source),
-            rate_limited_requests: d(self.rate_limited_requests, earlier.rate_limited_requests),
-            rate_limited_triggers: d(self.rate_limited_triggers, earlier.rate_limited_triggers),
-            rate_limit_evictions: d(self.rate_limit_evictions, earlier.rate_limit_evictions),
-            auth_challenges: d(self.auth_challenges, earlier.auth_challenges),
-            auth_failures: d(self.auth_failures, earlier.auth_failures),
-            auth_stale: d(self.auth_stale, earlier.auth_stale),
-        }
-    }
-
-    /// Adds `other` to these counts (the endpoints of several workers make one total).
-    pub(crate) fn add(&mut self, other: &Counters) {
-        let Counters {
-            received,
-            responses,
-            resync_requests,
-            retransmissions,
-            duplicates,
-            rejected,
-            acks,
-            keepalives,
-            dropped_responses,
-            dropped_oversize,
-            dropped_garbage,
-            dropped_unanswerable,
-            transactions_evicted,
-            stream_errors,
-            refused_source,
-            rate_limited_requests,
-            rate_limited_triggers,
-            rate_limit_evictions,
-            auth_challenges,
-            auth_failures,
-            auth_stale,
-        } = *other;
-        self.received += received;
-        self.responses += responses;
-        self.resync_requests += resync_requests;
-        self.retransmissions += retransmissions;
-        self.duplicates += duplicates;
-        self.rejected += rejected;
-        self.acks += acks;
-        self.keepalives += keepalives;
-        self.dropped_responses += dropped_responses;
-        self.dropped_oversize += dropped_oversize;
-        self.dropped_garbage += dropped_garbage;
-        self.dropped_unanswerable += dropped_unanswerable;
-        self.transactions_evicted += transactions_evicted;
-        self.stream_errors += stream_errors;
-        self.refused_source += refused_source;
-        self.rate_limited_requests += rate_limited_requests;
-        self.rate_limited_triggers += rate_limited_triggers;
-        self.rate_limit_evictions += rate_limit_evictions;
-        self.auth_challenges += auth_challenges;
-        self.auth_failures += auth_failures;
-        self.auth_stale += auth_stale;
-    }
-
-    /// Messages dropped without an answer because they could not be used (garbage,
-    /// oversize, responses, requests without the fields an answer needs).
-    pub fn dropped(&self) -> u64 {
-        self.dropped_garbage
-            + self.dropped_oversize
-            + self.dropped_unanswerable
-            + self.dropped_responses
-    }
-
-    /// Everything that points at unwanted or hostile input: drops, TCP streams closed for
-    /// framing or slowness, refused sources, rate-limited requests and triggers, and
-    /// rate-limit entries evicted early, refused credentials. Zero on a quiet network with a
-    /// well-behaved PBX.
-    pub fn unwanted(&self) -> u64 {
-        self.dropped()
-            + self.auth_failures
-            + self.stream_errors
-            + self.refused_source
-            + self.rate_limited_requests
-            + self.rate_limited_triggers
-            + self.rate_limit_evictions
-    }
-}
-
 /// What happened to a message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -314,7 +161,7 @@ pub enum Disposition {
 
 /// The decision for one message.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Handled {
+pub(crate) struct Handled {
     /// Bytes to send back: to the source address over UDP, on the same connection over TCP.
     pub reply: Option<Bytes>,
     /// The resync request to hand to the engine, after the reply has been sent.
@@ -343,7 +190,7 @@ impl Handled {
 /// Whether a new TCP connection is served.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
-pub enum Admission {
+pub(crate) enum Admission {
     /// Serve it.
     Accept,
     /// Close it at once without reading: its source is outside the allowlist and refused
@@ -366,7 +213,7 @@ struct Completed {
 
 /// The sans-IO SIP endpoint.
 #[derive(Debug)]
-pub struct Endpoint {
+pub(crate) struct Endpoint {
     config: EndpointConfig,
     udp_transactions: TransactionTable<Completed>,
     counters: Counters,
@@ -386,7 +233,7 @@ pub struct Endpoint {
 
 impl Endpoint {
     /// A new endpoint.
-    pub fn new(config: EndpointConfig) -> Endpoint {
+    pub(crate) fn new(config: EndpointConfig) -> Endpoint {
         Endpoint::sharing(config, GlobalBudget::new(), None)
     }
 
@@ -417,19 +264,20 @@ impl Endpoint {
     }
 
     /// The current settings.
-    pub fn config(&self) -> &EndpointConfig {
+    pub(crate) fn config(&self) -> &EndpointConfig {
         &self.config
     }
 
     /// Replaces the accepted events (a settings change takes effect for the next message).
-    pub fn set_events(&mut self, events: EventMatcher) {
+    #[cfg(test)]
+    pub(crate) fn set_events(&mut self, events: EventMatcher) {
         self.config.events = events;
     }
 
     /// Replaces the settings for the next message, keeping the state: remembered
     /// transactions, rate-limit budgets (rebuilt only when the limits change) and counters.
     /// The transaction bounds of the first configuration stay in force.
-    pub fn reconfigure(&mut self, config: EndpointConfig) {
+    pub(crate) fn reconfigure(&mut self, config: EndpointConfig) {
         self.reconfigure_sharing(config, GlobalBudget::new);
     }
 
@@ -446,15 +294,8 @@ impl Endpoint {
         self.config = config;
     }
 
-    /// Replaces the allowlist and what refused sources get (for the next message). A host
-    /// that trusts its registrar, say, calls this when the registrar's address changes.
-    pub fn set_allow(&mut self, allow: Allowlist, refused: RefusedAction) {
-        self.config.allow = allow;
-        self.config.refused = refused;
-    }
-
     /// A snapshot of the counters.
-    pub fn counters(&self) -> Counters {
+    pub(crate) fn counters(&self) -> Counters {
         Counters {
             transactions_evicted: self.udp_transactions.evicted(),
             rate_limit_evictions: self.limiter.evicted(),
@@ -464,7 +305,7 @@ impl Endpoint {
 
     /// When [`Endpoint::handle_timeout`] (a transaction's Timer J) or
     /// [`Endpoint::poll_deferred`] (a held-back resync request) next has work.
-    pub fn poll_timeout(&self) -> Option<Instant> {
+    pub(crate) fn poll_timeout(&self) -> Option<Instant> {
         let deferred = self
             .deferred
             .as_ref()
@@ -478,7 +319,7 @@ impl Endpoint {
     /// The resync request held back by a trigger limit, once the limit admits it at `now`.
     /// Call it at [`Endpoint::poll_timeout`] or every second or so, and hand what it returns
     /// to the engine like [`Handled::resync`].
-    pub fn poll_deferred(&mut self, now: Instant) -> Option<ResyncRequest> {
+    pub(crate) fn poll_deferred(&mut self, now: Instant) -> Option<ResyncRequest> {
         let ip = self.deferred.as_ref()?.source.ip();
         self.limiter.admit_trigger(now, ip).ok()?;
         self.counters.resync_requests += 1;
@@ -486,14 +327,15 @@ impl Endpoint {
     }
 
     /// True while a resync request is held back by a trigger limit.
-    pub fn has_deferred(&self) -> bool {
+    #[cfg(test)]
+    pub(crate) fn has_deferred(&self) -> bool {
         self.deferred.is_some()
     }
 
     /// Decides whether a new TCP connection from `peer` is served. Only a source outside the
     /// allowlist, when refused sources are dropped, is refused here (and counted in
     /// `refused_source`); with [`RefusedAction::Answer`] its requests are read and answered 403.
-    pub fn admit_connection(&mut self, now: Instant, peer: SocketAddr) -> Admission {
+    pub(crate) fn admit_connection(&mut self, now: Instant, peer: SocketAddr) -> Admission {
         if self.config.refused == RefusedAction::Drop && !self.config.allow.permits(peer.ip()) {
             self.counters.refused_source += 1;
             return Admission::Refuse {
@@ -504,23 +346,17 @@ impl Endpoint {
     }
 
     /// Expires completed transactions whose Timer J has fired by `now`.
-    pub fn handle_timeout(&mut self, now: Instant) {
+    pub(crate) fn handle_timeout(&mut self, now: Instant) {
         self.udp_transactions.expire(now);
     }
 
     /// Number of completed transactions currently remembered.
-    pub fn transactions(&self) -> usize {
+    #[cfg(test)]
+    pub(crate) fn transactions(&self) -> usize {
         self.udp_transactions.len()
     }
 
-    /// Whether `bytes` is a resync NOTIFY for this endpoint's accepted events, by the rule of
-    /// [`super::is_resync_notify`]: what a host stack sharing the port hands to
-    /// [`Endpoint::handle`]; everything else is the host's. Counts and changes nothing.
-    pub fn claims(&self, transport: Transport, bytes: &[u8]) -> bool {
-        super::is_resync_notify(bytes, transport, &self.config.limits, &self.config.events)
-    }
-
-    /// [`Endpoint::claims`] and [`Endpoint::handle`] with one parse between them: `None`
+    /// The claim rule (`claim::is_resync_notify`) and [`Endpoint::handle`] with one parse between them: `None`
     /// (nothing counted, nothing answered) when the message is not a resync NOTIFY.
     pub(crate) fn handle_if_claimed(
         &mut self,
@@ -546,7 +382,7 @@ impl Endpoint {
 
     /// Handles one message: a whole UDP datagram, or one message framed off a TCP stream by
     /// [`super::StreamFramer`].
-    pub fn handle(
+    pub(crate) fn handle(
         &mut self,
         now: Instant,
         source: SocketAddr,
@@ -932,7 +768,7 @@ impl Endpoint {
 
     /// Records that a stream from `source` could not be framed (or stalled) and was closed.
     /// Returns true when the driver should log it: once per source per drop-log interval.
-    pub fn note_stream_error(&mut self, now: Instant, source: SocketAddr) -> bool {
+    pub(crate) fn note_stream_error(&mut self, now: Instant, source: SocketAddr) -> bool {
         self.counters.stream_errors += 1;
         self.should_log(now, source.ip())
     }

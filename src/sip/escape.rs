@@ -7,11 +7,11 @@
 use std::fmt::Write;
 
 /// Longest excerpt, in input bytes, that [`excerpt`] renders.
-pub const EXCERPT_BYTES: usize = 40;
+pub(crate) const EXCERPT_BYTES: usize = 40;
 
 /// Renders at most [`EXCERPT_BYTES`] bytes of `bytes` as printable ASCII, escaping the rest
 /// (`\r`, `\n`, `\t`, `\\`, `\"`, `\xNN`), with `…` appended when the input was longer.
-pub fn excerpt(bytes: &[u8]) -> String {
+pub(crate) fn excerpt(bytes: &[u8]) -> String {
     let shown = &bytes[..bytes.len().min(EXCERPT_BYTES)];
     let mut out = String::with_capacity(shown.len() + 8);
     for &b in shown {

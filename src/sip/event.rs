@@ -23,7 +23,7 @@ pub enum EventMatch {
 
 /// A parsed Event header value.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct EventHeader {
+pub(super) struct EventHeader {
     /// The event-type token, trimmed.
     pub event: String,
     /// The event parameters, in order, at most `max_params` of them.
@@ -32,7 +32,7 @@ pub struct EventHeader {
 
 impl EventHeader {
     /// Parses an Event header value; `None` when the event-type is empty.
-    pub fn parse(value: &str, max_params: usize) -> Option<EventHeader> {
+    pub(super) fn parse(value: &str, max_params: usize) -> Option<EventHeader> {
         let event = event_type(value);
         if event.is_empty() {
             return None;
@@ -52,7 +52,7 @@ impl EventHeader {
 
     /// The `reboot` parameter: `Some(true)` for `reboot=true`, `Some(false)` for
     /// `reboot=false` (ASCII case-insensitive), `None` when absent or anything else.
-    pub fn reboot(&self) -> Option<bool> {
+    pub(super) fn reboot(&self) -> Option<bool> {
         let p = self
             .params
             .iter()

@@ -20,7 +20,7 @@ use super::message::split_head;
 
 /// One item framed off the stream.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum StreamItem {
+pub(crate) enum StreamItem {
     /// A complete message (headers and exactly Content-Length body octets).
     Message(Bytes),
     /// A double-CRLF keep-alive ping; answer with [`PONG`].
@@ -28,12 +28,12 @@ pub enum StreamItem {
 }
 
 /// The answer to a double-CRLF ping.
-pub const PONG: &[u8] = b"\r\n";
+pub(crate) const PONG: &[u8] = b"\r\n";
 
 /// Why a stream can no longer be framed; the connection must be closed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
-pub enum FrameError {
+pub(crate) enum FrameError {
     /// The header section grew past [`Limits::max_header_bytes`] without ending.
     #[error("header section longer than {0} bytes")]
     HeadersTooLarge(usize),
@@ -47,7 +47,7 @@ pub enum FrameError {
 
 /// Incremental framer for one stream connection.
 #[derive(Debug)]
-pub struct StreamFramer {
+pub(crate) struct StreamFramer {
     buf: BytesMut,
     limits: Limits,
     /// Bytes of `buf` already searched for the end of the headers.
@@ -58,7 +58,7 @@ pub struct StreamFramer {
 
 impl StreamFramer {
     /// A framer enforcing `limits`.
-    pub fn new(limits: Limits) -> StreamFramer {
+    pub(crate) fn new(limits: Limits) -> StreamFramer {
         StreamFramer {
             buf: BytesMut::new(),
             limits,
@@ -69,12 +69,13 @@ impl StreamFramer {
 
     /// How many more bytes may be pushed before the buffer limit is reached. A caller reads
     /// at most this many bytes from the socket.
-    pub fn capacity_left(&self) -> usize {
+    pub(crate) fn capacity_left(&self) -> usize {
         self.limits.max_message_bytes.saturating_sub(self.buf.len())
     }
 
     /// Bytes buffered and not yet framed.
-    pub fn buffered(&self) -> usize {
+    #[cfg(test)]
+    pub(crate) fn buffered(&self) -> usize {
         self.buf.len()
     }
 
@@ -83,7 +84,7 @@ impl StreamFramer {
     /// Looks at no more than the first four bytes: once [`StreamFramer::next_item`] has
     /// returned `Ok(None)`, keep-alive bytes before a message have been consumed, so the
     /// buffer is empty, part of a ping, or the start of a message.
-    pub fn mid_message(&self) -> bool {
+    pub(crate) fn mid_message(&self) -> bool {
         self.pending.is_some()
             || self
                 .buf
@@ -93,7 +94,7 @@ impl StreamFramer {
     }
 
     /// Appends received bytes. Fails when they would exceed the message size limit.
-    pub fn push(&mut self, data: &[u8]) -> Result<(), FrameError> {
+    pub(crate) fn push(&mut self, data: &[u8]) -> Result<(), FrameError> {
         if data.len() > self.capacity_left() {
             return Err(FrameError::MessageTooLarge(self.limits.max_message_bytes));
         }
@@ -102,7 +103,7 @@ impl StreamFramer {
     }
 
     /// The next complete item, `Ok(None)` when more bytes are needed.
-    pub fn next_item(&mut self) -> Result<Option<StreamItem>, FrameError> {
+    pub(crate) fn next_item(&mut self) -> Result<Option<StreamItem>, FrameError> {
         if self.pending.is_none() {
             // Keep-alives between messages.
             loop {

@@ -24,7 +24,7 @@ use super::limits::Limits;
 /// [`HeaderField::wire`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
-pub enum Name {
+pub(crate) enum Name {
     /// `Via` / `v`
     Via,
     /// `From` / `f`
@@ -128,7 +128,7 @@ const CANONICAL: &[&str] = &[
 
 impl Name {
     /// Maps a received name (long or compact, any case) to its canonical [`Name`].
-    pub fn from_wire(raw: &str) -> Name {
+    pub(crate) fn from_wire(raw: &str) -> Name {
         let long: &'static str = if raw.len() == 1 {
             let c = raw.as_bytes()[0].to_ascii_lowercase();
             match COMPACT.iter().find(|(k, _)| *k == c) {
@@ -156,7 +156,8 @@ impl Name {
     }
 
     /// The canonical spelling; `None` for [`Name::Unknown`].
-    pub fn canonical(self) -> Option<&'static str> {
+    #[cfg(test)]
+    pub(crate) fn canonical(self) -> Option<&'static str> {
         Some(match self {
             Name::Via => "Via",
             Name::From => "From",
@@ -175,15 +176,15 @@ impl Name {
 
 /// Header fields of one message: inline for the usual count, so that reading a message does
 /// not allocate.
-pub type Fields<'a> = smallvec::SmallVec<[HeaderField<'a>; INLINE_FIELDS]>;
+pub(crate) type Fields<'a> = smallvec::SmallVec<[HeaderField<'a>; INLINE_FIELDS]>;
 
 /// Header fields kept inline before [`Fields`] spills to the heap (a NOTIFY from a PBX has
 /// about ten).
-pub const INLINE_FIELDS: usize = 24;
+pub(crate) const INLINE_FIELDS: usize = 24;
 
 /// One header field after normalisation, borrowing the received bytes.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct HeaderField<'a> {
+pub(crate) struct HeaderField<'a> {
     /// Canonical name.
     pub name: Name,
     /// The name as sent.
@@ -195,7 +196,8 @@ pub struct HeaderField<'a> {
 
 impl HeaderField<'_> {
     /// The canonical name, or the name as sent for an unknown header.
-    pub fn name_str(&self) -> &str {
+    #[cfg(test)]
+    pub(crate) fn name_str(&self) -> &str {
         self.name.canonical().unwrap_or(self.wire)
     }
 }
@@ -203,7 +205,7 @@ impl HeaderField<'_> {
 /// Why a header section could not be normalised.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
-pub enum HeaderError {
+pub(crate) enum HeaderError {
     /// More header fields than [`Limits::max_headers`].
     #[error("more than {0} header fields")]
     TooMany(usize),
@@ -222,7 +224,7 @@ pub enum HeaderError {
 }
 
 /// Is `b` a `token` character (RFC 3261 §25.1)?
-pub fn is_token_char(b: u8) -> bool {
+pub(crate) fn is_token_char(b: u8) -> bool {
     TOKEN[usize::from(b)]
 }
 
@@ -243,7 +245,7 @@ const TOKEN: [bool; 256] = {
 };
 
 /// Splits `bytes` into lines ending in CRLF (a bare LF is tolerated, as most stacks do).
-pub fn lines(bytes: &[u8]) -> impl Iterator<Item = &[u8]> {
+pub(crate) fn lines(bytes: &[u8]) -> impl Iterator<Item = &[u8]> {
     bytes
         .split(|&b| b == b'\n')
         .map(|l| l.strip_suffix(b"\r").unwrap_or(l))
@@ -262,7 +264,7 @@ pub(crate) fn trim_ws(mut s: &[u8]) -> &[u8] {
 
 /// A normalised header section: the fields that could be read, and the first defect met.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct HeaderSection<'a> {
+pub(crate) struct HeaderSection<'a> {
     /// Fields in the order received, canonical names, unfolded and trimmed values.
     pub fields: Fields<'a>,
     /// The first problem found. Lines that could not be read are skipped, so that a request
@@ -287,7 +289,7 @@ fn text<'a>(bytes: &'a [u8], bad: &mut bool) -> Cow<'a, str> {
 /// either). Each returned field has a canonical name and an unfolded, trimmed value that
 /// borrows `section` unless it was folded. One pass over the bytes; nothing is allocated for
 /// up to [`INLINE_FIELDS`] fields that are not folded.
-pub fn parse_header_section<'a>(section: &'a [u8], limits: &Limits) -> HeaderSection<'a> {
+pub(crate) fn parse_header_section<'a>(section: &'a [u8], limits: &Limits) -> HeaderSection<'a> {
     let mut out = HeaderSection::default();
     let defect = |out: &mut HeaderSection, e: HeaderError| {
         out.defect.get_or_insert(e);
@@ -398,7 +400,7 @@ fn lossy_same_length(bytes: &[u8]) -> String {
 
 /// Splits a header value into its comma-separated values (RFC 3261 §7.3.1), ignoring commas
 /// inside quoted strings and `<…>`.
-pub fn split_values(value: &str) -> impl Iterator<Item = &str> {
+pub(crate) fn split_values(value: &str) -> impl Iterator<Item = &str> {
     let mut rest = Some(value);
     std::iter::from_fn(move || {
         let s = rest?;
@@ -418,7 +420,7 @@ pub fn split_values(value: &str) -> impl Iterator<Item = &str> {
 }
 
 /// Index of the first `needle` that is outside a quoted string and outside `<…>`.
-pub fn find_unquoted(s: &str, needle: u8) -> Option<usize> {
+pub(crate) fn find_unquoted(s: &str, needle: u8) -> Option<usize> {
     let bytes = s.as_bytes();
     let (mut quoted, mut angle, mut i) = (false, false, 0);
     while i < bytes.len() {
@@ -445,7 +447,7 @@ pub fn find_unquoted(s: &str, needle: u8) -> Option<usize> {
 
 /// Header parameters (`;name=value`) of a name-addr / Via / Event value: everything after the
 /// first unquoted `;` outside `<…>`. Names are returned as sent; quoted values are unquoted.
-pub fn params(value: &str) -> impl Iterator<Item = (&str, Option<&str>)> {
+pub(crate) fn params(value: &str) -> impl Iterator<Item = (&str, Option<&str>)> {
     let mut rest = find_unquoted(value, b';').map(|i| &value[i + 1..]);
     std::iter::from_fn(move || loop {
         let s = rest?;
@@ -473,7 +475,7 @@ pub fn params(value: &str) -> impl Iterator<Item = (&str, Option<&str>)> {
 }
 
 /// The value of parameter `name` (ASCII case-insensitive), if present.
-pub fn param<'a>(value: &'a str, name: &str) -> Option<Option<&'a str>> {
+pub(crate) fn param<'a>(value: &'a str, name: &str) -> Option<Option<&'a str>> {
     params(value)
         .find(|(n, _)| n.eq_ignore_ascii_case(name))
         .map(|(_, v)| v)

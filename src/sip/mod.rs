@@ -2,40 +2,44 @@
 //!
 //! Nothing here opens a socket, spawns a task or reads a clock. A driver (the tokio listeners
 //! in [`crate::transport`], or a host softphone stack that owns port 5060) hands bytes, the
-//! source address, the transport and `now` to [`Endpoint::handle`], sends the returned reply,
-//! then forwards the returned [`crate::ResyncRequest`] to the engine. A host stack that
-//! shares its port asks [`is_resync_notify`] (or [`Endpoint::claims`]) first, and hands the
-//! endpoint only what it claims; [`crate::agent::Embedded`] does both.
+//! source address, the transport and `now` to `Endpoint::handle`, sends the returned reply,
+//! then hands the returned [`crate::ResyncRequest`] to a [`crate::ResyncSink`]. A host stack that
+//! shares its port goes through [`crate::Embedded`], which asks `claim` first and hands the
+//! endpoint only what it claims.
 //!
-//! Each message is read once, by the front end ([`message`]), into a view that borrows the
+//! Each message is read once, by the front end (`message`), into a view that borrows the
 //! received bytes; everything after it (trust, limits, transactions, the decision, the
 //! digest check, the response) reads that view. `rsip` is not on this path: it models the
-//! requests of the `notify` client (`crate::client`), and none of its types appear in the
+//! requests of the `notify` client (`client`), and none of its types appear in the
 //! public API.
 
+#[macro_use]
+mod counters;
 mod allow;
 mod claim;
-pub mod digest;
+pub(crate) mod client;
+pub(crate) mod digest;
 mod endpoint;
-pub mod escape;
+pub(crate) mod escape;
 mod event;
 mod frame;
-pub mod headers;
+pub(crate) mod headers;
 mod limits;
-pub mod message;
+pub(crate) mod message;
 mod rate;
 mod response;
-pub mod transaction;
+mod transaction;
 
-pub use allow::{Allowlist, Cidr, RefusedAction, MAX_ALLOW_ENTRIES};
-pub use claim::is_resync_notify;
+pub(crate) use allow::MAX_ALLOW_ENTRIES;
+pub use allow::{Allowlist, Cidr, RefusedAction};
+pub use counters::Counters;
 pub use digest::{Algorithm, AuthConfig, AuthFailure, Credential};
-pub(crate) use endpoint::LogMemory;
-pub use endpoint::{Admission, Counters, Disposition, Endpoint, EndpointConfig, Handled};
-pub use event::{EventHeader, EventMatch, EventMatcher};
-pub use frame::{FrameError, StreamFramer, StreamItem, PONG};
-pub use limits::Limits;
-pub use message::Unanswerable;
+pub use endpoint::Disposition;
+pub use event::EventMatch;
+pub use rate::{Limit, RateLimits};
+
+pub(crate) use endpoint::{Admission, Endpoint, EndpointConfig, Handled, LogMemory};
+pub(crate) use event::EventMatcher;
+pub(crate) use frame::{StreamFramer, StreamItem, PONG};
+pub(crate) use limits::Limits;
 pub(crate) use rate::GlobalBudget;
-pub use rate::{Bucket, Limit, RateLimiter, RateLimits};
-pub use response::{Status, ALLOW};

@@ -96,7 +96,7 @@ impl std::fmt::Display for Limit {
 
 /// The shape of a bucket: one token per `interval`, at most `burst` tokens.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Bucket {
+pub(super) struct Bucket {
     interval: Duration,
     tolerance: Duration,
 }
@@ -104,7 +104,7 @@ pub struct Bucket {
 impl Bucket {
     /// `count` tokens per `per`, holding at most `burst` (at least 1). `None` when `count` is 0
     /// (unlimited).
-    pub fn new(count: u32, per: Duration, burst: u32) -> Option<Bucket> {
+    pub(super) fn new(count: u32, per: Duration, burst: u32) -> Option<Bucket> {
         if count == 0 {
             return None;
         }
@@ -116,17 +116,17 @@ impl Bucket {
     }
 
     /// Whether a message at `now` fits a bucket in state `tat`.
-    pub fn conforms(&self, tat: Instant, now: Instant) -> bool {
+    pub(super) fn conforms(&self, tat: Instant, now: Instant) -> bool {
         tat.saturating_duration_since(now) <= self.tolerance
     }
 
     /// The state after admitting a message at `now`.
-    pub fn take(&self, tat: Instant, now: Instant) -> Instant {
+    pub(super) fn take(&self, tat: Instant, now: Instant) -> Instant {
         tat.max(now) + self.interval
     }
 
     /// When the next message will fit a bucket in state `tat`.
-    pub fn ready_at(&self, tat: Instant) -> Instant {
+    pub(super) fn ready_at(&self, tat: Instant) -> Instant {
         tat.checked_sub(self.tolerance).unwrap_or(tat)
     }
 }
@@ -212,7 +212,7 @@ fn source_key(ip: IpAddr) -> IpAddr {
 
 /// The limiter: global buckets and a bounded table of per-source buckets.
 #[derive(Debug)]
-pub struct RateLimiter {
+pub(super) struct RateLimiter {
     limits: RateLimits,
     source_requests: Option<Bucket>,
     source_triggers: Option<Bucket>,
@@ -232,7 +232,8 @@ pub struct RateLimiter {
 
 impl RateLimiter {
     /// A limiter with every bucket full.
-    pub fn new(limits: RateLimits) -> RateLimiter {
+    #[cfg(test)]
+    pub(super) fn new(limits: RateLimits) -> RateLimiter {
         RateLimiter::sharing(limits, GlobalBudget::new())
     }
 
@@ -271,19 +272,15 @@ impl RateLimiter {
         }
     }
 
-    /// The settings.
-    pub fn limits(&self) -> &RateLimits {
-        &self.limits
-    }
-
     /// Sources whose buckets were forgotten before they had refilled, because the table was
     /// full.
-    pub fn evicted(&self) -> u64 {
+    pub(super) fn evicted(&self) -> u64 {
         self.evicted
     }
 
     /// Number of sources remembered.
-    pub fn sources(&self) -> usize {
+    #[cfg(test)]
+    pub(super) fn sources(&self) -> usize {
         self.sources.len()
     }
 
@@ -338,7 +335,12 @@ impl RateLimiter {
     /// Admits one received message from `ip` (before it is read), or says which limit it
     /// exceeds. `refused` messages (from outside the allowlist, to be answered 403) are
     /// counted against their source like any other, but against a global budget of their own.
-    pub fn admit_request(&mut self, now: Instant, ip: IpAddr, refused: bool) -> Result<(), Limit> {
+    pub(super) fn admit_request(
+        &mut self,
+        now: Instant,
+        ip: IpAddr,
+        refused: bool,
+    ) -> Result<(), Limit> {
         let now = self.clock(now);
         let source = if self.per_source() {
             let bucket = self.source_requests;
@@ -372,7 +374,7 @@ impl RateLimiter {
     }
 
     /// Admits one accepted resync trigger from `ip`, or says which limit it exceeds.
-    pub fn admit_trigger(&mut self, now: Instant, ip: IpAddr) -> Result<(), Limit> {
+    pub(super) fn admit_trigger(&mut self, now: Instant, ip: IpAddr) -> Result<(), Limit> {
         let now = self.clock(now);
         let source = if self.per_source() {
             let bucket = self.source_triggers;
@@ -402,7 +404,7 @@ impl RateLimiter {
 
     /// When a trigger from `ip` will next be admitted (it may be now or earlier). A source
     /// that is no longer remembered has a full bucket.
-    pub fn trigger_ready_at(&self, ip: IpAddr) -> Option<Instant> {
+    pub(super) fn trigger_ready_at(&self, ip: IpAddr) -> Option<Instant> {
         let source = self
             .source_triggers
             .zip(self.sources.get(&source_key(ip)))

@@ -14,7 +14,7 @@ use super::message::Request;
 /// Status codes this endpoint sends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
-pub enum Status {
+pub(super) enum Status {
     /// 200 OK
     Ok,
     /// 400 Bad Request (with a reason naming what is wrong)
@@ -41,7 +41,7 @@ pub enum Status {
 
 impl Status {
     /// The numeric code.
-    pub fn code(self) -> u16 {
+    pub(super) fn code(self) -> u16 {
         match self {
             Status::Ok => 200,
             Status::BadRequest(_) => 400,
@@ -58,7 +58,7 @@ impl Status {
     }
 
     /// The reason phrase.
-    pub fn reason(self) -> &'static str {
+    pub(super) fn reason(self) -> &'static str {
         match self {
             Status::Ok => "OK",
             Status::BadRequest(r) => r,
@@ -76,11 +76,11 @@ impl Status {
 }
 
 /// The methods an `Allow` header lists.
-pub const ALLOW: &str = "NOTIFY, OPTIONS";
+pub(super) const ALLOW: &str = "NOTIFY, OPTIONS";
 
 /// The response to `req` with `status` and `extra` headers (name, value), as new bytes.
 #[cfg(test)]
-pub fn build(
+pub(crate) fn build(
     req: &Request,
     status: Status,
     to_tag: &str,
@@ -95,7 +95,7 @@ pub fn build(
 /// Writes the response to `req` with `status` and `extra` headers (name, value) into `out`
 /// (cleared first). Nothing else is allocated: a caller that keeps `out` builds every reply
 /// in the same buffer.
-pub fn write(
+pub(super) fn write(
     req: &Request,
     status: Status,
     to_tag: &str,

@@ -21,22 +21,22 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 /// RFC 3261 Timer J for UDP: 64 × T1 (T1 = 500 ms).
-pub const TIMER_J_UDP: Duration = Duration::from_secs(32);
+pub(super) const TIMER_J_UDP: Duration = Duration::from_secs(32);
 
 /// Identifies a server transaction: a 128-bit keyed hash of the fields RFC 3261 §17.2.3
 /// matches on (see [`KeyHasher`]), so that the table stores no copy of them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct TxKey(u128);
+pub(super) struct TxKey(u128);
 
 /// The "same Call-ID, From-tag and CSeq from the same source address" key, hashed likewise.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct DupKey(u128);
+pub(super) struct DupKey(u128);
 
 /// Computes [`TxKey`]s and [`DupKey`]s: two SipHash keys drawn at random per table, so a
 /// sender can neither predict nor provoke a collision (two different requests colliding
 /// would take about 2^64 tries against a key it cannot see).
 #[derive(Debug, Clone, Default)]
-pub struct KeyHasher {
+pub(super) struct KeyHasher {
     a: RandomState,
     b: RandomState,
 }
@@ -105,7 +105,7 @@ impl KeyHasher {
     }
 
     /// RFC 3261 matching: branch, sent-by (case-insensitive), method (`INVITE` for an ACK).
-    pub fn branch(&self, branch: &str, sent_by: &str, method: &str) -> TxKey {
+    pub(super) fn branch(&self, branch: &str, sent_by: &str, method: &str) -> TxKey {
         TxKey(self.digest(&[
             Part::Number(1),
             Part::Text(branch),
@@ -117,7 +117,7 @@ impl KeyHasher {
     /// RFC 2543 fall-back matching: Request-URI, From-tag, To-tag, Call-ID, CSeq number,
     /// method (`INVITE` for an ACK) and the top Via value.
     #[allow(clippy::too_many_arguments)]
-    pub fn legacy(
+    pub(super) fn legacy(
         &self,
         uri: &str,
         from_tag: &str,
@@ -140,7 +140,7 @@ impl KeyHasher {
     }
 
     /// Source address, Call-ID, From-tag, CSeq number and method.
-    pub fn dup(
+    pub(super) fn dup(
         &self,
         source: SocketAddr,
         call_id: &str,
@@ -175,7 +175,7 @@ struct Entry<V> {
 
 /// What a lookup found.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Lookup<V> {
+pub(super) enum Lookup<V> {
     /// A retransmission of a completed transaction: what was decided for it.
     Retransmission(V),
     /// Same Call-ID, From-tag and CSeq as a completed transaction: what was decided for it.
@@ -187,7 +187,7 @@ pub enum Lookup<V> {
 /// Completed server transactions, bounded and expiring by the `now` passed in. `V` is what
 /// is remembered of each (the endpoint keeps the response and the decision behind it).
 #[derive(Debug)]
-pub struct TransactionTable<V> {
+pub(super) struct TransactionTable<V> {
     hasher: KeyHasher,
     entries: HashMap<TxKey, Entry<V>, PreHashed>,
     dups: HashMap<DupKey, TxKey, PreHashed>,
@@ -202,7 +202,11 @@ pub struct TransactionTable<V> {
 impl<V: Clone> TransactionTable<V> {
     /// A table holding at most `capacity` transactions, of at most `max_bytes` declared cost
     /// together, for `lifetime` each.
-    pub fn new(capacity: usize, max_bytes: usize, lifetime: Duration) -> TransactionTable<V> {
+    pub(super) fn new(
+        capacity: usize,
+        max_bytes: usize,
+        lifetime: Duration,
+    ) -> TransactionTable<V> {
         TransactionTable {
             hasher: KeyHasher::default(),
             entries: HashMap::default(),
@@ -217,12 +221,12 @@ impl<V: Clone> TransactionTable<V> {
     }
 
     /// The hasher that makes this table's keys.
-    pub fn hasher(&self) -> &KeyHasher {
+    pub(super) fn hasher(&self) -> &KeyHasher {
         &self.hasher
     }
 
     /// Looks a request up (after expiring what is due at `now`).
-    pub fn lookup(&mut self, now: Instant, key: &TxKey, dup: &DupKey) -> Lookup<V> {
+    pub(super) fn lookup(&mut self, now: Instant, key: &TxKey, dup: &DupKey) -> Lookup<V> {
         self.expire(now);
         if let Some(e) = self.entries.get(key) {
             return Lookup::Retransmission(e.value.clone());
@@ -235,7 +239,7 @@ impl<V: Clone> TransactionTable<V> {
 
     /// Records a completed transaction; `cost` is its size in bytes, counted against the
     /// byte budget.
-    pub fn insert(&mut self, now: Instant, key: TxKey, dup: DupKey, value: V, cost: usize) {
+    pub(super) fn insert(&mut self, now: Instant, key: TxKey, dup: DupKey, value: V, cost: usize) {
         if self.lifetime.is_zero() || cost > self.max_bytes {
             return;
         }
@@ -266,7 +270,7 @@ impl<V: Clone> TransactionTable<V> {
     }
 
     /// Drops every transaction whose Timer J has fired by `now`.
-    pub fn expire(&mut self, now: Instant) {
+    pub(super) fn expire(&mut self, now: Instant) {
         while let Some((at, _)) = self.order.front() {
             if *at > now {
                 break;
@@ -292,27 +296,30 @@ impl<V: Clone> TransactionTable<V> {
     }
 
     /// When the next transaction expires, if any.
-    pub fn next_expiry(&self) -> Option<Instant> {
+    pub(super) fn next_expiry(&self) -> Option<Instant> {
         self.order.front().map(|(at, _)| *at)
     }
 
     /// Number of completed transactions held.
-    pub fn len(&self) -> usize {
+    #[cfg(test)]
+    pub(super) fn len(&self) -> usize {
         self.entries.len()
     }
 
     /// Declared bytes held.
-    pub fn bytes(&self) -> usize {
+    #[cfg(test)]
+    pub(super) fn bytes(&self) -> usize {
         self.bytes
     }
 
     /// Is the table empty?
-    pub fn is_empty(&self) -> bool {
+    #[cfg(test)]
+    pub(super) fn is_empty(&self) -> bool {
         self.entries.is_empty()
     }
 
     /// Transactions evicted before their Timer J because the table was full.
-    pub fn evicted(&self) -> u64 {
+    pub(super) fn evicted(&self) -> u64 {
         self.evicted
     }
 }

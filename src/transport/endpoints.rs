@@ -22,7 +22,7 @@ use crate::sip::{Counters, Endpoint, EndpointConfig, GlobalBudget, LogMemory};
 
 /// The endpoints of one set of listeners.
 #[derive(Debug)]
-pub struct Endpoints {
+pub(crate) struct Endpoints {
     udp: Vec<Arc<Mutex<Endpoint>>>,
     tcp: Mutex<Endpoint>,
 }
@@ -66,7 +66,7 @@ impl Endpoints {
     }
 
     /// The counters of all endpoints together.
-    pub fn counters(&self) -> Counters {
+    pub(crate) fn counters(&self) -> Counters {
         let mut total = Counters::default();
         for e in self.all() {
             total.add(&lock(e).counters());
@@ -77,7 +77,7 @@ impl Endpoints {
     /// Gives every endpoint new settings for its next message, keeping transactions, budgets
     /// and counters (see [`Endpoint::reconfigure`]); new rate limits start one new global
     /// budget, shared by all.
-    pub fn reconfigure(&self, config: EndpointConfig) {
+    pub(crate) fn reconfigure(&self, config: EndpointConfig) {
         let mut fresh: Option<Arc<GlobalBudget>> = None;
         for e in self.all() {
             lock(e).reconfigure_sharing(config.clone(), || {

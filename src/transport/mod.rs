@@ -11,9 +11,9 @@ mod notify;
 mod tcp;
 mod udp;
 
-pub use endpoints::Endpoints;
+pub(crate) use endpoints::Endpoints;
 pub use notify::{send_notify, NotifyError};
-pub use udp::{UdpOptions, DEFAULT_BATCH, MAX_BATCH};
+pub(crate) use udp::{UdpOptions, MAX_BATCH};
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -22,10 +22,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::net::{TcpListener, UdpSocket};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::watch;
 use tokio::task::JoinSet;
 
-use crate::resync::{ResyncRequest, Transport};
+use crate::config::TcpOptions;
+use crate::resync::Transport;
 use crate::sip::{Counters, Disposition, EndpointConfig, Handled};
 
 #[cfg(doc)]
@@ -33,32 +34,13 @@ use crate::sip::Endpoint;
 
 /// The endpoints of a set of listeners, shared with whoever reads their counters or changes
 /// their settings.
-pub type SharedEndpoint = Arc<Endpoints>;
+pub(crate) type SharedEndpoint = Arc<Endpoints>;
+
+/// Where accepted resync requests go: shared by every listener task and UDP worker.
+pub(crate) type Sink = Arc<dyn crate::resync::ResyncSink>;
 
 /// How often, at most, a summary of refused, rate-limited and dropped input is logged.
-pub const SUMMARY_INTERVAL: Duration = Duration::from_secs(60);
-
-/// Bounds on TCP connections.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct TcpOptions {
-    /// Most connections open at once; further ones are accepted and closed at once.
-    pub max_connections: usize,
-    /// A connection with nothing buffered is closed after this long without data.
-    pub idle_timeout: Duration,
-    /// A message must be complete this long after its first byte arrived, or the
-    /// connection is closed.
-    pub message_deadline: Duration,
-}
-
-impl Default for TcpOptions {
-    fn default() -> Self {
-        TcpOptions {
-            max_connections: 256,
-            idle_timeout: Duration::from_secs(120),
-            message_deadline: Duration::from_secs(10),
-        }
-    }
-}
+pub(crate) const SUMMARY_INTERVAL: Duration = Duration::from_secs(60);
 
 /// Errors of the listeners.
 #[derive(Debug, thiserror::Error)]
@@ -83,7 +65,7 @@ pub enum TransportError {
 
 /// Bound but not yet serving listeners.
 #[derive(Debug)]
-pub struct Listeners {
+pub(crate) struct Listeners {
     /// Every UDP worker's socket, grouped by address.
     udp: Vec<UdpSocket>,
     tcp: Vec<TcpListener>,
@@ -116,14 +98,8 @@ fn bind_error(transport: Transport, addr: SocketAddr, source: std::io::Error) ->
 }
 
 impl Listeners {
-    /// Binds every address, with the default UDP options (one worker per core, batched
-    /// I/O). Port 0 picks a free port; see [`Listeners::local_addrs`].
-    pub async fn bind(udp: &[SocketAddr], tcp: &[SocketAddr]) -> Result<Listeners, TransportError> {
-        Listeners::bind_with(udp, tcp, UdpOptions::default()).await
-    }
-
     /// Binds every address: [`UdpOptions::worker_count`] sockets for each UDP address.
-    pub async fn bind_with(
+    pub(crate) async fn bind_with(
         udp: &[SocketAddr],
         tcp: &[SocketAddr],
         options: UdpOptions,
@@ -153,7 +129,7 @@ impl Listeners {
 
     /// The bound addresses, in the order given to [`Listeners::bind`], UDP first (each
     /// once, whatever the number of workers).
-    pub fn local_addrs(&self) -> Vec<(Transport, SocketAddr)> {
+    pub(crate) fn local_addrs(&self) -> Vec<(Transport, SocketAddr)> {
         let mut udp: Vec<(Transport, SocketAddr)> = Vec::new();
         for a in self.udp.iter().filter_map(|s| s.local_addr().ok()) {
             if !udp.iter().any(|(_, b)| *b == a) {
@@ -169,24 +145,18 @@ impl Listeners {
         udp.chain(tcp).collect()
     }
 
-    /// Number of UDP sockets (workers over all UDP addresses).
-    pub fn udp_sockets(&self) -> usize {
-        self.udp.len()
-    }
-
     /// The endpoints these listeners serve with: one per UDP socket, one for TCP, all with
     /// `config` and one global budget.
-    pub fn endpoints(&self, config: EndpointConfig) -> SharedEndpoint {
+    pub(crate) fn endpoints(&self, config: EndpointConfig) -> SharedEndpoint {
         Arc::new(Endpoints::new(config, self.udp.len()))
     }
 
     /// Serves until `shutdown` completes, with `endpoint` from [`Listeners::endpoints`].
-    /// Accepted resync requests go to `sink`; when the channel is full the request is
-    /// dropped and counted, because a run is already pending.
-    pub async fn serve<F>(
+    /// Accepted resync requests go to `sink`, on the thread that received them.
+    pub(crate) async fn serve<F>(
         self,
         endpoint: SharedEndpoint,
-        sink: mpsc::Sender<ResyncRequest>,
+        sink: Sink,
         tcp: TcpOptions,
         shutdown: F,
     ) where
@@ -232,11 +202,7 @@ impl Listeners {
 
 /// Once a second: keeps the transaction table tidy between messages, and releases a resync
 /// request held back by a trigger limit once the limit allows it.
-async fn tick(
-    endpoint: SharedEndpoint,
-    sink: mpsc::Sender<ResyncRequest>,
-    mut stop: watch::Receiver<bool>,
-) {
+async fn tick(endpoint: SharedEndpoint, sink: Sink, mut stop: watch::Receiver<bool>) {
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     loop {
         tokio::select! {
@@ -244,7 +210,7 @@ async fn tick(
                 let now = tokio::time::Instant::now().into_std();
                 for req in endpoint.tick(now) {
                     tracing::info!(source = %req.source, transport = %req.transport, "releasing the resync held back by the trigger rate limit");
-                    forward(req, &sink);
+                    sink.resync(req);
                 }
             }
             _ = stop.changed() => return,
@@ -254,7 +220,7 @@ async fn tick(
 
 /// What a periodic summary reports: the counts since the previous snapshot, when any of
 /// them points at unwanted input ([`Counters::unwanted`]); `None` on a quiet network.
-pub fn summary_since(previous: &Counters, current: &Counters) -> Option<Counters> {
+pub(crate) fn summary_since(previous: &Counters, current: &Counters) -> Option<Counters> {
     let delta = current.since(previous);
     (delta.unwanted() > 0).then_some(delta)
 }
@@ -270,17 +236,11 @@ async fn summarize(endpoint: SharedEndpoint, interval: Duration, mut stop: watch
             _ = tick.tick() => {
                 let current = endpoint.counters();
                 if let Some(d) = summary_since(&previous, &current) {
-                    tracing::warn!(
+                    log_counters!(
+                        WARN,
+                        "sip_resync::transport",
+                        d,
                         interval_secs = interval.as_secs(),
-                        received = d.received,
-                        refused_source = d.refused_source,
-                        rate_limited_requests = d.rate_limited_requests,
-                        rate_limited_triggers = d.rate_limited_triggers,
-                        dropped = d.dropped(),
-                        stream_errors = d.stream_errors,
-                        rate_limit_evictions = d.rate_limit_evictions,
-                        auth_failures = d.auth_failures,
-                        resync_requests = d.resync_requests,
                         "unwanted input since the last summary (refused, rate-limited or dropped; counted, not logged one by one)"
                     );
                 }
@@ -292,12 +252,7 @@ async fn summarize(endpoint: SharedEndpoint, interval: Duration, mut stop: watch
 }
 
 /// Logs what deserves it and forwards the resync request; called after the reply was sent.
-pub(crate) fn after_reply(
-    handled: Handled,
-    source: SocketAddr,
-    transport: Transport,
-    sink: &mpsc::Sender<ResyncRequest>,
-) {
+pub(crate) fn after_reply(handled: Handled, source: SocketAddr, transport: Transport, sink: &Sink) {
     match &handled.disposition {
         Disposition::Dropped { reason, log: true } => {
             tracing::warn!(%source, %transport, %reason, "dropped a message (further drops from this source are counted, not logged, for a while)");
@@ -335,20 +290,7 @@ pub(crate) fn after_reply(
     }
     if let Some(req) = handled.resync {
         tracing::debug!(%source, %transport, event = %crate::sip::escape::excerpt(req.event.as_bytes()), reboot = ?req.reboot, call_id = %crate::sip::escape::excerpt(req.call_id.as_bytes()), "resync requested");
-        forward(req, sink);
-    }
-}
-
-/// Hands a resync request to the engine without waiting.
-fn forward(req: ResyncRequest, sink: &mpsc::Sender<ResyncRequest>) {
-    match sink.try_send(req) {
-        Ok(()) => {}
-        Err(mpsc::error::TrySendError::Full(_)) => {
-            tracing::debug!("resync request coalesced: the engine already has requests pending")
-        }
-        Err(mpsc::error::TrySendError::Closed(_)) => {
-            tracing::warn!("resync request lost: the engine has stopped")
-        }
+        sink.resync(req);
     }
 }
 

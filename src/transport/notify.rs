@@ -7,8 +7,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpStream, UdpSocket};
 use tokio::time::{timeout_at, Instant};
 
-use crate::client::{FinalResponse, NotifyClient};
 use crate::resync::Transport;
+use crate::sip::client::{FinalResponse, NotifyClient};
 use crate::sip::{Limits, StreamFramer, StreamItem};
 
 /// Why no final response was obtained.

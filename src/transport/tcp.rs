@@ -11,18 +11,19 @@ use std::sync::Arc;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{mpsc, watch, Semaphore};
+use tokio::sync::{watch, Semaphore};
 use tokio::task::JoinSet;
 use tokio::time::{timeout_at, Instant};
 
-use super::{after_reply, SharedEndpoint, TcpOptions};
-use crate::resync::{ResyncRequest, Transport};
+use super::{after_reply, SharedEndpoint, Sink};
+use crate::config::TcpOptions;
+use crate::resync::Transport;
 use crate::sip::{Admission, StreamFramer, StreamItem, PONG};
 
 pub(super) async fn serve(
     listener: TcpListener,
     endpoint: SharedEndpoint,
-    sink: mpsc::Sender<ResyncRequest>,
+    sink: Sink,
     opts: TcpOptions,
     mut stop: watch::Receiver<bool>,
 ) {
@@ -68,7 +69,7 @@ async fn connection(
     mut stream: TcpStream,
     peer: SocketAddr,
     endpoint: SharedEndpoint,
-    sink: mpsc::Sender<ResyncRequest>,
+    sink: Sink,
     opts: TcpOptions,
     mut stop: watch::Receiver<bool>,
 ) {

@@ -15,11 +15,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use tokio::net::UdpSocket;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::watch;
 
-use super::after_reply;
 use super::endpoints::lock;
-use crate::resync::{ResyncRequest, Transport};
+use super::{after_reply, Sink};
+use crate::resync::Transport;
 use crate::sip::{Endpoint, Handled};
 
 /// Largest UDP payload (65,535 minus the IP and UDP headers is less; this is a safe bound).
@@ -27,7 +27,7 @@ const DATAGRAM_BUFFER: usize = 65_536;
 
 /// How the UDP listeners are run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct UdpOptions {
+pub(crate) struct UdpOptions {
     /// Workers (sockets) per UDP address; 0 means one per core.
     pub workers: usize,
     /// Datagrams received and answered per system call; 1 selects the plain path (one
@@ -38,10 +38,10 @@ pub struct UdpOptions {
 
 /// Datagrams per `recvmmsg` by default. Each slot is a 64 KiB buffer, of which the kernel
 /// touches only what a datagram fills.
-pub const DEFAULT_BATCH: usize = 32;
+pub(crate) const DEFAULT_BATCH: usize = 32;
 
 /// The most [`UdpOptions::batch`] may be.
-pub const MAX_BATCH: usize = 64;
+pub(crate) const MAX_BATCH: usize = 64;
 
 impl Default for UdpOptions {
     fn default() -> Self {
@@ -54,7 +54,7 @@ impl Default for UdpOptions {
 
 impl UdpOptions {
     /// The number of workers per address: `workers`, or one per core when 0.
-    pub fn worker_count(&self) -> usize {
+    pub(crate) fn worker_count(&self) -> usize {
         match self.workers {
             0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
             n => n,
@@ -136,7 +136,7 @@ pub(super) fn spawn(
     tasks: &mut tokio::task::JoinSet<()>,
     socket: UdpSocket,
     endpoint: Arc<Mutex<Endpoint>>,
-    sink: mpsc::Sender<ResyncRequest>,
+    sink: Sink,
     batch: usize,
     stop: watch::Receiver<bool>,
     halt: Arc<AtomicBool>,
@@ -173,7 +173,7 @@ pub(super) fn spawn(
 async fn plain(
     socket: UdpSocket,
     endpoint: Arc<Mutex<Endpoint>>,
-    sink: mpsc::Sender<ResyncRequest>,
+    sink: Sink,
     mut stop: watch::Receiver<bool>,
 ) {
     let mut buf = vec![0u8; DATAGRAM_BUFFER];
@@ -220,10 +220,9 @@ mod batched {
         recvmmsg, sendmmsg, ControlMessage, MsgFlags, MultiHeaders, SockaddrStorage,
     };
     use smallvec::SmallVec;
-    use tokio::sync::mpsc;
 
-    use super::{after_reply, lock, Handled, DATAGRAM_BUFFER, MAX_BATCH, STOP_POLL};
-    use crate::resync::{ResyncRequest, Transport};
+    use super::{after_reply, lock, Handled, Sink, DATAGRAM_BUFFER, MAX_BATCH, STOP_POLL};
+    use crate::resync::Transport;
     use crate::sip::Endpoint;
 
     fn std_addr(a: &SockaddrStorage) -> Option<SocketAddr> {
@@ -241,7 +240,7 @@ mod batched {
     pub(super) fn serve(
         socket: std::net::UdpSocket,
         endpoint: Arc<Mutex<Endpoint>>,
-        sink: mpsc::Sender<ResyncRequest>,
+        sink: Sink,
         batch: usize,
         halt: Arc<AtomicBool>,
     ) {

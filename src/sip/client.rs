@@ -15,11 +15,9 @@ use crate::sip::headers::{self, Name};
 use crate::sip::Limits;
 
 /// RFC 3261 T1.
-pub const T1: Duration = Duration::from_millis(500);
+pub(crate) const T1: Duration = Duration::from_millis(500);
 /// RFC 3261 T2.
-pub const T2: Duration = Duration::from_secs(4);
-/// RFC 3261 Timer F: a non-INVITE client transaction gives up after 64·T1.
-pub const TIMER_F: Duration = Duration::from_secs(32);
+pub(crate) const T2: Duration = Duration::from_secs(4);
 
 /// The final outcome of a NOTIFY.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -32,7 +30,7 @@ pub struct FinalResponse {
 
 /// One NOTIFY transaction.
 #[derive(Debug, Clone)]
-pub struct NotifyClient {
+pub(crate) struct NotifyClient {
     request: Vec<u8>,
     call_id: String,
     branch: String,
@@ -71,7 +69,7 @@ impl NotifyClient {
     ///
     /// The request is modelled with `rsip` (a typed Request-URI, Via, CSeq, From and To) and
     /// serialised from that model: the bytes sent are what `rsip` wrote.
-    pub fn new(
+    pub(crate) fn new(
         transport: Transport,
         local: SocketAddr,
         event: &str,
@@ -161,13 +159,13 @@ impl NotifyClient {
     }
 
     /// The request bytes (sent again unchanged for each retransmission).
-    pub fn request(&self) -> &[u8] {
+    pub(crate) fn request(&self) -> &[u8] {
         &self.request
     }
 
     /// The interval before retransmission number `n` (0-based) over UDP: T1, 2·T1, … capped
     /// at T2. After a provisional response the interval is T2 (RFC 3261 §17.1.2.2).
-    pub fn retransmit_interval(n: u32, provisional_seen: bool) -> Duration {
+    pub(crate) fn retransmit_interval(n: u32, provisional_seen: bool) -> Duration {
         if provisional_seen {
             return T2;
         }
@@ -176,7 +174,7 @@ impl NotifyClient {
 
     /// Judges received bytes: `Some(Ok(final))` for a final response to this request,
     /// `Some(Err(code))` for a provisional one, `None` for anything else (ignored).
-    pub fn on_response(&self, bytes: &[u8]) -> Option<Result<FinalResponse, u16>> {
+    pub(crate) fn on_response(&self, bytes: &[u8]) -> Option<Result<FinalResponse, u16>> {
         let limits = Limits::default();
         let head_end = crate::sip::message::split_head(bytes).map_or(bytes.len(), |(h, _)| h);
         let head = &bytes[..head_end];

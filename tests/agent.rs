@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use sip_resync::config::{self, Settings};
 use sip_resync::engine::{Cause, ClockValidity, Outcome, RunResult};
-use sip_resync::transport::send_notify;
+use sip_resync::send_notify;
 use sip_resync::{Agent, AgentHandle, AgentOptions, Transport};
 use tokio::sync::broadcast;
 

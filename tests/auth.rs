@@ -12,8 +12,8 @@ use std::os::unix::process::CommandExt as _;
 use std::path::Path;
 use std::time::Duration;
 
+use sip_resync::config::{AuthConfig, Credential};
 use sip_resync::sip::digest::{authorization, parse_challenge, Algorithm};
-use sip_resync::sip::{AuthConfig, Credential};
 use support::daemon::Daemon;
 use support::http::HttpServer;
 use support::read_answers;

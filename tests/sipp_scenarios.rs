@@ -10,7 +10,7 @@ mod support;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use sip_resync::sip::RateLimits;
+use sip_resync::config::RateLimits;
 use support::server::{Signal, TestServer, TestServerOptions};
 use support::sipp::{self, SippRun, SippTransport};
 

@@ -7,7 +7,7 @@ use std::io::{Read, Write};
 use std::net::{TcpStream, UdpSocket};
 use std::time::Duration;
 
-use sip_resync::transport::TcpOptions;
+use sip_resync::config::TcpOptions;
 use support::read_answers;
 use support::server::{TestServer, TestServerOptions};
 
@@ -54,7 +54,7 @@ fn udp_retransmissions_get_identical_answers_and_one_signal() {
 /// and the counters add up over the workers.
 #[test]
 fn every_udp_path_answers_retransmissions_from_one_worker_and_counts_them_all() {
-    use sip_resync::sip::RateLimits;
+    use sip_resync::config::RateLimits;
     use sip_resync::transport::{UdpOptions, DEFAULT_BATCH};
     for (workers, batch) in [(1, 1), (3, 1), (3, DEFAULT_BATCH)] {
         let server = TestServer::start(TestServerOptions {
@@ -105,7 +105,7 @@ fn every_udp_path_answers_retransmissions_from_one_worker_and_counts_them_all() 
 /// A burst larger than a batch, from one client, all at once: every datagram is answered.
 #[test]
 fn a_burst_larger_than_a_batch_is_answered_in_full() {
-    use sip_resync::sip::RateLimits;
+    use sip_resync::config::RateLimits;
     use sip_resync::transport::UdpOptions;
     let server = TestServer::start(TestServerOptions {
         udp: UdpOptions {

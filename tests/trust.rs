@@ -11,7 +11,7 @@ use std::io::{Read, Write};
 use std::net::{IpAddr, SocketAddr, TcpStream, UdpSocket};
 use std::time::{Duration, Instant};
 
-use sip_resync::sip::{RateLimits, RefusedAction};
+use sip_resync::config::{RateLimits, RefusedAction};
 use support::daemon::Daemon;
 use support::read_answers;
 use support::server::{TestServer, TestServerOptions};

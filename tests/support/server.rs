@@ -5,12 +5,10 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use sip_resync::sip::{
-    Allowlist, AuthConfig, Counters, EndpointConfig, EventMatch, EventMatcher, RateLimits,
-    RefusedAction,
+use sip_resync::config::{
+    self, Allowlist, AuthConfig, EventMatch, RateLimits, RefusedAction, TcpOptions,
 };
-use sip_resync::transport::{Listeners, SharedEndpoint, TcpOptions, UdpOptions};
-use sip_resync::{ResyncRequest, Transport};
+use sip_resync::{Agent, AgentHandle, AgentOptions, Counters, ResyncRequest, Transport};
 
 /// Options for [`TestServer::start`].
 #[derive(Debug, Clone)]
@@ -31,8 +29,8 @@ pub struct TestServerOptions {
     pub bind: IpAddr,
     /// The digest challenge (off by default).
     pub auth: AuthConfig,
-    /// UDP workers and batching (the library's defaults unless a test says otherwise).
-    pub udp: UdpOptions,
+    /// `[sip] udp_workers` (0, the default, is one per core).
+    pub udp_workers: usize,
 }
 
 impl Default for TestServerOptions {
@@ -46,7 +44,7 @@ impl Default for TestServerOptions {
             rate_limits: RateLimits::default(),
             bind: IpAddr::from([127, 0, 0, 1]),
             auth: AuthConfig::default(),
-            udp: UdpOptions::default(),
+            udp_workers: 0,
         }
     }
 }
@@ -62,41 +60,51 @@ pub struct Signal {
     pub transport: &'static str,
 }
 
-/// The running server; dropping it shuts the listeners down.
+/// The running agent, without provisioning files, its resync requests collected by a
+/// [`sip_resync::ResyncSink`]; dropping it stops the agent.
 pub struct TestServer {
     udp: SocketAddr,
     tcp: SocketAddr,
-    endpoint: SharedEndpoint,
+    handle: AgentHandle,
     signals: Arc<Mutex<Vec<ResyncRequest>>>,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
 impl TestServer {
-    /// Binds UDP and TCP on port 0 of `opts.bind` (127.0.0.1 by default) and serves in a
-    /// background thread.
+    /// Starts an [`Agent`] listening on UDP and TCP port 0 of `opts.bind` (127.0.0.1 by
+    /// default) in a background thread.
     pub fn start(opts: TestServerOptions) -> TestServer {
-        let mode = if opts.strict_events {
+        let mut settings =
+            config::from_bytes(b"", "test-server.toml".as_ref()).expect("empty TOML is valid");
+        let any = |t: &str| {
+            format!("{t}:{}", SocketAddr::new(opts.bind, 0))
+                .parse()
+                .unwrap()
+        };
+        let sip = &mut settings.sip;
+        sip.listen = vec![any("udp"), any("tcp")];
+        sip.events = opts.events.clone();
+        sip.event_match = if opts.strict_events {
             EventMatch::Strict
         } else {
             EventMatch::CaseInsensitive
         };
-        let allow = opts
-            .allow
-            .iter()
-            .map(|a| a.parse().unwrap_or_else(|e| panic!("allow entry {a}: {e}")));
-        let config = EndpointConfig {
-            events: EventMatcher::new(&opts.events, mode),
-            allow: Allowlist::new(allow),
-            refused: opts.refused,
-            rate_limits: opts.rate_limits,
-            auth: opts.auth.clone(),
-            ..EndpointConfig::default()
-        };
+        sip.tcp = opts.tcp;
+        sip.allow = Allowlist::new(
+            opts.allow
+                .iter()
+                .map(|a| a.parse().unwrap_or_else(|e| panic!("allow entry {a}: {e}"))),
+        );
+        sip.refused = opts.refused;
+        sip.limits = opts.rate_limits;
+        sip.auth = opts.auth.clone();
+        sip.udp_workers = opts.udp_workers;
         let signals = Arc::new(Mutex::new(Vec::new()));
-        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-        let (addr_tx, addr_rx) = std::sync::mpsc::channel();
-        let sig = signals.clone();
+        let sink = {
+            let signals = signals.clone();
+            move |req: ResyncRequest| signals.lock().unwrap().push(req)
+        };
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel();
         let thread = std::thread::spawn(move || {
             let rt = tokio::runtime::Builder::new_multi_thread()
                 .worker_threads(2)
@@ -104,36 +112,24 @@ impl TestServer {
                 .build()
                 .expect("runtime");
             rt.block_on(async move {
-                let localhost = SocketAddr::new(opts.bind, 0);
-                let listeners = Listeners::bind_with(&[localhost], &[localhost], opts.udp)
+                let agent = Agent::start(AgentOptions::new(settings).resync_sink(sink))
                     .await
-                    .expect("bind on loopback");
-                let ep = listeners.endpoints(config);
-                addr_tx.send((listeners.local_addrs(), ep.clone())).unwrap();
-                let (tx, mut rx) = tokio::sync::mpsc::channel(1024);
-                let collector = tokio::spawn(async move {
-                    while let Some(req) = rx.recv().await {
-                        sig.lock().unwrap().push(req);
-                    }
-                });
-                listeners
-                    .serve(ep, tx, opts.tcp, async {
-                        let _ = stop_rx.await;
-                    })
-                    .await;
-                let _ = collector.await;
+                    .expect("the agent starts on loopback");
+                ready_tx
+                    .send((agent.local_addrs(), agent.handle()))
+                    .unwrap();
+                agent.run(std::future::pending()).await;
             });
         });
-        let (addrs, endpoint) = addr_rx
+        let (addrs, handle) = ready_rx
             .recv_timeout(Duration::from_secs(10))
             .expect("listeners bound");
         let find = |t: Transport| addrs.iter().find(|(tr, _)| *tr == t).unwrap().1;
         TestServer {
             udp: find(Transport::Udp),
             tcp: find(Transport::Tcp),
-            endpoint,
+            handle,
             signals,
-            stop: Some(stop_tx),
             thread: Some(thread),
         }
     }
@@ -183,15 +179,18 @@ impl TestServer {
 
     /// The counters of the endpoints (every UDP worker's and the TCP one) together.
     pub fn counters(&self) -> Counters {
-        self.endpoint.counters()
+        self.handle.status().counters
+    }
+
+    /// The agent's handle.
+    pub fn handle(&self) -> &AgentHandle {
+        &self.handle
     }
 }
 
 impl Drop for TestServer {
     fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
+        self.handle.shutdown();
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }

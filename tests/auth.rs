@@ -12,8 +12,8 @@ use std::os::unix::process::CommandExt as _;
 use std::path::Path;
 use std::time::Duration;
 
+use sip_resync::config::Algorithm;
 use sip_resync::config::{AuthConfig, Credential};
-use sip_resync::sip::digest::{authorization, parse_challenge, Algorithm};
 use support::daemon::Daemon;
 use support::http::HttpServer;
 use support::read_answers;
@@ -218,17 +218,51 @@ fn challenges(reply: &str) -> Vec<(String, String, Algorithm)> {
         .collect()
 }
 
+/// The `realm`, `nonce` and `algorithm` of a `WWW-Authenticate: Digest …` value, read here
+/// independently of the library's own parser.
+fn parse_challenge(value: &str) -> Option<(String, String, Algorithm)> {
+    let rest = value.strip_prefix("Digest ")?;
+    let param = |name: &str| {
+        rest.split(',').map(str::trim).find_map(|p| {
+            let (k, v) = p.split_once('=')?;
+            (k.trim().eq_ignore_ascii_case(name)).then(|| v.trim().trim_matches('"').to_string())
+        })
+    };
+    let algorithm = match param("algorithm").as_deref() {
+        None | Some("MD5") => Algorithm::Md5,
+        Some("SHA-256") => Algorithm::Sha256,
+        Some(_) => return None,
+    };
+    Some((param("realm")?, param("nonce")?, algorithm))
+}
+
+/// RFC 7616 §3.4.1 `response` with `qop=auth`, computed here independently of the library.
+fn digest_hex(alg: Algorithm, text: &str) -> String {
+    use sha2::Digest;
+    let bytes: Vec<u8> = match alg {
+        Algorithm::Md5 => md5::Md5::digest(text.as_bytes()).to_vec(),
+        Algorithm::Sha256 => sha2::Sha256::digest(text.as_bytes()).to_vec(),
+    };
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
 fn answer(nonce: &str, alg: Algorithm, nc: u32) -> String {
-    authorization(
-        alg,
-        "auth-1001",
-        "s3cret",
-        "sip-resync",
-        nonce,
-        "NOTIFY",
-        URI,
-        nc,
-        "cafe01",
+    answer_with(nonce, alg, nc, "s3cret")
+}
+
+fn answer_with(nonce: &str, alg: Algorithm, nc: u32, password: &str) -> String {
+    let (user, realm, cnonce) = ("auth-1001", "sip-resync", "cafe01");
+    let nc = format!("{nc:08x}");
+    let ha1 = digest_hex(alg, &format!("{user}:{realm}:{password}"));
+    let ha2 = digest_hex(alg, &format!("NOTIFY:{URI}"));
+    let response = digest_hex(alg, &format!("{ha1}:{nonce}:{nc}:{cnonce}:auth:{ha2}"));
+    let name = match alg {
+        Algorithm::Md5 => "MD5",
+        Algorithm::Sha256 => "SHA-256",
+    };
+    format!(
+        "Digest username=\"{user}\", realm=\"{realm}\", nonce=\"{nonce}\", uri=\"{URI}\", \
+         response=\"{response}\", algorithm={name}, cnonce=\"{cnonce}\", qop=auth, nc={nc}"
     )
 }
 
@@ -267,17 +301,7 @@ fn sha256_is_offered_first_and_verifies_over_udp() {
     let fourth = udp_exchange(&sock, server.udp_addr(), &notify("c", 4, Some(&next)));
     assert!(fourth.starts_with("SIP/2.0 200 OK\r\n"), "{fourth}");
     // A wrong password over SHA-256.
-    let forged = authorization(
-        Algorithm::Sha256,
-        "auth-1001",
-        "guess",
-        "sip-resync",
-        nonce,
-        "NOTIFY",
-        URI,
-        3,
-        "cafe01",
-    );
+    let forged = answer_with(nonce, Algorithm::Sha256, 3, "guess");
     let fifth = udp_exchange(&sock, server.udp_addr(), &notify("d", 5, Some(&forged)));
     assert!(fifth.starts_with("SIP/2.0 401 Unauthorized\r\n"), "{fifth}");
     assert!(!fifth.contains("stale=true"));

@@ -26,7 +26,7 @@ const LOG_TARGET: &str = "sip_resync";
 /// What an [`Agent`] is built from: the settings, and what the command line may override.
 ///
 /// ```
-/// use sip_resync::agent::AgentOptions;
+/// use sip_resync::AgentOptions;
 /// use sip_resync::engine::ClockValidity;
 ///
 /// let settings = sip_resync::config::from_bytes(
@@ -173,9 +173,9 @@ pub enum AgentError {
 /// engine.
 ///
 /// ```no_run
-/// use sip_resync::agent::{Agent, AgentOptions};
+/// use sip_resync::{Agent, AgentOptions};
 ///
-/// # async fn demo() -> Result<(), sip_resync::agent::AgentError> {
+/// # async fn demo() -> Result<(), sip_resync::AgentError> {
 /// let agent = Agent::start(AgentOptions::load("fixtures/demo.toml")?).await?;
 /// let handle = agent.handle();
 /// let mut outcomes = handle.subscribe();

@@ -53,7 +53,7 @@ pub enum Verdict {
 ///
 /// ```
 /// use std::time::Instant;
-/// use sip_resync::agent::{Embedded, Verdict};
+/// use sip_resync::{Embedded, Verdict};
 /// use sip_resync::Transport;
 ///
 /// let settings = sip_resync::config::from_bytes(

@@ -9,11 +9,11 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use sip_resync::config;
-use sip_resync::engine::set::{self, CURRENT};
 use sip_resync::engine::{
     Cause, ClockValidity, Engine, EngineConfig, EngineHandle, Outcome, RunResult,
 };
 use support::http::{Fault, HttpServer};
+use support::state::{sha256_hex, CURRENT, MANIFEST};
 use tokio::sync::broadcast;
 
 const MAGIC: &str = "# Panasonic SIP Phone Standard Format File #\r\n";
@@ -141,7 +141,7 @@ async fn first_fetch_then_304_then_only_the_changed_file() {
         assert!(s.header("if-modified-since").is_some());
     }
 
-    let old = set::digest(&agent.applied("product.cfg"));
+    let old = sha256_hex(&agent.applied("product.cfg"));
     let new_product = panasonic("A=\"2\"\r\n");
     server.put("product.cfg", new_product.clone());
     let third = agent.run(manual()).await;
@@ -153,7 +153,7 @@ async fn first_fetch_then_304_then_only_the_changed_file() {
     assert_eq!(files[0].old_digest.as_deref(), Some(old.as_str()));
     assert_eq!(
         files[0].new_digest.as_deref(),
-        Some(set::digest(new_product.as_bytes()).as_str())
+        Some(sha256_hex(new_product.as_bytes()).as_str())
     );
     assert_eq!(agent.applied("product.cfg"), new_product.as_bytes());
     assert_eq!(third.run, 3);
@@ -411,7 +411,7 @@ async fn credentials_authenticate_and_never_appear_in_outcomes() {
         "RFC 7617 Basic credentials of phone:s3cret-pw"
     );
     let manifest =
-        std::fs::read_to_string(agent.state.path().join(CURRENT).join(set::MANIFEST)).unwrap();
+        std::fs::read_to_string(agent.state.path().join(CURRENT).join(MANIFEST)).unwrap();
     assert!(!manifest.contains("s3cret"), "{manifest}");
     agent.stop().await;
 

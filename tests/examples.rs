@@ -9,9 +9,6 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use sip_resync::client::NotifyClient;
-use sip_resync::Transport;
-
 /// Builds the example with the profile of this test (a no-op when it is current; `cargo
 /// test --test examples` does not build examples by itself) and returns its path.
 fn example(name: &str) -> PathBuf {
@@ -156,17 +153,14 @@ fn host_stack_answers_our_notify_and_leaves_everything_else_to_the_host() {
         buf[..n].to_vec()
     };
 
-    // 1. A check-sync NOTIFY, as `sip-resync notify` sends it: sip-resync's.
-    let client =
-        NotifyClient::new(Transport::Udp, me, "check-sync;reboot=true", &uri).expect("a SIP URI");
-    let first = exchange(client.request());
-    let fin = client
-        .on_response(&first)
-        .expect("a response to this NOTIFY")
-        .expect("a final response");
-    assert_eq!(fin.status_line, "SIP/2.0 200 OK");
+    // 1. A check-sync NOTIFY, out of dialog: sip-resync's.
+    let notify = request("NOTIFY", &uri, me, "Event: check-sync;reboot=true\r\n");
+    let first = exchange(&notify);
+    let text = String::from_utf8_lossy(&first);
+    assert!(text.starts_with("SIP/2.0 200 OK\r\n"), "{text}");
+    assert!(text.contains("CSeq: 1 NOTIFY\r\n"), "{text}");
     // 2. Its retransmission: still sip-resync's, the same bytes, no second resync.
-    assert_eq!(exchange(client.request()), first);
+    assert_eq!(exchange(&notify), first);
     // 3. OPTIONS: the host answers it itself.
     let options = String::from_utf8(exchange(&request("OPTIONS", &uri, me, ""))).unwrap();
     assert!(options.starts_with("SIP/2.0 200 OK\r\n"), "{options}");

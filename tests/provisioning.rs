@@ -9,7 +9,6 @@ use std::net::UdpSocket;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use sip_resync::engine::set;
 use support::daemon::Daemon;
 use support::http::{Fault, HttpServer};
 use support::sipp::{run_scenario, SippTransport};
@@ -388,7 +387,7 @@ fn version(tag: &str, i: usize) -> Vec<u8> {
 /// set is mixed or partial; and whether an unfinished new set was lying next to it.
 /// The highest set number on disk (sets are numbered upwards).
 fn newest_set(state: &Path) -> u64 {
-    std::fs::read_dir(state.join(set::SETS))
+    std::fs::read_dir(state.join(support::state::SETS))
         .map(|d| {
             d.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u64>().ok())
                 .max()
@@ -398,24 +397,26 @@ fn newest_set(state: &Path) -> u64 {
 }
 
 fn inspect(state: &Path, names: &[String]) -> (Option<String>, bool) {
-    let (current, mismatched) = set::load_current(state, 1 << 20).expect("state is readable");
+    let current = support::state::current_set(state);
+    let mismatched = current.as_ref().map(|(_, m)| m.clone()).unwrap_or_default();
     assert!(
         mismatched.is_empty(),
         "files differ from the manifest: {mismatched:?}"
     );
-    let partial = std::fs::read_dir(state.join(set::SETS))
+    let partial = std::fs::read_dir(state.join(support::state::SETS))
         .map(|d| d.count() > 1)
         .unwrap_or(false);
     let Some(current) = current else {
         return (None, partial);
     };
-    let listed: Vec<&String> = current.manifest.files.keys().collect();
+    let (contents, _) = current;
+    let listed: Vec<&String> = contents.keys().collect();
     let mut sorted: Vec<&String> = names.iter().collect();
     sorted.sort();
     assert_eq!(listed, sorted, "the set has every file");
     let mut tags = std::collections::BTreeSet::new();
     for (i, name) in names.iter().enumerate() {
-        let bytes = &current.contents[name];
+        let bytes = &contents[name];
         let tag = if *bytes == version("A", i) {
             "A"
         } else if *bytes == version("B", i) {

@@ -47,18 +47,17 @@ fn udp_retransmissions_get_identical_answers_and_one_signal() {
     assert_eq!(server.counters().retransmissions, 4);
 }
 
-/// The same exchange over each UDP path: the plain one (one call per datagram, what a
-/// platform without `recvmmsg` uses) with one and with three workers, and the batched one
-/// with three workers. Many clients, each with its own port: the kernel spreads them over
-/// the workers; every retransmission still reaches the worker that holds its transaction,
-/// and the counters add up over the workers.
+/// Several UDP workers (each its own socket on the same port) with the default batching:
+/// many clients, each with its own port, spread over the workers by the kernel; every
+/// retransmission still reaches the worker that holds its transaction, and the counters add
+/// up over the workers. The plain, one-datagram-per-call path is tested inside the crate
+/// (`transport::tests`), where the batch size can be set.
 #[test]
-fn every_udp_path_answers_retransmissions_from_one_worker_and_counts_them_all() {
+fn udp_workers_answer_retransmissions_from_one_worker_and_count_them_all() {
     use sip_resync::config::RateLimits;
-    use sip_resync::transport::{UdpOptions, DEFAULT_BATCH};
-    for (workers, batch) in [(1, 1), (3, 1), (3, DEFAULT_BATCH)] {
+    for workers in [1, 3] {
         let server = TestServer::start(TestServerOptions {
-            udp: UdpOptions { workers, batch },
+            udp_workers: workers,
             rate_limits: RateLimits::unlimited(),
             ..TestServerOptions::default()
         });
@@ -70,7 +69,7 @@ fn every_udp_path_answers_retransmissions_from_one_worker_and_counts_them_all() 
             })
             .collect();
         for (i, sock) in clients.iter().enumerate() {
-            let msg = notify(&format!("z9hG4bKw{workers}b{batch}c{i}"), 1);
+            let msg = notify(&format!("z9hG4bKw{workers}c{i}"), 1);
             let mut replies = Vec::new();
             for _ in 0..3 {
                 sock.send_to(&msg, server.udp_addr()).unwrap();
@@ -89,7 +88,7 @@ fn every_udp_path_answers_retransmissions_from_one_worker_and_counts_them_all() 
         assert_eq!(
             server.wait_for_signals(12, Duration::from_secs(2)).len(),
             12,
-            "{workers} workers, batch {batch}"
+            "{workers} workers"
         );
         std::thread::sleep(Duration::from_millis(100));
         assert_eq!(server.signal_count(), 12, "one signal per NOTIFY");
@@ -97,38 +96,9 @@ fn every_udp_path_answers_retransmissions_from_one_worker_and_counts_them_all() 
         assert_eq!(
             (c.received, c.retransmissions, c.resync_requests),
             (36, 24, 12),
-            "{workers} workers, batch {batch}"
+            "{workers} workers"
         );
     }
-}
-
-/// A burst larger than a batch, from one client, all at once: every datagram is answered.
-#[test]
-fn a_burst_larger_than_a_batch_is_answered_in_full() {
-    use sip_resync::config::RateLimits;
-    use sip_resync::transport::UdpOptions;
-    let server = TestServer::start(TestServerOptions {
-        udp: UdpOptions {
-            workers: 1,
-            batch: 8,
-        },
-        rate_limits: RateLimits::unlimited(),
-        ..TestServerOptions::default()
-    });
-    let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
-    sock.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
-    for i in 0..50 {
-        sock.send_to(&notify(&format!("z9hG4bKburst{i}"), i), server.udp_addr())
-            .unwrap();
-    }
-    let mut buf = [0u8; 4096];
-    let mut answered = 0;
-    while answered < 50 {
-        let (n, _) = sock.recv_from(&mut buf).expect("every NOTIFY answered");
-        assert!(buf[..n].starts_with(b"SIP/2.0 200 OK\r\n"));
-        answered += 1;
-    }
-    assert_eq!(server.counters().received, 50);
 }
 
 #[test]
@@ -243,22 +213,26 @@ fn tcp_connection_cap_leaves_udp_answering() {
 
 #[test]
 fn ipv6_loopback_udp_and_tcp_with_the_notify_client() {
-    use sip_resync::sip::EndpointConfig;
-    use sip_resync::transport::{send_notify, Listeners};
+    use sip_resync::{send_notify, Agent, AgentOptions, ResyncRequest};
 
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
-        let any6: std::net::SocketAddr = "[::1]:0".parse().unwrap();
-        let listeners = Listeners::bind(&[any6], &[any6])
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let settings = sip_resync::config::from_bytes(b"", "ipv6.toml".as_ref()).unwrap();
+        let options = AgentOptions::new(settings)
+            .listen([
+                "udp:[::1]:0".parse().unwrap(),
+                "tcp:[::1]:0".parse().unwrap(),
+            ])
+            .resync_sink(move |req: ResyncRequest| {
+                let _ = tx.send(req);
+            });
+        let agent = Agent::start(options)
             .await
             .expect("IPv6 loopback is available");
-        let addrs = listeners.local_addrs();
-        let endpoint = listeners.endpoints(EndpointConfig::default());
-        let (tx, mut rx) = tokio::sync::mpsc::channel(8);
-        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-        let server = tokio::spawn(listeners.serve(endpoint, tx, TcpOptions::default(), async {
-            let _ = stop_rx.await;
-        }));
+        let addrs = agent.local_addrs();
+        let handle = agent.handle();
+        let server = tokio::spawn(agent.run(std::future::pending()));
         for (transport, addr) in addrs {
             let fin = send_notify(
                 transport,
@@ -274,7 +248,7 @@ fn ipv6_loopback_udp_and_tcp_with_the_notify_client() {
             assert_eq!(req.transport, transport);
             assert!(req.source.is_ipv6());
         }
-        let _ = stop_tx.send(());
+        handle.shutdown();
         server.await.unwrap();
     });
 }

@@ -297,6 +297,7 @@ pub(crate) fn after_reply(handled: Handled, source: SocketAddr, transport: Trans
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::resync::ResyncRequest;
     use crate::sip::Endpoint;
     use std::time::Instant;
 
@@ -320,5 +321,139 @@ mod tests {
         let d = summary_since(&quiet, &e.counters()).expect("garbage is reported");
         assert_eq!((d.dropped_garbage, d.received), (3, 3));
         assert_eq!(summary_since(&e.counters(), &e.counters()), None);
+    }
+
+    /// Listeners on 127.0.0.1 with these UDP options and no rate limits, served on a runtime
+    /// of their own; the resync requests they hand out are collected.
+    struct Loopback {
+        udp: SocketAddr,
+        endpoint: SharedEndpoint,
+        requests: Arc<std::sync::Mutex<Vec<ResyncRequest>>>,
+        stop: Option<tokio::sync::oneshot::Sender<()>>,
+        thread: Option<std::thread::JoinHandle<()>>,
+    }
+
+    impl Loopback {
+        fn start(udp: UdpOptions) -> Loopback {
+            let requests = Arc::new(std::sync::Mutex::new(Vec::new()));
+            let collected = requests.clone();
+            let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+            let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+            let thread = std::thread::spawn(move || {
+                let rt = tokio::runtime::Builder::new_multi_thread()
+                    .worker_threads(2)
+                    .enable_all()
+                    .build()
+                    .unwrap();
+                rt.block_on(async move {
+                    let local: SocketAddr = "127.0.0.1:0".parse().unwrap();
+                    let listeners = Listeners::bind_with(&[local], &[], udp).await.unwrap();
+                    let endpoint = listeners.endpoints(EndpointConfig {
+                        rate_limits: crate::sip::RateLimits::unlimited(),
+                        ..EndpointConfig::default()
+                    });
+                    ready_tx
+                        .send((listeners.local_addrs()[0].1, endpoint.clone()))
+                        .unwrap();
+                    let sink: Sink =
+                        Arc::new(move |r: ResyncRequest| collected.lock().unwrap().push(r));
+                    let tcp = TcpOptions::default();
+                    listeners
+                        .serve(endpoint, sink, tcp, async {
+                            let _ = stopped.await;
+                        })
+                        .await;
+                });
+            });
+            let (udp, endpoint) = ready_rx.recv().unwrap();
+            Loopback {
+                udp,
+                endpoint,
+                requests,
+                stop: Some(stop),
+                thread: Some(thread),
+            }
+        }
+
+        /// Waits up to 2 s for `n` requests; returns how many arrived.
+        fn wait_for(&self, n: usize) -> usize {
+            let end = Instant::now() + Duration::from_secs(2);
+            while self.requests.lock().unwrap().len() < n && Instant::now() < end {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            self.requests.lock().unwrap().len()
+        }
+    }
+
+    impl Drop for Loopback {
+        fn drop(&mut self) {
+            let _ = self.stop.take().map(|s| s.send(()));
+            let _ = self.thread.take().map(|t| t.join());
+        }
+    }
+
+    fn notify(branch: &str, cseq: u32) -> Vec<u8> {
+        format!(
+            "NOTIFY sip:1001@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5999;branch={branch}\r\nFrom: <sip:pbx@127.0.0.1>;tag=f1\r\nTo: <sip:1001@127.0.0.1>\r\nCall-ID: sock-{branch}\r\nCSeq: {cseq} NOTIFY\r\nEvent: check-sync\r\nContent-Length: 0\r\n\r\n"
+        )
+        .into_bytes()
+    }
+
+    fn client() -> std::net::UdpSocket {
+        let s = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+        s
+    }
+
+    /// The same exchange over each UDP path: the plain one (one call per datagram, what a
+    /// platform without `recvmmsg` uses) with one and with three workers, and the batched one
+    /// with three workers. Every retransmission reaches the worker that holds its transaction,
+    /// and the counters add up over the workers.
+    #[test]
+    fn every_udp_path_answers_retransmissions_from_one_worker_and_counts_them_all() {
+        for (workers, batch) in [(1, 1), (3, 1), (3, udp::DEFAULT_BATCH)] {
+            let server = Loopback::start(UdpOptions { workers, batch });
+            for i in 0..12 {
+                let sock = client();
+                let msg = notify(&format!("z9hG4bKw{workers}b{batch}c{i}"), 1);
+                let mut replies = Vec::new();
+                for _ in 0..3 {
+                    sock.send_to(&msg, server.udp).unwrap();
+                    let mut buf = [0u8; 4096];
+                    let (n, from) = sock.recv_from(&mut buf).unwrap();
+                    assert_eq!(from, server.udp, "the reply comes from the bound port");
+                    replies.push(buf[..n].to_vec());
+                }
+                assert!(replies.windows(2).all(|w| w[0] == w[1]), "client {i}");
+                assert!(replies[0].starts_with(b"SIP/2.0 200 OK\r\n"), "client {i}");
+            }
+            assert_eq!(server.wait_for(12), 12, "{workers} workers, batch {batch}");
+            let c = server.endpoint.counters();
+            assert_eq!(
+                (c.received, c.retransmissions, c.resync_requests),
+                (36, 24, 12),
+                "{workers} workers, batch {batch}"
+            );
+        }
+    }
+
+    /// A burst larger than a batch, from one client, all at once: every datagram is answered.
+    #[test]
+    fn a_burst_larger_than_a_batch_is_answered_in_full() {
+        let server = Loopback::start(UdpOptions {
+            workers: 1,
+            batch: 8,
+        });
+        let sock = client();
+        for i in 0..50 {
+            sock.send_to(&notify(&format!("z9hG4bKburst{i}"), i), server.udp)
+                .unwrap();
+        }
+        let mut buf = [0u8; 4096];
+        for _ in 0..50 {
+            let (n, _) = sock.recv_from(&mut buf).expect("every NOTIFY answered");
+            assert!(buf[..n].starts_with(b"SIP/2.0 200 OK\r\n"));
+        }
+        assert_eq!(server.endpoint.counters().received, 50);
     }
 }

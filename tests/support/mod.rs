@@ -4,6 +4,7 @@ pub mod http;
 pub mod pki;
 pub mod server;
 pub mod sipp;
+pub mod state;
 
 /// An out-of-dialog NOTIFY datagram from 127.0.0.1:5999 with `Event: {event}`; `tag` makes
 /// its Call-ID, branch and From tag unique.

@@ -256,13 +256,13 @@ impl Default for SipSettings {
 
 impl SipSettings {
     /// The event matcher these settings describe.
-    pub fn matcher(&self) -> EventMatcher {
+    pub(crate) fn matcher(&self) -> EventMatcher {
         EventMatcher::new(&self.events, self.event_match)
     }
 
     /// The endpoint settings these SIP settings describe: accepted events, allowlist, rate
     /// limits and transaction bound; everything else keeps its default.
-    pub fn endpoint_config(&self) -> crate::sip::EndpointConfig {
+    pub(crate) fn endpoint_config(&self) -> crate::sip::EndpointConfig {
         crate::sip::EndpointConfig {
             events: self.matcher(),
             max_transactions: self.max_transactions,
@@ -439,7 +439,7 @@ const PANASONIC_FILES: &[(&str, &str)] = &[
 
 /// Polling defaults used when a Panasonic file leaves a key out: no cyclic polling, a week
 /// as the cyclic interval, 30 minutes between retries, no daily time.
-pub const PANASONIC_DEFAULTS: (bool, u32, u32) = (false, 10_080, 30);
+pub(crate) const PANASONIC_DEFAULTS: (bool, u32, u32) = (false, 10_080, 30);
 
 fn from_panasonic(file: &panasonic::PanasonicFile) -> Result<Settings, ConfigError> {
     let mut settings = Settings::new(Dialect::Panasonic, &file.path);

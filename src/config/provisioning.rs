@@ -30,7 +30,7 @@ pub enum FileFormat {
 impl FileFormat {
     /// The format a file name suggests: `.cfg` is Panasonic, `.xml` is Snom, anything else
     /// is raw.
-    pub fn guess(name: &str) -> FileFormat {
+    pub(crate) fn guess(name: &str) -> FileFormat {
         let lower = name.to_ascii_lowercase();
         if lower.ends_with(".cfg") {
             FileFormat::Panasonic
@@ -96,7 +96,7 @@ impl RebootPolicy {
 
     /// Decides `reboot_requested` for a run that succeeded (`changed`: files were updated),
     /// given the NOTIFY's explicit wish if any.
-    pub fn decide(self, wish: Option<bool>, changed: bool) -> bool {
+    pub(crate) fn decide(self, wish: Option<bool>, changed: bool) -> bool {
         match (self, wish) {
             (RebootPolicy::Never, _) => false,
             (_, Some(wish)) => wish,

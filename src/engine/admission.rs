@@ -10,10 +10,10 @@ use std::time::{Duration, Instant};
 
 /// Default capacity: three runs, so an administrator's three check-syncs in a row are each
 /// fetched at once.
-pub const DEFAULT_RUN_BUDGET: u32 = 3;
+pub(crate) const DEFAULT_RUN_BUDGET: u32 = 3;
 /// Default refill: one run every 20 s, so a 10 s flood gives at most the three runs of a full
 /// budget and one follow-up after it.
-pub const DEFAULT_RUN_BUDGET_REFILL: Duration = Duration::from_secs(20);
+pub(crate) const DEFAULT_RUN_BUDGET_REFILL: Duration = Duration::from_secs(20);
 
 /// A budget of `capacity` runs, one of which comes back every `refill`.
 ///
@@ -31,7 +31,7 @@ pub const DEFAULT_RUN_BUDGET_REFILL: Duration = Duration::from_secs(20);
 /// assert!(budget.try_take(t0 + Duration::from_secs(20)));
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Admission {
+pub(crate) struct Admission {
     capacity: u32,
     refill: Duration,
     tokens: u32,
@@ -47,7 +47,7 @@ impl Default for Admission {
 
 impl Admission {
     /// A full budget of `capacity` runs (at least 1), one back every `refill`.
-    pub fn new(capacity: u32, refill: Duration) -> Admission {
+    pub(crate) fn new(capacity: u32, refill: Duration) -> Admission {
         let capacity = capacity.max(1);
         Admission {
             capacity,
@@ -57,18 +57,9 @@ impl Admission {
         }
     }
 
-    /// The capacity.
-    pub fn capacity(&self) -> u32 {
-        self.capacity
-    }
-
-    /// The refill interval; zero means no limit.
-    pub fn refill(&self) -> Duration {
-        self.refill
-    }
-
     /// Runs that may start at `now` without waiting.
-    pub fn available(&self, now: Instant) -> u32 {
+    #[cfg(test)]
+    pub(crate) fn available(&self, now: Instant) -> u32 {
         if self.refill.is_zero() {
             return self.capacity;
         }
@@ -78,7 +69,7 @@ impl Admission {
     }
 
     /// Takes a run from the budget at `now`; `false` (taking nothing) when it is empty.
-    pub fn try_take(&mut self, now: Instant) -> bool {
+    pub(crate) fn try_take(&mut self, now: Instant) -> bool {
         if self.refill.is_zero() {
             return true;
         }
@@ -95,7 +86,7 @@ impl Admission {
 
     /// When the next run may be taken, if the budget is empty; `None` when one may be taken
     /// now (as of the last [`Admission::try_take`]).
-    pub fn next_token_at(&self) -> Option<Instant> {
+    pub(crate) fn next_token_at(&self) -> Option<Instant> {
         if self.refill.is_zero() || self.tokens > 0 {
             return None;
         }

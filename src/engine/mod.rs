@@ -37,10 +37,10 @@ use tokio::sync::{broadcast, watch, Notify};
 
 use crate::config::{self, ConfigError, ParsedFile, Provisioned, Settings};
 
-pub use admission::{Admission, DEFAULT_RUN_BUDGET, DEFAULT_RUN_BUDGET_REFILL};
+pub(crate) use admission::{Admission, DEFAULT_RUN_BUDGET, DEFAULT_RUN_BUDGET_REFILL};
 pub use driver::Engine;
 pub use outcome::{Cause, Causes, FileChange, Outcome, RunResult};
-pub use planner::{Finished, Now, Planner, PlannerOptions, Run, MAX_SLEEP};
+pub(crate) use planner::{Finished, Now, Planner, PlannerOptions};
 
 /// Outcomes kept for a slow subscriber before it starts missing some.
 pub const OUTCOME_BUFFER: usize = 64;

@@ -64,7 +64,7 @@ impl Cause {
     }
 
     /// The reboot wish a NOTIFY expressed; `None` for other causes.
-    pub fn reboot_wish(&self) -> Option<bool> {
+    pub(crate) fn reboot_wish(&self) -> Option<bool> {
         match self {
             Cause::Notify { reboot, .. } => *reboot,
             _ => None,
@@ -78,7 +78,7 @@ impl Cause {
     }
 
     /// Whether a configured random delay applies before the run (start-up and NOTIFY).
-    pub fn is_spread(&self) -> bool {
+    pub(crate) fn is_spread(&self) -> bool {
         matches!(self, Cause::Startup | Cause::Notify { .. })
     }
 }
@@ -122,7 +122,7 @@ pub struct Causes {
 
 impl Causes {
     /// A run opened by `cause`.
-    pub fn new(cause: Cause) -> Causes {
+    pub(crate) fn new(cause: Cause) -> Causes {
         Causes {
             reboot_wish: cause.reboot_wish(),
             first: cause,
@@ -131,13 +131,13 @@ impl Causes {
     }
 
     /// Merges another trigger into the run.
-    pub fn merge(&mut self, cause: &Cause) {
+    pub(crate) fn merge(&mut self, cause: &Cause) {
         self.count = self.count.saturating_add(1);
         self.reboot_wish = merge_wish(self.reboot_wish, cause.reboot_wish());
     }
 
     /// Merges a whole group, its reboot wish included.
-    pub fn absorb(&mut self, other: Causes) {
+    pub(crate) fn absorb(&mut self, other: Causes) {
         self.count = self.count.saturating_add(other.count);
         self.reboot_wish = merge_wish(self.reboot_wish, other.reboot_wish);
     }

@@ -32,7 +32,7 @@ use crate::schedule::{
 
 /// Longest wait between two looks at the wall clock while a schedule depends on it, so a
 /// wall-clock step never shifts an absolute poll by more than this.
-pub const MAX_SLEEP: Duration = Duration::from_secs(30);
+pub(crate) const MAX_SLEEP: Duration = Duration::from_secs(30);
 
 /// The earliest instant a system clock is believed to be set (2025-01-01T00:00:00Z).
 const SANE_CLOCK_SECONDS: i64 = 1_735_689_600;
@@ -40,7 +40,7 @@ const SANE_CLOCK_SECONDS: i64 = 1_735_689_600;
 /// One moment on both clocks: the monotonic one (admission, spread, relative schedules) and
 /// the wall clock (daily schedules, clock validity).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Now {
+pub(crate) struct Now {
     /// Monotonic time.
     pub mono: Instant,
     /// Wall-clock time.
@@ -49,7 +49,7 @@ pub struct Now {
 
 /// A run the planner has started: perform it, then call [`Planner::run_finished`].
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Run {
+pub(crate) struct Run {
     /// Run number from 1.
     pub number: u64,
     /// The triggers it answers.
@@ -58,7 +58,7 @@ pub struct Run {
 
 /// How a run ended, as far as planning goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Finished {
+pub(crate) enum Finished {
     /// Every file was fetched and the set applied (or found unchanged).
     Success,
     /// The run failed; the server may have asked for a wait.
@@ -70,7 +70,7 @@ pub enum Finished {
 
 /// What the planner is built with, besides the schedule.
 #[derive(Debug, Clone)]
-pub struct PlannerOptions {
+pub(crate) struct PlannerOptions {
     /// Admission of runs caused by NOTIFYs and the application.
     pub admission: Admission,
     /// Largest random delay before a start-up- or NOTIFY-caused run.
@@ -99,7 +99,7 @@ struct Due {
 
 /// The planner; see the module documentation.
 #[derive(Debug, Clone)]
-pub struct Planner {
+pub(crate) struct Planner {
     admission: Admission,
     random_delay: Duration,
     seed: u64,
@@ -124,7 +124,7 @@ pub struct Planner {
 impl Planner {
     /// A planner at `now` for the schedule `settings` (in zone `tz`, with the persisted
     /// state); returns the warnings about ignored or adjusted schedule settings.
-    pub fn new(
+    pub(crate) fn new(
         now: Now,
         settings: &ScheduleSettings,
         tz: TimeZone,
@@ -158,7 +158,7 @@ impl Planner {
 
     /// Re-arms the schedule for new settings (or a new zone) at `now`: relative rules count
     /// from `now`. A pending retry and a server's `Retry-After` stay.
-    pub fn rearm(
+    pub(crate) fn rearm(
         &mut self,
         now: Now,
         settings: &ScheduleSettings,
@@ -176,13 +176,13 @@ impl Planner {
     /// Records a trigger at `now`. It joins the pending run, or opens one (after the spread
     /// delay, for start-up and NOTIFY triggers); the run starts at the next
     /// [`Planner::handle_timeout`] that admits it.
-    pub fn trigger(&mut self, now: Now, cause: Cause) {
+    pub(crate) fn trigger(&mut self, now: Now, cause: Cause) {
         self.trigger_all(now, Causes::new(cause));
     }
 
     /// Records triggers merged elsewhere (all of one kind: drawing from the budget or not,
     /// as their first says).
-    pub fn trigger_all(&mut self, now: Now, causes: Causes) {
+    pub(crate) fn trigger_all(&mut self, now: Now, causes: Causes) {
         self.last_now = now;
         let exempt = !causes.first.draws_budget();
         match &mut self.pending {
@@ -202,7 +202,7 @@ impl Planner {
     }
 
     /// Declares the wall clock valid or not (after NTP), overriding the configured rule.
-    pub fn set_clock_valid(&mut self, now: Now, valid: bool) {
+    pub(crate) fn set_clock_valid(&mut self, now: Now, valid: bool) {
         self.clock_declared = Some(valid);
         self.last_now = now;
         self.check_clock(now);
@@ -211,7 +211,7 @@ impl Planner {
     /// When [`Planner::handle_timeout`] next has work: a pending run becoming due (spread
     /// delay, budget), a timed poll or retry, or a look at a wall clock the schedule depends
     /// on. `None` when only a trigger can bring work.
-    pub fn poll_timeout(&self) -> Option<Instant> {
+    pub(crate) fn poll_timeout(&self) -> Option<Instant> {
         let mut at: Option<Instant> = None;
         let mut sooner = |t: Instant| at = Some(at.map_or(t, |a| a.min(t)));
         if let (false, Some(p)) = (self.running, &self.pending) {
@@ -240,7 +240,7 @@ impl Planner {
     /// coming due (it joins the pending run), and the start of the pending run when no run
     /// is in flight, its spread delay has passed and it is admitted. Returns the run to
     /// perform now, if any.
-    pub fn handle_timeout(&mut self, now: Now) -> Option<Run> {
+    pub(crate) fn handle_timeout(&mut self, now: Now) -> Option<Run> {
         self.last_now = now;
         self.check_clock(now);
         if let Some(due) = self.next_due.clone() {
@@ -280,7 +280,7 @@ impl Planner {
     /// failure arms the retry (the schedule's rule, or the Snom back-off of 5 min doubling to
     /// 1 h when there is no schedule of its own), never earlier than a `Retry-After`. Returns
     /// the next timed poll or retry.
-    pub fn run_finished(&mut self, now: Now, finished: Finished) -> Option<Timestamp> {
+    pub(crate) fn run_finished(&mut self, now: Now, finished: Finished) -> Option<Timestamp> {
         self.running = false;
         self.last_now = now;
         self.check_clock(now);
@@ -322,32 +322,27 @@ impl Planner {
     }
 
     /// The next timed poll or retry.
-    pub fn next_poll(&self) -> Option<Timestamp> {
+    pub(crate) fn next_poll(&self) -> Option<Timestamp> {
         self.next_due.as_ref().map(|d| d.at)
     }
 
     /// The schedule in words.
-    pub fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         self.schedule.describe()
     }
 
     /// Runs started so far.
-    pub fn runs(&self) -> u64 {
+    pub(crate) fn runs(&self) -> u64 {
         self.runs
     }
 
-    /// Whether a run is in flight.
-    pub fn is_running(&self) -> bool {
-        self.running
-    }
-
     /// The triggers waiting for the next run.
-    pub fn pending(&self) -> Option<&Causes> {
+    pub(crate) fn pending(&self) -> Option<&Causes> {
         self.pending.as_ref().map(|p| &p.causes)
     }
 
     /// Whether the wall clock was valid at the last call.
-    pub fn clock_valid(&self) -> bool {
+    pub(crate) fn clock_valid(&self) -> bool {
         self.valid
     }
 

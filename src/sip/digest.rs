@@ -177,13 +177,13 @@ pub enum AuthFailure {
 impl AuthFailure {
     /// True when the client proved it knows the password; the new challenge says
     /// `stale=true`.
-    pub fn stale(self) -> bool {
+    pub(crate) fn stale(self) -> bool {
         matches!(self, AuthFailure::StaleNonce | AuthFailure::Replayed)
     }
 
     /// True when credentials were presented and refused for a reason other than staleness:
     /// what a guessing or forging sender causes.
-    pub fn is_refusal(self) -> bool {
+    pub(crate) fn is_refusal(self) -> bool {
         !matches!(
             self,
             AuthFailure::Missing | AuthFailure::StaleNonce | AuthFailure::Replayed

@@ -63,7 +63,7 @@ const KNOWN_METHODS: &[&str] = &[
 
 /// Settings of the endpoint.
 #[derive(Debug, Clone)]
-pub struct EndpointConfig {
+pub(crate) struct EndpointConfig {
     /// The accepted events and how they are compared.
     pub events: EventMatcher,
     /// Bounds on received messages.

@@ -74,7 +74,7 @@ pub(crate) fn event_type(value: &str) -> &str {
 
 /// The accepted events and how to compare them.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct EventMatcher {
+pub(crate) struct EventMatcher {
     accepted: Vec<String>,
     mode: EventMatch,
     allow_events: String,
@@ -82,7 +82,7 @@ pub struct EventMatcher {
 
 impl EventMatcher {
     /// A matcher for `accepted` (each trimmed; empty entries dropped).
-    pub fn new<I, S>(accepted: I, mode: EventMatch) -> EventMatcher
+    pub(crate) fn new<I, S>(accepted: I, mode: EventMatch) -> EventMatcher
     where
         I: IntoIterator<Item = S>,
         S: AsRef<str>,
@@ -101,7 +101,7 @@ impl EventMatcher {
     }
 
     /// Does `event` (an event-type token) match one of the accepted events?
-    pub fn matches(&self, event: &str) -> bool {
+    pub(crate) fn matches(&self, event: &str) -> bool {
         let event = event.trim();
         self.accepted.iter().any(|a| match self.mode {
             EventMatch::CaseInsensitive => a.eq_ignore_ascii_case(event),
@@ -110,13 +110,8 @@ impl EventMatcher {
     }
 
     /// The value of the `Allow-Events` header: the accepted events, comma-separated.
-    pub fn allow_events(&self) -> &str {
+    pub(crate) fn allow_events(&self) -> &str {
         &self.allow_events
-    }
-
-    /// The accepted events.
-    pub fn accepted(&self) -> &[String] {
-        &self.accepted
     }
 }
 

@@ -7,7 +7,7 @@
 
 /// Limits applied by the SIP front end.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Limits {
+pub(crate) struct Limits {
     /// Largest accepted message, start line, headers and body together (bytes).
     pub max_message_bytes: usize,
     /// Largest accepted header section, start line included (bytes).

@@ -96,9 +96,9 @@ pub struct Embedded {
 }
 
 impl Embedded {
-    /// An endpoint for these SIP settings ([`SipSettings::endpoint_config`]): the accepted
-    /// events, the allowlist, the rate limits, the transaction bound. `listen` and `tcp` are
-    /// the host's business and not used.
+    /// An endpoint for these SIP settings: the accepted events, the allowlist, the rate
+    /// limits, the digest challenge, the transaction bound. `listen`, `tcp` and `udp_workers`
+    /// are the host's business and not used.
     pub fn new(sip: &SipSettings) -> Embedded {
         Embedded {
             endpoint: Endpoint::new(sip.endpoint_config()),

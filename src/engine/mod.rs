@@ -9,14 +9,14 @@
 //!                         schedule, retry) timeouts)           once)
 //! ```
 //!
-//! Who decides is sans-IO and takes `now`: the [`Planner`] (pending triggers, run admission
-//! by [`Admission`], spread delay, the schedule and its retries, clock validity) and the
+//! Who decides is sans-IO and takes `now`: the `Planner` (pending triggers, run admission
+//! by `Admission`, spread delay, the schedule and its retries, clock validity) and the
 //! settings overlay (a pure function of the local settings and the applied files, parsed once
 //! when they were fetched). The task around them (`driver.rs`) is the only code that reads a
 //! clock; it owns the HTTP client and the file system, sleeps until
-//! [`Planner::poll_timeout`] or a trigger, and performs the runs the planner starts.
+//! `Planner::poll_timeout` or a trigger, and performs the runs the planner starts.
 //!
-//! Files are applied as a set ([`set`]): the last known good set stays in place until a
+//! Files are applied as a set (`set.rs`): the last known good set stays in place until a
 //! complete, valid new set replaces it.
 
 mod admission;

@@ -132,7 +132,8 @@ pub enum Disposition {
         log: bool,
     },
     /// An accepted NOTIFY over a trigger rate limit: answered 200 without a resync request.
-    /// The latest such request is held back and released by [`Endpoint::poll_deferred`] when
+    /// The latest such request is held back and released by
+    /// [`crate::Embedded::handle_timeout`] (in the listeners: their once-a-second tick) when
     /// the budget allows, unless another resync request goes out first.
     TriggerLimited {
         /// Which limit.

@@ -1,10 +1,11 @@
-//! tokio drivers: UDP workers and TCP listeners that feed the sans-IO [`Endpoint`]s.
+//! tokio drivers: UDP workers and TCP listeners that feed the sans-IO `Endpoint`s.
 //!
 //! These are the only parts of the SIP path that touch sockets, tasks and the clock. Each UDP
-//! worker owns a socket and an endpoint ([`udp`]); the TCP connections share one endpoint
-//! ([`endpoints`]). A received datagram or framed TCP message goes to its endpoint (a short
+//! worker owns a socket and an endpoint (`udp`); the TCP connections share one endpoint
+//! (`endpoints`). A received datagram or framed TCP message goes to its endpoint (a short
 //! critical section, never held across an `.await`), the reply is sent first, and only then
-//! is the [`ResyncRequest`] forwarded to the engine through a bounded channel.
+//! is the `ResyncRequest` handed to the [`Sink`], on the same thread: no queue, no task
+//! between the listener and the engine.
 
 mod endpoints;
 mod notify;

@@ -23,6 +23,7 @@ mod admission;
 mod driver;
 pub mod fetch;
 pub mod hook;
+mod http_auth;
 pub mod outcome;
 mod planner;
 pub mod set;

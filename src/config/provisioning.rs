@@ -536,7 +536,12 @@ fn client_identity(cert_path: &Path, key_path: &Path) -> Result<Vec<u8>, Problem
     let bytes = read_small(cert_path).map_err(|m| (cert_key, m))?;
     let certs = CertificateDer::pem_slice_iter(&bytes)
         .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| (cert_key, format!("{}: not valid PEM: {e}", cert_path.display())))?;
+        .map_err(|e| {
+            (
+                cert_key,
+                format!("{}: not valid PEM: {e}", cert_path.display()),
+            )
+        })?;
     if certs.is_empty() {
         return Err((
             cert_key,

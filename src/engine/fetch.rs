@@ -237,9 +237,8 @@ impl Fetcher {
             builder = builder.tls_certs_merge(roots);
         }
         if let Some(pem) = &material.identity {
-            let identity = reqwest::Identity::from_pem(pem).map_err(|e| {
-                format!("provisioning.client_certificate: {}", describe(&e))
-            })?;
+            let identity = reqwest::Identity::from_pem(pem)
+                .map_err(|e| format!("provisioning.client_certificate: {}", describe(&e)))?;
             builder = builder.identity(identity);
         }
         Fetcher::build(
@@ -428,9 +427,7 @@ impl Fetcher {
                 "the server's certificate is not valid yet ({reason}); check this host's clock"
             ),
             E::InvalidCertificate(C::NotValidForName | C::NotValidForNameContext { .. }) => {
-                format!(
-                    "the server's certificate is not issued for the host in the URL ({reason})"
-                )
+                format!("the server's certificate is not issued for the host in the URL ({reason})")
             }
             E::InvalidCertificate(_) => format!("the server's certificate is refused ({reason})"),
             E::AlertReceived(

@@ -92,13 +92,17 @@ mod tests {
     fn the_servers_first_usable_challenge_is_answered() {
         let sha = "Digest realm=\"r\", nonce=\"n1\", qop=\"auth\", algorithm=SHA-256".to_owned();
         let md5 = "Digest realm=\"r\", nonce=\"n1\", qop=\"auth\", algorithm=MD5".to_owned();
-        let sess = "Digest realm=\"r\", nonce=\"n1\", qop=\"auth\", algorithm=SHA-256-sess".to_owned();
+        let sess =
+            "Digest realm=\"r\", nonce=\"n1\", qop=\"auth\", algorithm=SHA-256-sess".to_owned();
         let basic = "Basic realm=\"r\"".to_owned();
         let answer = |c: &[String]| digest_answer(c, &credentials(), "GET", "/a.cfg");
         let a = answer(&[basic.clone(), sess.clone(), sha.clone(), md5.clone()])
             .unwrap()
             .unwrap();
-        assert!(a.contains("algorithm=SHA-256,") && a.contains("uri=\"/a.cfg\""), "{a}");
+        assert!(
+            a.contains("algorithm=SHA-256,") && a.contains("uri=\"/a.cfg\""),
+            "{a}"
+        );
         let a = answer(&[md5.clone(), sha]).unwrap().unwrap();
         assert!(a.contains("algorithm=MD5,"), "{a}");
         assert_eq!(answer(std::slice::from_ref(&basic)), Ok(None));

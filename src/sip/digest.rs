@@ -715,10 +715,10 @@ impl ServerChallenge {
                 )
             })?,
         };
-        let auth = f.qop.as_deref().is_some_and(|q| {
-            q.split(',')
-                .any(|t| t.trim().eq_ignore_ascii_case("auth"))
-        });
+        let auth = f
+            .qop
+            .as_deref()
+            .is_some_and(|q| q.split(',').any(|t| t.trim().eq_ignore_ascii_case("auth")));
         if !auth {
             return Err(format!(
                 "{algorithm} without qop=auth (the digest of RFC 2069, which has no replay protection, is not answered)"

@@ -420,6 +420,9 @@ const PANASONIC_KEYS: &[&str] = &[
     "CFG_MASTER_FILE_PATH",
     "CFG_PRODUCT_FILE_PATH",
     "CFG_STANDARD_FILE_PATH",
+    "CFG_ROOT_CERTIFICATE_PATH1",
+    "CFG_ROOT_CERTIFICATE_PATH2",
+    "CFG_ROOT_CERTIFICATE_PATH3",
 ];
 
 /// Panasonic keys that set the polling schedule.
@@ -481,6 +484,10 @@ fn from_panasonic(file: &panasonic::PanasonicFile) -> Result<Settings, ConfigErr
             format: Some(FileFormat::Panasonic),
         });
     }
+    let (ca_files, warnings) =
+        provisioning::panasonic_ca_files(file, &settings.provisioning.base_dir)?;
+    settings.provisioning.ca_files = ca_files;
+    settings.warnings.extend(warnings);
     settings.sip.auth.credentials =
         auth::panasonic_credentials(|k| file.get(k).map(|e| e.value.as_str()));
     settings.schedule = panasonic_schedule(&|k| Found::in_panasonic(file, k))?;

@@ -3,13 +3,22 @@
 //! In our TOML these are the `[provisioning]` table; in a Panasonic `.cfg` file the file list
 //! comes from `CFG_MASTER_FILE_PATH`, `CFG_PRODUCT_FILE_PATH` and `CFG_STANDARD_FILE_PATH`
 //! (fetched in that order, so that on a clash standard wins over product over master) and
-//! every other provisioning setting keeps its default.
+//! every other provisioning setting keeps its default, except the extra trusted CAs that
+//! `CFG_ROOT_CERTIFICATE_PATH1` to `3` name when they name local files.
+//!
+//! The TLS material (`ca_files`, `client_certificate`, `client_key`) is read and checked when
+//! the configuration is read, so that a missing or broken file is an error naming its key,
+//! and read again by [`ProvisioningSettings::tls_material`] when the HTTP client is built.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use serde::Deserialize;
 
+use super::panasonic::PanasonicFile;
+use super::{ConfigError, Warning};
 use crate::naming::{check_file_name, check_url_template};
 
 /// How a fetched file is validated and whether its settings are read.
@@ -111,6 +120,10 @@ impl RebootPolicy {
 pub(super) const MAX_FILE_SIZE_LIMIT: u64 = 64 * 1024 * 1024;
 /// Most configured files.
 pub(super) const MAX_FILES: usize = 16;
+/// Most files in `ca_files`.
+pub(super) const MAX_CA_FILES: usize = 16;
+/// Largest certificate or key file read, in bytes (1 MiB).
+pub(super) const MAX_PEM_BYTES: u64 = 1024 * 1024;
 
 /// Provisioning settings.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -150,6 +163,14 @@ pub struct ProvisioningSettings {
     pub post_update_command: Vec<String>,
     /// Time the post-update command may take before it is killed.
     pub post_update_timeout: Duration,
+    /// Extra trusted CA certificates (PEM files), trusted for `https://` files besides the
+    /// system's roots; resolved against the configuration file's directory.
+    pub ca_files: Vec<PathBuf>,
+    /// The client certificate (PEM chain, leaf first) presented to servers that ask for one;
+    /// given with `client_key`.
+    pub client_certificate: Option<PathBuf>,
+    /// The private key of `client_certificate` (PEM: PKCS#8, PKCS#1 or SEC1).
+    pub client_key: Option<PathBuf>,
 }
 
 impl Default for ProvisioningSettings {
@@ -172,6 +193,9 @@ impl Default for ProvisioningSettings {
             reboot_policy: RebootPolicy::IfRequested,
             post_update_command: Vec::new(),
             post_update_timeout: Duration::from_secs(60),
+            ca_files: Vec::new(),
+            client_certificate: None,
+            client_key: None,
         }
     }
 }
@@ -228,6 +252,9 @@ pub(super) struct TomlProvisioning {
     reboot_policy: RebootPolicy,
     post_update_command: Vec<String>,
     post_update_timeout_secs: u64,
+    ca_files: Vec<PathBuf>,
+    client_certificate: Option<PathBuf>,
+    client_key: Option<PathBuf>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -259,6 +286,9 @@ impl Default for TomlProvisioning {
             reboot_policy: d.reboot_policy,
             post_update_command: Vec::new(),
             post_update_timeout_secs: d.post_update_timeout.as_secs(),
+            ca_files: Vec::new(),
+            client_certificate: None,
+            client_key: None,
         }
     }
 }
@@ -368,7 +398,27 @@ impl TomlProvisioning {
             Some(m) => Some(normalise_mac(m).map_err(|e| ("provisioning.mac", e))?),
             None => None,
         };
-        Ok(ProvisioningSettings {
+        range(
+            self.ca_files.len() <= MAX_CA_FILES,
+            "provisioning.ca_files",
+            &format!("at most {MAX_CA_FILES} files"),
+        )?;
+        match (&self.client_certificate, &self.client_key) {
+            (Some(_), None) => {
+                return Err((
+                    "provisioning.client_key",
+                    "is needed with client_certificate: the certificate's private key (PEM)".into(),
+                ))
+            }
+            (None, Some(_)) => {
+                return Err((
+                    "provisioning.client_certificate",
+                    "is needed with client_key: the certificate the key belongs to (PEM)".into(),
+                ))
+            }
+            _ => {}
+        }
+        let settings = ProvisioningSettings {
             files: self
                 .files
                 .into_iter()
@@ -394,8 +444,223 @@ impl TomlProvisioning {
             reboot_policy: self.reboot_policy,
             post_update_command: self.post_update_command,
             post_update_timeout: Duration::from_secs(self.post_update_timeout_secs),
-        })
+            ca_files: self.ca_files.iter().map(|p| base_dir.join(p)).collect(),
+            client_certificate: self.client_certificate.map(|p| base_dir.join(p)),
+            client_key: self.client_key.map(|p| base_dir.join(p)),
+        };
+        settings.tls_material()?;
+        Ok(settings)
     }
+}
+
+/// The TLS material of the `[provisioning]` settings, read and checked. Its `Debug` shows
+/// no key.
+pub(crate) struct TlsMaterial {
+    /// Extra trusted CA certificates (DER), trusted besides the system's roots.
+    pub(crate) roots: Vec<CertificateDer<'static>>,
+    /// The client certificate chain and its key, as PEM (certificates, then the key).
+    pub(crate) identity: Option<Vec<u8>>,
+}
+
+impl std::fmt::Debug for TlsMaterial {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TlsMaterial")
+            .field("roots", &self.roots.len())
+            .field("identity", &self.identity.as_ref().map(|_| "<redacted>"))
+            .finish()
+    }
+}
+
+impl ProvisioningSettings {
+    /// Reads and checks `ca_files`, `client_certificate` and `client_key`; a failure names
+    /// the key and the file.
+    pub(crate) fn tls_material(&self) -> Result<TlsMaterial, Problem> {
+        let mut roots = Vec::new();
+        for path in &self.ca_files {
+            roots.extend(ca_certificates(path).map_err(|m| ("provisioning.ca_files", m))?);
+        }
+        let identity = match (&self.client_certificate, &self.client_key) {
+            (Some(cert), Some(key)) => Some(client_identity(cert, key)?),
+            _ => None,
+        };
+        Ok(TlsMaterial { roots, identity })
+    }
+}
+
+/// Reads a certificate or key file of at most [`MAX_PEM_BYTES`].
+fn read_small(path: &Path) -> Result<Vec<u8>, String> {
+    use std::io::Read;
+    let cannot = |e: std::io::Error| format!("{}: cannot read: {e}", path.display());
+    let file = std::fs::File::open(path).map_err(cannot)?;
+    let mut bytes = Vec::new();
+    file.take(MAX_PEM_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(cannot)?;
+    if bytes.len() as u64 > MAX_PEM_BYTES {
+        return Err(format!(
+            "{}: larger than {MAX_PEM_BYTES} bytes; not a certificate file",
+            path.display()
+        ));
+    }
+    Ok(bytes)
+}
+
+/// The certificates of a CA file: PEM (any number of `CERTIFICATE` sections), or a single
+/// DER certificate. Each must be usable as a trust anchor.
+fn ca_certificates(path: &Path) -> Result<Vec<CertificateDer<'static>>, String> {
+    let bytes = read_small(path)?;
+    let mut certs = CertificateDer::pem_slice_iter(&bytes)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| format!("{}: not valid PEM: {e}", path.display()))?;
+    if certs.is_empty() && bytes.first() == Some(&0x30) {
+        certs.push(CertificateDer::from(bytes));
+    }
+    if certs.is_empty() {
+        return Err(format!(
+            "{}: no certificate in it (expected PEM, -----BEGIN CERTIFICATE-----)",
+            path.display()
+        ));
+    }
+    for (i, cert) in certs.iter().enumerate() {
+        rustls::RootCertStore::empty()
+            .add(cert.clone())
+            .map_err(|e| format!("{}: certificate {}: {e}", path.display(), i + 1))?;
+    }
+    Ok(certs)
+}
+
+/// The client certificate chain and its key, checked to belong together, as PEM.
+fn client_identity(cert_path: &Path, key_path: &Path) -> Result<Vec<u8>, Problem> {
+    let cert_key = "provisioning.client_certificate";
+    let key_key = "provisioning.client_key";
+    let bytes = read_small(cert_path).map_err(|m| (cert_key, m))?;
+    let certs = CertificateDer::pem_slice_iter(&bytes)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| {
+            (
+                cert_key,
+                format!("{}: not valid PEM: {e}", cert_path.display()),
+            )
+        })?;
+    if certs.is_empty() {
+        return Err((
+            cert_key,
+            format!(
+                "{}: no certificate in it (expected PEM, -----BEGIN CERTIFICATE-----)",
+                cert_path.display()
+            ),
+        ));
+    }
+    let bytes = read_small(key_path).map_err(|m| (key_key, m))?;
+    let key = PrivateKeyDer::from_pem_slice(&bytes).map_err(|e| {
+        let why = match e {
+            rustls_pki_types::pem::Error::NoItemsFound => "no private key in it (expected PEM, -----BEGIN PRIVATE KEY-----, RSA PRIVATE KEY or EC PRIVATE KEY)".to_owned(),
+            e => format!("not valid PEM: {e}"),
+        };
+        (key_key, format!("{}: {why}", key_path.display()))
+    })?;
+    let provider = rustls::crypto::aws_lc_rs::default_provider();
+    rustls::sign::CertifiedKey::from_der(certs.clone(), key.clone_key(), &provider).map_err(
+        |e| match e {
+            rustls::Error::InconsistentKeys(_) => (
+                key_key,
+                format!(
+                    "{}: not the key of the certificate in {}",
+                    key_path.display(),
+                    cert_path.display()
+                ),
+            ),
+            e => (key_key, format!("{}: {e}", key_path.display())),
+        },
+    )?;
+    let mut pem = Vec::new();
+    for cert in &certs {
+        pem_section(&mut pem, "CERTIFICATE", cert.as_ref());
+    }
+    let label = match &key {
+        PrivateKeyDer::Pkcs1(_) => "RSA PRIVATE KEY",
+        PrivateKeyDer::Sec1(_) => "EC PRIVATE KEY",
+        _ => "PRIVATE KEY",
+    };
+    pem_section(&mut pem, label, key.secret_der());
+    Ok(pem)
+}
+
+/// Appends one PEM section (RFC 7468): base64 in lines of 64 characters.
+fn pem_section(out: &mut Vec<u8>, label: &str, der: &[u8]) {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    out.extend_from_slice(format!("-----BEGIN {label}-----\n").as_bytes());
+    let mut line = 0;
+    for group in der.chunks(3) {
+        let b = [
+            group[0],
+            group.get(1).copied().unwrap_or(0),
+            group.get(2).copied().unwrap_or(0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            out.push(if i <= group.len() {
+                ALPHABET[(n >> (18 - 6 * i)) as usize & 63]
+            } else {
+                b'='
+            });
+        }
+        line += 4;
+        if line == 64 {
+            out.push(b'\n');
+            line = 0;
+        }
+    }
+    if line > 0 {
+        out.push(b'\n');
+    }
+    out.extend_from_slice(format!("-----END {label}-----\n").as_bytes());
+}
+
+/// Panasonic settings naming extra trusted CAs.
+pub(super) const PANASONIC_CA_KEYS: [&str; 3] = [
+    "CFG_ROOT_CERTIFICATE_PATH1",
+    "CFG_ROOT_CERTIFICATE_PATH2",
+    "CFG_ROOT_CERTIFICATE_PATH3",
+];
+
+/// The CA files a Panasonic file names in `CFG_ROOT_CERTIFICATE_PATH1` to `3`: a local path
+/// (or `file://` URL) relative to the file's directory is read and checked; a URL of another
+/// scheme is not fetched, with a warning.
+pub(super) fn panasonic_ca_files(
+    file: &PanasonicFile,
+    base_dir: &Path,
+) -> Result<(Vec<PathBuf>, Vec<Warning>), ConfigError> {
+    let (mut files, mut warnings) = (Vec::new(), Vec::new());
+    for key in PANASONIC_CA_KEYS {
+        let Some(e) = file.get(key) else { continue };
+        let value = e.value.trim();
+        let path = match value.split_once("://") {
+            _ if value.is_empty() => continue,
+            Some((scheme, path)) if scheme.eq_ignore_ascii_case("file") => path,
+            Some(_) => {
+                warnings.push(Warning::at(
+                    &file.path,
+                    e.line,
+                    Some(key),
+                    "a URL: sip-resync does not download certificates, so this one is ignored; \
+                     give the path of a local PEM file instead"
+                        .into(),
+                ));
+                continue;
+            }
+            None => value,
+        };
+        let path = base_dir.join(path);
+        ca_certificates(&path).map_err(|message| ConfigError::Invalid {
+            path: file.path.clone(),
+            line: Some(e.line),
+            key: Some(key.to_owned()),
+            message,
+        })?;
+        files.push(path);
+    }
+    Ok((files, warnings))
 }
 
 #[cfg(test)]
@@ -474,6 +739,20 @@ mod tests {
         ] {
             let e = read(bad).unwrap_err().to_string();
             assert!(e.contains("provisioning."), "{bad}: {e}");
+        }
+    }
+
+    /// The PEM written for reqwest's `Identity` reads back as the same DER, at every length
+    /// modulo 3 and across line breaks.
+    #[test]
+    fn pem_sections_read_back() {
+        for len in 1..200usize {
+            let der: Vec<u8> = (0..len).map(|i| (i * 7 + 3) as u8).collect();
+            let mut pem = Vec::new();
+            pem_section(&mut pem, "CERTIFICATE", &der);
+            let back = CertificateDer::from_pem_slice(&pem).unwrap();
+            assert_eq!(back.as_ref(), &der[..], "{len}");
+            assert!(pem.split(|&b| b == b'\n').all(|l| l.len() <= 64));
         }
     }
 

@@ -15,7 +15,7 @@ use jiff::Timestamp;
 use tokio::sync::{broadcast, watch, Notify};
 use tracing::Instrument;
 
-use super::fetch::{Conditional, FetchLimits, Fetched, Fetcher};
+use super::fetch::{Conditional, Fetched, Fetcher};
 use super::outcome::{Cause, FileChange, Outcome, RunResult};
 use super::planner::{Finished, Now, Planner, PlannerOptions, Run};
 use super::set::{self, AppliedSet, FileRecord};
@@ -144,14 +144,7 @@ impl Engine {
         for name in mismatched {
             tracing::warn!(target: LOG_TARGET, file = %name, "applied file differs from its manifest (changed outside sip-resync); it will be fetched in full");
         }
-        let fetcher = Fetcher::new(FetchLimits {
-            connect_timeout: prov.connect_timeout,
-            timeout: prov.timeout,
-            max_bytes: prov.max_file_size,
-            max_redirects: prov.max_redirects,
-            max_retry_after: prov.max_retry_after,
-        })
-        .map_err(EngineError::Client)?;
+        let fetcher = Fetcher::for_settings(&prov).map_err(EngineError::Client)?;
         let seed = match prov.mac.as_deref().and_then(config::mac_bytes) {
             Some(mac) => crate::schedule::seed_from_mac(mac),
             None => *state.seed.get_or_insert_with(|| fresh_seed(now.wall)),

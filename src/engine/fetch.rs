@@ -1,8 +1,19 @@
 //! Fetching one file: conditional GET over HTTP(S) with bounds, or a local `file://` read.
+//!
+//! HTTPS trusts the system's roots plus `provisioning.ca_files`, and presents
+//! `provisioning.client_certificate` to a server that asks for one. A `401` is answered once:
+//! with Digest when the server offers it (see `http_auth`), else with Basic if the request did
+//! not carry it already. TLS failures are reported with the reason rustls gives and the
+//! setting or file to look at.
 
+use std::collections::HashSet;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use super::source::Location;
+use super::http_auth;
+use super::source::{Credentials, Location};
+use crate::config::ProvisioningSettings;
 
 /// Longest `ETag` or `Last-Modified` kept for the next conditional request.
 pub(super) const MAX_VALIDATOR_BYTES: usize = 1024;
@@ -88,6 +99,18 @@ pub(super) enum FetchError {
     /// A local file could not be read.
     #[error("cannot read: {0}")]
     File(String),
+    /// The credentials were sent and refused.
+    #[error("HTTP 401: wrong user or password for this URL (sent with {scheme} authentication; check the user:pass@ in the file's URL)")]
+    Unauthorized {
+        /// `Basic` or `Digest`.
+        scheme: &'static str,
+    },
+    /// The server asks for credentials in a way this client cannot answer.
+    #[error("HTTP 401: {0}")]
+    Authentication(String),
+    /// The TLS connection failed: the reason, and what to check.
+    #[error("TLS: {0}")]
+    Tls(String),
     /// Anything else reqwest reports.
     #[error("{0}")]
     Other(String),
@@ -126,6 +149,54 @@ pub(super) fn parse_retry_after(
 pub(super) struct Fetcher {
     client: reqwest::Client,
     limits: FetchLimits,
+    /// The TLS settings, named in messages.
+    ca_files: Vec<PathBuf>,
+    client_certificate: Option<PathBuf>,
+    /// Origins (`scheme://host:port`) that asked for Digest: Basic credentials are not sent
+    /// to them up front again.
+    digest_origins: Arc<Mutex<HashSet<String>>>,
+}
+
+/// How a request authenticates.
+enum Auth<'a> {
+    None,
+    Basic(&'a Credentials),
+    /// An `Authorization: Digest` value.
+    Digest(String),
+}
+
+impl Auth<'_> {
+    fn scheme(&self) -> &'static str {
+        match self {
+            Auth::None => "no",
+            Auth::Basic(_) => "Basic",
+            Auth::Digest(_) => "Digest",
+        }
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// The rustls error in an error's chain of sources: reqwest wraps hyper's, which wraps an
+/// `io::Error` that wraps the `io::Error` carrying it. (An `io::Error`'s `source` skips the
+/// error it wraps, so each one is opened with `get_ref`.)
+fn tls_error<'a>(e: &'a (dyn std::error::Error + 'static)) -> Option<&'a rustls::Error> {
+    let mut next = Some(e);
+    while let Some(err) = next {
+        if let Some(tls) = err.downcast_ref::<rustls::Error>() {
+            return Some(tls);
+        }
+        next = match err.downcast_ref::<std::io::Error>() {
+            Some(io) => match io.get_ref() {
+                Some(inner) => Some(inner as &(dyn std::error::Error + 'static)),
+                None => None,
+            },
+            None => err.source(),
+        };
+    }
+    None
 }
 
 /// The first source of an error chain that says something, without the URL.
@@ -141,21 +212,67 @@ fn describe(e: &reqwest::Error) -> String {
 }
 
 impl Fetcher {
-    /// Builds the client: rustls with the platform's roots, the limits given.
-    pub(super) fn new(limits: FetchLimits) -> Result<Fetcher, String> {
+    /// Builds the client the `[provisioning]` settings describe: their limits, and rustls
+    /// with the platform's roots plus `ca_files` and the client certificate, read now.
+    pub(super) fn for_settings(prov: &ProvisioningSettings) -> Result<Fetcher, String> {
+        let limits = FetchLimits {
+            connect_timeout: prov.connect_timeout,
+            timeout: prov.timeout,
+            max_bytes: prov.max_file_size,
+            max_redirects: prov.max_redirects,
+            max_retry_after: prov.max_retry_after,
+        };
+        let material = prov
+            .tls_material()
+            .map_err(|(key, message)| format!("{key}: {message}"))?;
+        let mut builder = reqwest::Client::builder();
+        if !material.roots.is_empty() {
+            let roots = material
+                .roots
+                .iter()
+                .map(|der| reqwest::Certificate::from_der(der))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| format!("provisioning.ca_files: {}", describe(&e)))?;
+            builder = builder.tls_certs_merge(roots);
+        }
+        if let Some(pem) = &material.identity {
+            let identity = reqwest::Identity::from_pem(pem)
+                .map_err(|e| format!("provisioning.client_certificate: {}", describe(&e)))?;
+            builder = builder.identity(identity);
+        }
+        Fetcher::build(
+            limits,
+            builder,
+            prov.ca_files.clone(),
+            prov.client_certificate.clone(),
+        )
+    }
+
+    fn build(
+        limits: FetchLimits,
+        builder: reqwest::ClientBuilder,
+        ca_files: Vec<PathBuf>,
+        client_certificate: Option<PathBuf>,
+    ) -> Result<Fetcher, String> {
         let redirect = if limits.max_redirects == 0 {
             reqwest::redirect::Policy::none()
         } else {
             reqwest::redirect::Policy::limited(limits.max_redirects)
         };
-        let client = reqwest::Client::builder()
+        let client = builder
             .user_agent(concat!("sip-resync/", env!("CARGO_PKG_VERSION")))
             .connect_timeout(limits.connect_timeout)
             .timeout(limits.timeout)
             .redirect(redirect)
             .build()
             .map_err(|e| format!("cannot set up the HTTP client: {}", describe(&e)))?;
-        Ok(Fetcher { client, limits })
+        Ok(Fetcher {
+            client,
+            limits,
+            ca_files,
+            client_certificate,
+            digest_origins: Arc::default(),
+        })
     }
 
     /// Fetches one file. `cond` is used for HTTP only; a local file is always read. `now` is
@@ -169,19 +286,95 @@ impl Fetcher {
         match location {
             Location::File { path } => self.read_file(path).await,
             Location::Http { url, credentials } => {
-                let mut req = self.client.get(url.clone());
-                if let Some(c) = credentials {
-                    req = req.basic_auth(&c.user, Some(&c.password));
-                }
-                if let Some(etag) = &cond.etag {
-                    req = req.header(reqwest::header::IF_NONE_MATCH, etag);
-                }
-                if let Some(lm) = &cond.last_modified {
-                    req = req.header(reqwest::header::IF_MODIFIED_SINCE, lm);
-                }
-                self.http(req, now).await
+                self.http(url, credentials.as_ref(), cond, now).await
             }
         }
+    }
+
+    /// A GET of `url` with the validators of `cond` and the authentication given.
+    fn request(
+        &self,
+        url: &reqwest::Url,
+        auth: &Auth<'_>,
+        cond: &Conditional,
+    ) -> reqwest::RequestBuilder {
+        let mut req = self.client.get(url.clone());
+        match auth {
+            Auth::None => {}
+            Auth::Basic(c) => req = req.basic_auth(&c.user, Some(&c.password)),
+            Auth::Digest(value) => req = req.header(reqwest::header::AUTHORIZATION, value),
+        }
+        if let Some(etag) = &cond.etag {
+            req = req.header(reqwest::header::IF_NONE_MATCH, etag);
+        }
+        if let Some(lm) = &cond.last_modified {
+            req = req.header(reqwest::header::IF_MODIFIED_SINCE, lm);
+        }
+        req
+    }
+
+    /// Fetches over HTTP(S), answering one `401` with the URL's credentials.
+    async fn http(
+        &self,
+        url: &reqwest::Url,
+        credentials: Option<&Credentials>,
+        cond: &Conditional,
+        now: jiff::Timestamp,
+    ) -> Result<Fetched, FetchError> {
+        let origin = url.origin().ascii_serialization();
+        let first = match credentials {
+            Some(c) if !lock(&self.digest_origins).contains(&origin) => Auth::Basic(c),
+            _ => Auth::None,
+        };
+        let send = |req: reqwest::RequestBuilder| async move {
+            req.send().await.map_err(|e| self.classify(e))
+        };
+        let resp = send(self.request(url, &first, cond)).await?;
+        let (401, Some(c)) = (resp.status().as_u16(), credentials) else {
+            return self.read(resp, now).await;
+        };
+        // The answer goes where the 401 came from (after redirects), on the same origin only.
+        let target = resp.url().clone();
+        if target.origin() != url.origin() {
+            return Err(FetchError::Authentication(format!(
+                "redirected to {}, which asks for credentials; they are sent only to the host of the file's URL",
+                target.origin().ascii_serialization()
+            )));
+        }
+        let challenges: Vec<String> = resp
+            .headers()
+            .get_all(reqwest::header::WWW_AUTHENTICATE)
+            .iter()
+            .take(http_auth::MAX_CHALLENGES)
+            .filter_map(|v| v.to_str().ok().map(str::to_owned))
+            .collect();
+        drop(resp);
+        let mut uri = target.path().to_owned();
+        if let Some(query) = target.query() {
+            uri.push('?');
+            uri.push_str(query);
+        }
+        let sent_basic = matches!(first, Auth::Basic(_));
+        let answer = match http_auth::digest_answer(&challenges, c, "GET", &uri) {
+            Ok(Some(digest)) => {
+                lock(&self.digest_origins).insert(origin);
+                Auth::Digest(digest)
+            }
+            Ok(None) if sent_basic => return Err(FetchError::Unauthorized { scheme: "Basic" }),
+            Ok(None) if http_auth::offers_basic(&challenges) => Auth::Basic(c),
+            Ok(None) => {
+                return Err(FetchError::Authentication(
+                    "the server offers neither a Digest nor a Basic challenge".into(),
+                ))
+            }
+            Err(why) => return Err(FetchError::Authentication(why)),
+        };
+        let scheme = answer.scheme();
+        let resp = send(self.request(&target, &answer, cond)).await?;
+        if resp.status().as_u16() == 401 {
+            return Err(FetchError::Unauthorized { scheme });
+        }
+        self.read(resp, now).await
     }
 
     fn classify(&self, e: reqwest::Error) -> FetchError {
@@ -190,6 +383,8 @@ impl Fetcher {
             FetchError::Timeout(self.limits.timeout)
         } else if e.is_redirect() {
             FetchError::Redirects(self.limits.max_redirects)
+        } else if let Some(tls) = tls_error(&e) {
+            FetchError::Tls(self.explain_tls(tls))
         } else if e.is_connect() {
             FetchError::Connect(describe(&e))
         } else if e.is_body() || e.is_decode() {
@@ -199,12 +394,63 @@ impl Fetcher {
         }
     }
 
-    async fn http(
+    /// A TLS failure in words: rustls's reason, and the setting or file to look at.
+    fn explain_tls(&self, e: &rustls::Error) -> String {
+        use rustls::{AlertDescription as A, CertificateError as C, Error as E};
+        let reason = e.to_string();
+        match e {
+            E::InvalidCertificate(C::UnknownIssuer) if self.ca_files.is_empty() => format!(
+                "the server's certificate is not signed by a trusted CA ({reason}); only the \
+                 system's roots are trusted: add the CA that signed it to provisioning.ca_files \
+                 (Panasonic: CFG_ROOT_CERTIFICATE_PATH1 to 3)"
+            ),
+            E::InvalidCertificate(C::UnknownIssuer) => format!(
+                "the server's certificate is not signed by a trusted CA ({reason}); trusted are \
+                 the system's roots and provisioning.ca_files: {}",
+                self.ca_files
+                    .iter()
+                    .map(|p| p.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            E::InvalidCertificate(C::Expired | C::ExpiredContext { .. }) => format!(
+                "the server's certificate has expired ({reason}); renew it on the server, or \
+                 check this host's clock"
+            ),
+            E::InvalidCertificate(C::NotValidYet | C::NotValidYetContext { .. }) => format!(
+                "the server's certificate is not valid yet ({reason}); check this host's clock"
+            ),
+            E::InvalidCertificate(C::NotValidForName | C::NotValidForNameContext { .. }) => {
+                format!("the server's certificate is not issued for the host in the URL ({reason})")
+            }
+            E::InvalidCertificate(_) => format!("the server's certificate is refused ({reason})"),
+            E::AlertReceived(
+                A::CertificateRequired
+                | A::HandshakeFailure
+                | A::BadCertificate
+                | A::CertificateUnknown
+                | A::UnknownCA
+                | A::AccessDenied,
+            ) => match &self.client_certificate {
+                None => format!(
+                    "the server asks for a client certificate ({reason}); set \
+                     provisioning.client_certificate and provisioning.client_key"
+                ),
+                Some(cert) => format!(
+                    "the server refused the client certificate {} \
+                     (provisioning.client_certificate): {reason}",
+                    cert.display()
+                ),
+            },
+            _ => reason,
+        }
+    }
+
+    async fn read(
         &self,
-        req: reqwest::RequestBuilder,
+        mut resp: reqwest::Response,
         now: jiff::Timestamp,
     ) -> Result<Fetched, FetchError> {
-        let mut resp = req.send().await.map_err(|e| self.classify(e))?;
         let status = resp.status().as_u16();
         let header = |resp: &reqwest::Response, name| {
             resp.headers()
@@ -231,7 +477,8 @@ impl Fetcher {
             300..=399 => return Err(FetchError::Redirects(self.limits.max_redirects)),
             code => {
                 let hint = match code {
-                    401 | 403 => " (check the user:pass@ in the file's URL)",
+                    401 => " (the server asks for credentials: give them as user:pass@ in the file's URL)",
+                    403 => " (check the user:pass@ in the file's URL)",
                     404 => " (check the URL and {MAC}/{MODEL})",
                     _ => "",
                 };

@@ -23,6 +23,7 @@ mod admission;
 mod driver;
 mod fetch;
 mod hook;
+mod http_auth;
 mod outcome;
 mod planner;
 mod set;

@@ -2,19 +2,24 @@
 //!
 //! It serves in-memory files with strong ETags and deterministic Last-Modified dates, answers
 //! conditional GETs with 304, can inject per-path faults (error statuses, delays, slow or
-//! truncated bodies, redirects, basic auth) and logs every request it saw. The API is
-//! blocking, so it is usable from plain `#[test]` functions; the server runs on its own thread
-//! with a current-thread tokio runtime and stops when dropped.
+//! truncated bodies, redirects, Basic or Digest authentication) and logs every request it saw.
+//! [`HttpServer::start_tls`] serves HTTPS instead (rustls through tokio-rustls), optionally
+//! requiring a client certificate signed by a given CA. The API is blocking, so it is usable
+//! from plain `#[test]` functions; the server runs on its own thread with a current-thread
+//! tokio runtime and stops when dropped.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
+use md5::Md5;
 use sha2::{Digest, Sha256};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::TcpListener;
 use tokio::sync::oneshot;
+use tokio_rustls::rustls;
 
 /// Largest request head (request line plus headers) accepted.
 const MAX_HEAD: usize = 64 * 1024;
@@ -43,6 +48,29 @@ pub enum Fault {
     /// 401 with `WWW-Authenticate: Basic realm="test"` unless the request carries matching
     /// basic credentials, in which case the path is served normally.
     RequireBasicAuth { user: String, pass: String },
+    /// 401 with one `WWW-Authenticate: Digest` challenge per algorithm of `algorithms`
+    /// (`"MD5"`, `"SHA-256"`, in the order given: the server's preference), realm `test`,
+    /// `qop="auth"` and an `opaque`, unless the request carries an `Authorization: Digest`
+    /// that answers one of them: a nonce this server issued, the request target as `uri`, the
+    /// `opaque` returned, and the RFC 7616 response digest for `user` and `pass`. Checked here
+    /// independently of the crate's digest code.
+    RequireDigestAuth {
+        user: String,
+        pass: String,
+        algorithms: Vec<String>,
+    },
+}
+
+/// The certificate and key an HTTPS server presents, and the CA a client certificate must be
+/// signed by, if one is required (PEM files).
+#[derive(Debug, Clone)]
+pub struct TlsFiles {
+    /// Server certificate chain.
+    pub cert: PathBuf,
+    /// Its private key.
+    pub key: PathBuf,
+    /// With a CA, only clients presenting a certificate it signed complete the handshake.
+    pub client_ca: Option<PathBuf>,
 }
 
 /// One request as the server saw it.
@@ -85,6 +113,10 @@ struct State {
     puts: i64,
     /// Paths whose answers wait until released (see [`HttpServer::hold`]).
     held: std::collections::HashSet<String>,
+    /// Digest nonces issued.
+    nonces: std::collections::HashSet<String>,
+    /// TLS handshakes that failed, with rustls's reason.
+    tls_failures: Vec<String>,
 }
 
 type Shared = Arc<Mutex<State>>;
@@ -100,11 +132,55 @@ pub struct HttpServer {
     state: Shared,
     stop: Option<oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
+    tls: bool,
+}
+
+/// The rustls server configuration for `files`.
+fn tls_acceptor(files: &TlsFiles) -> tokio_rustls::TlsAcceptor {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(&files.cert)
+        .expect("server certificate file")
+        .collect::<Result<_, _>>()
+        .expect("server certificate PEM");
+    let key = PrivateKeyDer::from_pem_file(&files.key).expect("server key PEM");
+    let builder = rustls::ServerConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()
+        .expect("protocol versions");
+    let builder = match &files.client_ca {
+        None => builder.with_no_client_auth(),
+        Some(ca) => {
+            let mut roots = rustls::RootCertStore::empty();
+            for cert in CertificateDer::pem_file_iter(ca).expect("client CA file") {
+                roots.add(cert.expect("client CA PEM")).expect("client CA");
+            }
+            let verifier =
+                rustls::server::WebPkiClientVerifier::builder_with_provider(roots.into(), provider)
+                    .build()
+                    .expect("client verifier");
+            builder.with_client_cert_verifier(verifier)
+        }
+    };
+    let config = builder
+        .with_single_cert(certs, key)
+        .expect("server certificate and key");
+    tokio_rustls::TlsAcceptor::from(Arc::new(config))
 }
 
 impl HttpServer {
     /// Binds 127.0.0.1:0 and serves on a background thread.
     pub fn start() -> HttpServer {
+        HttpServer::spawn(None)
+    }
+
+    /// Binds 127.0.0.1:0 and serves HTTPS with `files` on a background thread.
+    pub fn start_tls(files: &TlsFiles) -> HttpServer {
+        HttpServer::spawn(Some(tls_acceptor(files)))
+    }
+
+    fn spawn(acceptor: Option<tokio_rustls::TlsAcceptor>) -> HttpServer {
+        let tls = acceptor.is_some();
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
         listener
             .set_nonblocking(true)
@@ -117,6 +193,8 @@ impl HttpServer {
             log: Vec::new(),
             puts: 0,
             held: std::collections::HashSet::new(),
+            nonces: std::collections::HashSet::new(),
+            tls_failures: Vec::new(),
         }));
         let (stop_tx, stop_rx) = oneshot::channel::<()>();
         let shared = state.clone();
@@ -134,7 +212,7 @@ impl HttpServer {
                     };
                     tokio::select! {
                         _ = stop_rx => {}
-                        _ = accept_loop(listener, shared) => {}
+                        _ = accept_loop(listener, shared, acceptor) => {}
                     }
                 });
                 // Dropping a current-thread runtime drops every connection task still pending
@@ -147,6 +225,7 @@ impl HttpServer {
             state,
             stop: Some(stop_tx),
             thread: Some(thread),
+            tls,
         }
     }
 
@@ -155,9 +234,24 @@ impl HttpServer {
         self.addr
     }
 
-    /// `http://127.0.0.1:PORT/path`; `path` may be given with or without the leading '/'.
+    /// `http://127.0.0.1:PORT/path` (`https://` when serving TLS); `path` may be given with
+    /// or without the leading '/'.
     pub fn url(&self, path: &str) -> String {
-        format!("http://{}{}", self.addr, normalise(path))
+        let scheme = if self.tls { "https" } else { "http" };
+        format!("{scheme}://{}{}", self.addr, normalise(path))
+    }
+
+    /// The TLS handshakes that failed, with rustls's reason, once there are `n` of them or
+    /// `wait` has passed.
+    pub fn tls_failures(&self, n: usize, wait: Duration) -> Vec<String> {
+        let end = Instant::now() + wait;
+        loop {
+            let failures = lock(&self.state).tls_failures.clone();
+            if failures.len() >= n || Instant::now() > end {
+                return failures;
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
     }
 
     /// Sets or replaces a file. The ETag becomes `"<first 16 hex digits of sha256(body)>"` and
@@ -280,11 +374,29 @@ impl Drop for HttpServer {
 // ---------------------------------------------------------------------------------------------
 // Serving
 
-async fn accept_loop(listener: TcpListener, state: Shared) {
+async fn accept_loop(
+    listener: TcpListener,
+    state: Shared,
+    acceptor: Option<tokio_rustls::TlsAcceptor>,
+) {
     loop {
         match listener.accept().await {
             Ok((stream, _)) => {
-                tokio::spawn(serve_connection(stream, state.clone()));
+                let _ = stream.set_nodelay(true);
+                let state = state.clone();
+                match acceptor.clone() {
+                    None => {
+                        tokio::spawn(serve_connection(stream, state));
+                    }
+                    Some(acceptor) => {
+                        tokio::spawn(async move {
+                            match acceptor.accept(stream).await {
+                                Ok(tls) => serve_connection(tls, state).await,
+                                Err(e) => lock(&state).tls_failures.push(e.to_string()),
+                            }
+                        });
+                    }
+                }
             }
             // E.g. too many open files: back off briefly rather than spin.
             Err(_) => tokio::time::sleep(Duration::from_millis(10)).await,
@@ -296,6 +408,8 @@ async fn accept_loop(listener: TcpListener, state: Shared) {
 struct Request {
     method: String,
     path: String,
+    /// The request target as sent (path and query).
+    target: String,
     http10: bool,
     headers: Vec<(String, String)>,
     at: Instant,
@@ -325,8 +439,7 @@ impl Request {
 
 /// Serves requests on one connection until it closes or asks to close. Never panics; I/O
 /// errors just end the connection.
-async fn serve_connection(mut stream: TcpStream, state: Shared) {
-    let _ = stream.set_nodelay(true);
+async fn serve_connection<S: AsyncRead + AsyncWrite + Unpin>(mut stream: S, state: Shared) {
     let mut buf: Vec<u8> = Vec::new();
     loop {
         let (head, at) = match read_head(&mut stream, &mut buf).await {
@@ -379,7 +492,7 @@ enum Head {
 
 /// Reads up to and including the blank line ending a request head. Bytes read past it stay
 /// in `buf` for the next request.
-async fn read_head(stream: &mut TcpStream, buf: &mut Vec<u8>) -> Head {
+async fn read_head<S: AsyncRead + Unpin>(stream: &mut S, buf: &mut Vec<u8>) -> Head {
     let mut first: Option<Instant> = None;
     loop {
         // Tolerate stray CRLFs between pipelined requests.
@@ -406,7 +519,7 @@ async fn read_head(stream: &mut TcpStream, buf: &mut Vec<u8>) -> Head {
 }
 
 /// Drops `length` body bytes, first from `buf`, then from the stream. False on EOF/error.
-async fn discard(stream: &mut TcpStream, buf: &mut Vec<u8>, length: usize) -> bool {
+async fn discard<S: AsyncRead + Unpin>(stream: &mut S, buf: &mut Vec<u8>, length: usize) -> bool {
     let from_buf = length.min(buf.len());
     buf.drain(..from_buf);
     let mut left = length - from_buf;
@@ -437,6 +550,7 @@ fn parse_head(head: &[u8], at: Instant) -> Option<Request> {
     Some(Request {
         method: method.to_string(),
         path: target_path(target),
+        target: target.to_string(),
         http10: version == "HTTP/1.0",
         headers,
         at,
@@ -456,7 +570,7 @@ fn target_path(target: &str) -> String {
 /// Decides the answer to a request and logs it.
 fn answer(state: &Shared, req: &Request) -> Reply {
     let mut st = lock(state);
-    let reply = decide(&st, req);
+    let reply = decide(&mut st, req);
     st.log.push(Seen {
         method: req.method.clone(),
         path: req.path.clone(),
@@ -467,7 +581,7 @@ fn answer(state: &Shared, req: &Request) -> Reply {
     reply
 }
 
-fn decide(st: &State, req: &Request) -> Reply {
+fn decide(st: &mut State, req: &Request) -> Reply {
     let head_only = match req.method.as_str() {
         "GET" => false,
         "HEAD" => true,
@@ -485,6 +599,25 @@ fn decide(st: &State, req: &Request) -> Reply {
             if !basic_auth_matches(req.header("authorization"), &user, &pass) =>
         {
             Reply::text(401, "unauthorized\n").header("WWW-Authenticate", "Basic realm=\"test\"")
+        }
+        Fault::RequireDigestAuth {
+            user,
+            pass,
+            algorithms,
+        } if !digest_auth_matches(st, req, &user, &pass, &algorithms) => {
+            let nonce = format!("{:016x}", st.nonces.len() as u64 ^ 0x5eed_0000_7e57_0000);
+            st.nonces.insert(nonce.clone());
+            let mut reply = Reply::text(401, "unauthorized\n");
+            for alg in &algorithms {
+                reply = reply.header(
+                    "WWW-Authenticate",
+                    &format!(
+                        "Digest realm=\"test\", qop=\"auth\", algorithm={alg}, \
+                         nonce=\"{nonce}\", opaque=\"{DIGEST_OPAQUE}\""
+                    ),
+                );
+            }
+            reply
         }
         Fault::Truncate { send } => match st.files.get(&req.path) {
             Some(file) => {
@@ -505,7 +638,9 @@ fn decide(st: &State, req: &Request) -> Reply {
             reply.mode = BodyMode::Slow { chunk, pause };
             reply
         }
-        Fault::None | Fault::RequireBasicAuth { .. } => serve_file(st, req),
+        Fault::None | Fault::RequireBasicAuth { .. } | Fault::RequireDigestAuth { .. } => {
+            serve_file(st, req)
+        }
     };
     reply.head_only = head_only;
     reply
@@ -565,6 +700,88 @@ fn basic_auth_matches(header: Option<&str>, user: &str, pass: &str) -> bool {
         .is_some_and(|(scheme, token)| {
             scheme.eq_ignore_ascii_case("basic") && token.trim() == expected
         })
+}
+
+/// The `opaque` of every Digest challenge; a client must return it unchanged.
+const DIGEST_OPAQUE: &str = "b0a7e1f8c2d94e36";
+
+/// Whether the request's `Authorization: Digest` answers a challenge of this server (RFC 7616
+/// §3.4, `qop=auth`) for `user` with `pass`, with one of `algorithms`.
+fn digest_auth_matches(
+    st: &State,
+    req: &Request,
+    user: &str,
+    pass: &str,
+    algorithms: &[String],
+) -> bool {
+    let Some(fields) = req.header("authorization").and_then(digest_fields) else {
+        return false;
+    };
+    let get = |name: &str| fields.get(name).map(String::as_str);
+    let algorithm = get("algorithm").unwrap_or("MD5");
+    let hash = |text: String| -> String {
+        let bytes = if algorithm.eq_ignore_ascii_case("SHA-256") {
+            Sha256::digest(text.as_bytes()).to_vec()
+        } else {
+            Md5::digest(text.as_bytes()).to_vec()
+        };
+        bytes.iter().map(|b| format!("{b:02x}")).collect()
+    };
+    let (Some(nonce), Some(uri), Some(nc), Some(cnonce), Some(response)) = (
+        get("nonce"),
+        get("uri"),
+        get("nc"),
+        get("cnonce"),
+        get("response"),
+    ) else {
+        return false;
+    };
+    let ha1 = hash(format!("{user}:test:{pass}"));
+    let ha2 = hash(format!("{}:{uri}", req.method));
+    let expected = hash(format!("{ha1}:{nonce}:{nc}:{cnonce}:auth:{ha2}"));
+    algorithms.iter().any(|a| a.eq_ignore_ascii_case(algorithm))
+        && get("username") == Some(user)
+        && get("realm") == Some("test")
+        && get("qop") == Some("auth")
+        && get("opaque") == Some(DIGEST_OPAQUE)
+        && nc.len() == 8
+        && !cnonce.is_empty()
+        && st.nonces.contains(nonce)
+        && uri == req.target
+        && response == expected
+}
+
+/// The parameters of a `Digest` credentials value (names lowercased, quotes and escapes
+/// removed); `None` for another scheme or a malformed value.
+fn digest_fields(value: &str) -> Option<HashMap<String, String>> {
+    let rest = value.trim().strip_prefix("Digest ")?;
+    let mut fields = HashMap::new();
+    let mut chars = rest.chars().peekable();
+    loop {
+        while chars.peek().is_some_and(|c| *c == ',' || c.is_whitespace()) {
+            chars.next();
+        }
+        if chars.peek().is_none() {
+            return Some(fields);
+        }
+        let name: String = chars.by_ref().take_while(|c| *c != '=').collect();
+        let mut val = String::new();
+        if chars.peek() == Some(&'"') {
+            chars.next();
+            loop {
+                match chars.next()? {
+                    '"' => break,
+                    '\\' => val.push(chars.next()?),
+                    c => val.push(c),
+                }
+            }
+        } else {
+            while let Some(c) = chars.next_if(|c| *c != ',' && !c.is_whitespace()) {
+                val.push(c);
+            }
+        }
+        fields.insert(name.trim().to_ascii_lowercase(), val);
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -640,7 +857,7 @@ impl Reply {
 
 /// Writes a reply (after its delay, paced or cut short as asked). False if the client went
 /// away or the connection must close.
-async fn send(stream: &mut TcpStream, reply: &Reply) -> bool {
+async fn send<S: AsyncWrite + Unpin>(stream: &mut S, reply: &Reply) -> bool {
     if let Some(delay) = reply.delay {
         tokio::time::sleep(delay).await;
     }

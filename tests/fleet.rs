@@ -3,27 +3,15 @@
 //!
 //! Every test runs 10,000 phones (the size the issue asks about) unless it says otherwise.
 
+mod support;
+
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use serde_json::Value;
+use support::run_cli as run;
 
-const BIN: &str = env!("CARGO_BIN_EXE_sip-resync");
 const N: u64 = 10_000;
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
-
-fn run(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(BIN)
-        .current_dir(ROOT)
-        .args(args)
-        .output()
-        .expect("run sip-resync");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
 
 fn ok(args: &[&str]) -> String {
     let (code, out, err) = run(args);

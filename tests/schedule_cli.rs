@@ -1,22 +1,9 @@
 //! `sip-resync schedule` and `sip-resync check` as a script would use them, on the seed
 //! examples of the Snom and Panasonic documentation (configurations in fixtures/schedule/).
 
-use std::process::Command;
+mod support;
 
-const BIN: &str = env!("CARGO_BIN_EXE_sip-resync");
-
-fn run(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(BIN)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .args(args)
-        .output()
-        .expect("run sip-resync");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
+use support::run_cli as run;
 
 fn schedule(file: &str, from: &str, tz: &str, count: &str, seed: &str) -> Vec<String> {
     let config = format!("fixtures/schedule/{file}");

@@ -40,3 +40,18 @@ pub fn read_answers(stream: &mut std::net::TcpStream, n: usize) -> String {
     }
     got
 }
+
+/// Runs the built `sip-resync` binary with `args` from the repository root, to completion:
+/// its exit code (-1 when killed by a signal), standard output and standard error.
+pub fn run_cli(args: &[&str]) -> (i32, String, String) {
+    let out = std::process::Command::new(daemon::BIN)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args(args)
+        .output()
+        .expect("run sip-resync");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}

@@ -308,6 +308,9 @@ pub fn from_bytes(bytes: &[u8], path: &Path) -> Result<Settings, ConfigError> {
 }
 
 #[cfg(test)]
+mod proptests;
+
+#[cfg(test)]
 mod tests {
     use super::*;
 

@@ -192,7 +192,10 @@ pub(super) fn merge(local: &[Credential], fetched: Vec<Credential>) -> Vec<Crede
 
 #[cfg(test)]
 mod tests {
+    use std::path::Path;
+
     use super::*;
+    use crate::config::from_bytes;
 
     #[test]
     fn panasonic_lines() {
@@ -249,5 +252,57 @@ mod tests {
         };
         let merged = merge(&[c("a", "old"), c("b", "keep")], vec![c("a", "new")]);
         assert_eq!(merged, vec![c("a", "new"), c("b", "keep")]);
+    }
+
+    #[test]
+    fn auth_settings_in_each_dialect() {
+        use crate::sip::Algorithm;
+        let s = from_bytes(
+            b"[sip.auth]\nchallenge = true\nrealm = \"pbx.example\"\nalgorithms = [\"MD5\"]\n[[sip.auth.credentials]]\nuser = \"1001\"\nauth_id = \"a1001\"\npassword = \"pw\"\n",
+            Path::new("a.toml"),
+        )
+        .unwrap();
+        let a = &s.sip.auth;
+        assert!(a.challenge);
+        assert_eq!(
+            (a.realm.as_str(), a.algorithms.as_slice()),
+            ("pbx.example", &[Algorithm::Md5][..])
+        );
+        assert_eq!(a.credentials[0].auth_id, "a1001");
+        assert_eq!(s.sip.endpoint_config().auth, *a);
+        let e = from_bytes(
+            b"[sip.auth]\nalgorithms = [\"SHA-512\"]\n",
+            Path::new("a.toml"),
+        )
+        .unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("a.toml:2: sip.auth.algorithms: unknown algorithm"),
+            "{e}"
+        );
+        let e = from_bytes(b"[sip.auth]\nrealm = \"a\\\"b\"\n", Path::new("a.toml")).unwrap_err();
+        assert!(e.to_string().contains("sip.auth.realm"), "{e}");
+        let w = from_bytes(b"[sip.auth]\nchallenge = true\n", Path::new("a.toml")).unwrap();
+        assert!(w
+            .warnings
+            .iter()
+            .any(|w| w.to_string().contains("no credentials")));
+
+        let p = from_bytes(
+            b"# Panasonic SIP Phone Standard Format File #\r\nPHONE_NUMBER_1=\"1001\"\r\nSIP_AUTHID_1=\"a1001\"\r\nSIP_PASS_1=\"pw\"\r\n",
+            Path::new("kx.cfg"),
+        )
+        .unwrap();
+        assert_eq!(p.sip.auth.credentials.len(), 1);
+        assert!(!p.sip.auth.challenge, "Panasonic has no challenge setting");
+        assert!(p.unused.is_empty(), "{:?}", p.unused);
+
+        let n = from_bytes(
+            b"<settings><phone-settings><challenge_checksync perm=\"\">on</challenge_checksync><user_name1>1001</user_name1><user_pass1>pw</user_pass1></phone-settings></settings>",
+            Path::new("snom.xml"),
+        )
+        .unwrap();
+        assert!(n.sip.auth.challenge);
+        assert_eq!(n.sip.auth.credentials[0].auth_id, "1001");
     }
 }

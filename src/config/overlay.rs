@@ -3,10 +3,10 @@
 
 use std::path::{Path, PathBuf};
 
-use super::{
-    auth, panasonic, panasonic_schedule, snom, snom_schedule, ConfigError, Dialect, FileFormat,
-    Found, Settings, Warning, PANASONIC_SCHEDULE_KEYS, SNOM_KEYS,
-};
+use super::error::Found;
+use super::panasonic::{panasonic_schedule, PANASONIC_SCHEDULE_KEYS};
+use super::snom::{snom_schedule, SNOM_KEYS};
+use super::{auth, panasonic, snom, ConfigError, Dialect, FileFormat, Settings, Warning};
 
 /// A fetched file, parsed by the validation that accepted it; the overlay reads this, never
 /// the bytes again.

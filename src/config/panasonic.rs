@@ -1,4 +1,6 @@
-//! Panasonic "SIP Phone Standard Format File" (`.cfg`) reader.
+//! Panasonic "SIP Phone Standard Format File" (`.cfg`): the byte parser, and the settings
+//! sip-resync takes from a parsed file (the accepted event, the polling schedule, the files to
+//! fetch, the lines' credentials).
 //!
 //! The rules, from Panasonic's provisioning manual:
 //! * the first line must contain `# Panasonic SIP Phone Standard Format File #`, otherwise
@@ -13,7 +15,9 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use super::{ConfigError, Warning};
+use super::error::{Found, Lookup};
+use super::{auth, provisioning, ConfigError, Dialect, FileFormat, FileSpec, Settings, Warning};
+use crate::schedule::{PanasonicPolling, ScheduleSettings};
 use crate::sip::escape::excerpt;
 
 /// The text the first line must contain.
@@ -163,9 +167,148 @@ pub(super) fn parse(bytes: &[u8], path: &Path) -> Result<PanasonicFile, ConfigEr
     Ok(file)
 }
 
+/// Panasonic keys sip-resync interprets.
+const PANASONIC_KEYS: &[&str] = &[
+    "CFG_RESYNC_FROM_SIP",
+    "CFG_CYCLIC",
+    "CFG_CYCLIC_INTVL",
+    "CFG_RTRY_INTVL",
+    "CFG_RESYNC_TIME",
+    "CFG_MASTER_FILE_PATH",
+    "CFG_PRODUCT_FILE_PATH",
+    "CFG_STANDARD_FILE_PATH",
+    "CFG_ROOT_CERTIFICATE_PATH1",
+    "CFG_ROOT_CERTIFICATE_PATH2",
+    "CFG_ROOT_CERTIFICATE_PATH3",
+];
+
+/// Panasonic keys that set the polling schedule.
+pub(super) const PANASONIC_SCHEDULE_KEYS: &[&str] = &[
+    "CFG_CYCLIC",
+    "CFG_CYCLIC_INTVL",
+    "CFG_RTRY_INTVL",
+    "CFG_RESYNC_TIME",
+];
+
+/// Panasonic file-path keys, in fetch order, with the local name of each file.
+const PANASONIC_FILES: &[(&str, &str)] = &[
+    ("CFG_MASTER_FILE_PATH", "master.cfg"),
+    ("CFG_PRODUCT_FILE_PATH", "product.cfg"),
+    ("CFG_STANDARD_FILE_PATH", "standard.cfg"),
+];
+
+/// Polling defaults used when a Panasonic file leaves a key out: no cyclic polling, a week
+/// as the cyclic interval, 30 minutes between retries, no daily time.
+pub(crate) const PANASONIC_DEFAULTS: (bool, u32, u32) = (false, 10_080, 30);
+
+pub(super) fn from_panasonic(file: &PanasonicFile) -> Result<Settings, ConfigError> {
+    let mut settings = Settings::new(Dialect::Panasonic, &file.path);
+    settings.warnings = file.warnings.clone();
+    settings.lines = file
+        .entries
+        .iter()
+        .map(|e| (e.name.clone(), e.line))
+        .collect();
+    settings.unused = file
+        .entries
+        .iter()
+        .filter(|e| {
+            !PANASONIC_KEYS.contains(&e.name.as_str()) && !auth::is_panasonic_line_key(&e.name)
+        })
+        .map(|e| e.name.clone())
+        .collect();
+    settings.vendor_entries = file
+        .entries
+        .iter()
+        .map(|e| (e.name.clone(), e.value.clone()))
+        .collect();
+    let invalid = |e: &Entry, message: String| ConfigError::Invalid {
+        path: file.path.clone(),
+        line: Some(e.line),
+        key: Some(e.name.clone()),
+        message,
+    };
+    for (key, name) in PANASONIC_FILES {
+        let Some(e) = file.get(key) else { continue };
+        let url = e.value.trim();
+        if url.is_empty() {
+            continue;
+        }
+        crate::naming::check_url_template(url).map_err(|m| invalid(e, m))?;
+        settings.provisioning.files.push(FileSpec {
+            name: Some((*name).to_owned()),
+            url: url.to_owned(),
+            format: Some(FileFormat::Panasonic),
+        });
+    }
+    let (ca_files, warnings) =
+        provisioning::panasonic_ca_files(file, &settings.provisioning.base_dir)?;
+    settings.provisioning.ca_files = ca_files;
+    settings.warnings.extend(warnings);
+    settings.sip.auth.credentials =
+        auth::panasonic_credentials(|k| file.get(k).map(|e| e.value.as_str()));
+    settings.schedule = panasonic_schedule(&|k| Found::in_panasonic(file, k))?;
+    if let Some(e) = file.get("CFG_RESYNC_FROM_SIP") {
+        let text = e.value.trim();
+        if text.is_empty() {
+            settings.warnings.push(Warning::at(
+                &file.path,
+                e.line,
+                Some(&e.name),
+                "empty: the default \"check-sync\" is used".into(),
+            ));
+        } else {
+            settings.sip.events = vec![text.to_owned()];
+        }
+    }
+    Ok(settings)
+}
+
+impl<'a> Found<'a> {
+    pub(super) fn in_panasonic(file: &'a PanasonicFile, key: &str) -> Option<Found<'a>> {
+        file.get(key).map(|e| Found {
+            value: &e.value,
+            path: &file.path,
+            line: Some(e.line),
+        })
+    }
+}
+
+/// The Panasonic polling schedule the settings `get` finds describe (defaults for the keys
+/// it does not find).
+pub(super) fn panasonic_schedule(get: &Lookup<'_, '_>) -> Result<ScheduleSettings, ConfigError> {
+    let (mut cyclic, mut cyclic_interval_min, mut retry_interval_min) = PANASONIC_DEFAULTS;
+    if let Some(e) = get("CFG_CYCLIC") {
+        cyclic = match e.value.trim() {
+            v if v.eq_ignore_ascii_case("Y") => true,
+            v if v.eq_ignore_ascii_case("N") => false,
+            _ => return Err(e.invalid("CFG_CYCLIC", "must be \"Y\" or \"N\"".into())),
+        };
+    }
+    for (key, slot) in [
+        ("CFG_CYCLIC_INTVL", &mut cyclic_interval_min),
+        ("CFG_RTRY_INTVL", &mut retry_interval_min),
+    ] {
+        if let Some(e) = get(key) {
+            *slot = e
+                .value
+                .trim()
+                .parse()
+                .map_err(|_| e.invalid(key, "must be a whole number of minutes".into()))?;
+        }
+    }
+    Ok(ScheduleSettings::Panasonic(PanasonicPolling {
+        cyclic,
+        cyclic_interval_min,
+        retry_interval_min,
+        resync_time: get("CFG_RESYNC_TIME").map(|e| e.value.to_owned()),
+    }))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::from_bytes;
 
     fn p(s: &str) -> Result<PanasonicFile, ConfigError> {
         parse(s.as_bytes(), Path::new("kx.cfg"))
@@ -226,5 +369,44 @@ mod tests {
         );
         let e = p(&format!("{MAGIC}\r\nCFG_X = \"1\"\r\n")).unwrap_err();
         assert!(e.to_string().contains("kx.cfg:2"), "{e}");
+    }
+
+    #[test]
+    fn panasonic_sets_the_event() {
+        let s = from_bytes(
+            b"# Panasonic SIP Phone Standard Format File #\r\nCFG_RESYNC_FROM_SIP=\"resync\"\r\n",
+            Path::new("kx.cfg"),
+        )
+        .unwrap();
+        assert_eq!(s.dialect, Dialect::Panasonic);
+        assert_eq!(s.sip.events, vec!["resync"]);
+        assert!(from_bytes(b"CFG_RESYNC_FROM_SIP=\"resync\"\r\n", Path::new("kx.cfg")).is_err());
+    }
+
+    #[test]
+    fn panasonic_polling_keys() {
+        let s = from_bytes(
+            b"# Panasonic SIP Phone Standard Format File #\r\nCFG_CYCLIC=\"Y\"\r\nCFG_CYCLIC_INTVL=\"60\"\r\nCFG_RESYNC_TIME=\"02:00\"\r\nSIP_RGSTR_ADDR_1=\"pbx\"\r\n",
+            Path::new("kx.cfg"),
+        )
+        .unwrap();
+        let ScheduleSettings::Panasonic(p) = &s.schedule else {
+            panic!("{:?}", s.schedule)
+        };
+        assert!(p.cyclic);
+        assert_eq!(p.cyclic_interval_min, 60);
+        assert_eq!(p.retry_interval_min, PANASONIC_DEFAULTS.2);
+        assert_eq!(p.resync_time.as_deref(), Some("02:00"));
+        assert_eq!(s.unused, vec!["SIP_RGSTR_ADDR_1"]);
+        assert_eq!(s.line_of("CFG_RESYNC_TIME"), Some(4));
+        let e = from_bytes(
+            b"# Panasonic SIP Phone Standard Format File #\r\nCFG_CYCLIC=\"maybe\"\r\n",
+            Path::new("kx.cfg"),
+        )
+        .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "kx.cfg:2: CFG_CYCLIC: must be \"Y\" or \"N\""
+        );
     }
 }

@@ -1,13 +1,17 @@
-//! Snom XML settings (`<settings><phone-settings>…</phone-settings></settings>`).
+//! Snom XML settings (`<settings><phone-settings>…</phone-settings></settings>`): the XML
+//! reader, and the settings sip-resync takes from it (the polling schedule, the lines'
+//! credentials, `challenge_checksync`).
 //!
 //! Each setting is an element under `<phone-settings>` whose text is the value, as in Snom's
 //! provisioning format; the `perm` attribute (`""`, `"R"`, `"RW"`) is accepted and ignored,
-//! as is `idx` on indexed settings. Only the polling settings are interpreted here; every
-//! other element is kept and reported as not used.
+//! as is `idx` on indexed settings. Every element sip-resync does not use is kept and
+//! reported as not used.
 
 use std::path::Path;
 
-use super::ConfigError;
+use super::error::{not_utf8, Found, Lookup};
+use super::{auth, ConfigError, Dialect, Settings};
+use crate::schedule::{LocalTime, ScheduleSettings, SnomMode, SnomPolling};
 
 /// Largest number of settings read from one file.
 pub(super) const MAX_SETTINGS: usize = 10_000;
@@ -40,7 +44,7 @@ pub(super) fn parse(bytes: &[u8], path: &Path) -> Result<Vec<Entry>, ConfigError
             key,
             message,
         };
-    let text = std::str::from_utf8(bytes).map_err(|e| super::not_utf8(path, bytes, &e))?;
+    let text = std::str::from_utf8(bytes).map_err(|e| not_utf8(path, bytes, &e))?;
     let doc = roxmltree::Document::parse(text).map_err(|e| {
         let pos = e.pos();
         invalid(
@@ -92,9 +96,111 @@ pub(super) fn parse(bytes: &[u8], path: &Path) -> Result<Vec<Entry>, ConfigError
     Ok(out)
 }
 
+/// Snom keys sip-resync interprets.
+pub(super) const SNOM_KEYS: &[&str] = &[
+    "prov_polling_enabled",
+    "prov_polling_mode",
+    "prov_polling_period",
+    "prov_polling_time",
+    "prov_polling_time_rand_end",
+    "settings_refresh_timer",
+];
+
+pub(super) fn from_snom(entries: &[Entry], path: &Path) -> Result<Settings, ConfigError> {
+    let mut settings = Settings::new(Dialect::Snom, path);
+    settings.lines = entries.iter().map(|e| (e.name.clone(), e.line)).collect();
+    settings.vendor_entries = entries
+        .iter()
+        .map(|e| (e.name.clone(), e.value.clone()))
+        .collect();
+    settings.unused = entries
+        .iter()
+        .filter(|e| !SNOM_KEYS.contains(&e.name.as_str()) && !auth::is_snom_auth_key(&e.name))
+        .map(|e| e.name.clone())
+        .collect();
+    let get = |k: &str| entries.iter().find(|e| e.name == k);
+    let invalid = |e: &Entry, message: String| ConfigError::Invalid {
+        path: path.to_owned(),
+        line: Some(e.line),
+        key: Some(e.name.clone()),
+        message,
+    };
+    settings.sip.auth.credentials = auth::snom_credentials(|k| get(k).map(|e| e.value.as_str()));
+    if let Some(e) = get("challenge_checksync") {
+        settings.sip.auth.challenge = auth::snom_challenge(&e.value).map_err(|m| invalid(e, m))?;
+    }
+    if let Some(schedule) = snom_schedule(&|k| Found::in_snom(entries, path, k))? {
+        settings.schedule = schedule;
+    }
+    Ok(settings)
+}
+
+impl<'a> Found<'a> {
+    pub(super) fn in_snom(entries: &'a [Entry], path: &'a Path, key: &str) -> Option<Found<'a>> {
+        entries.iter().find(|e| e.name == key).map(|e| Found {
+            value: &e.value,
+            path,
+            line: Some(e.line),
+        })
+    }
+}
+
+/// The Snom polling schedule the settings `get` finds describe; `None` when it finds no
+/// polling setting at all.
+pub(super) fn snom_schedule(get: &Lookup<'_, '_>) -> Result<Option<ScheduleSettings>, ConfigError> {
+    if !SNOM_KEYS.iter().any(|k| get(k).is_some()) {
+        return Ok(None);
+    }
+    let number = |k: &str, default: u64| -> Result<u64, ConfigError> {
+        match get(k) {
+            None => Ok(default),
+            Some(e) if e.value.is_empty() => Ok(default),
+            Some(e) => e
+                .value
+                .parse()
+                .map_err(|_| e.invalid(k, "must be a whole number of seconds".into())),
+        }
+    };
+    let time = |k: &str| -> Result<Option<LocalTime>, ConfigError> {
+        match get(k) {
+            None => Ok(None),
+            Some(e) if e.value.is_empty() => Ok(None),
+            Some(e) => e
+                .value
+                .parse()
+                .map(Some)
+                .map_err(|err| e.invalid(k, format!("{err} (expected HH:MM, 00:00 to 23:59)"))),
+        }
+    };
+    let enabled = match get("prov_polling_enabled") {
+        None => false,
+        Some(e) => match e.value.to_ascii_lowercase().as_str() {
+            "on" | "true" | "1" => true,
+            "off" | "false" | "0" | "" => false,
+            _ => return Err(e.invalid("prov_polling_enabled", "must be on or off".into())),
+        },
+    };
+    let mode = match get("prov_polling_mode") {
+        None => SnomMode::Rel,
+        Some(e) => e
+            .value
+            .parse()
+            .map_err(|_| e.invalid("prov_polling_mode", "must be rel, abs or random".into()))?,
+    };
+    Ok(Some(ScheduleSettings::Snom(SnomPolling {
+        enabled,
+        mode,
+        period_secs: number("prov_polling_period", 86_400)?,
+        time: time("prov_polling_time")?,
+        time_rand_end: time("prov_polling_time_rand_end")?,
+        settings_refresh_timer_secs: number("settings_refresh_timer", 0)?,
+    })))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::from_bytes;
 
     #[test]
     fn reads_phone_settings_with_perm_and_idx() {
@@ -142,6 +248,32 @@ mod tests {
         let e = parse(b"<config/>", Path::new("s.xml")).unwrap_err();
         assert!(
             e.to_string().contains("root element must be <settings>"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn snom_polling_keys() {
+        let s = from_bytes(
+            b"<settings>\n<phone-settings>\n<prov_polling_enabled perm=\"\">on</prov_polling_enabled>\n<prov_polling_mode perm=\"\">abs</prov_polling_mode>\n<prov_polling_time perm=\"\">09:00</prov_polling_time>\n<language perm=\"\">English</language>\n</phone-settings>\n</settings>\n",
+            Path::new("snom.xml"),
+        )
+        .unwrap();
+        assert_eq!(s.dialect, Dialect::Snom);
+        let ScheduleSettings::Snom(p) = &s.schedule else {
+            panic!("{:?}", s.schedule)
+        };
+        assert!(p.enabled);
+        assert_eq!(p.mode, SnomMode::Abs);
+        assert_eq!(p.time, Some("09:00".parse().unwrap()));
+        assert_eq!(s.unused, vec!["language"]);
+        let e = from_bytes(
+            b"<settings>\n<phone-settings>\n<prov_polling_time>25:00</prov_polling_time>\n</phone-settings>\n</settings>",
+            Path::new("snom.xml"),
+        )
+        .unwrap_err();
+        assert!(
+            e.to_string().starts_with("snom.xml:3: prov_polling_time: "),
             "{e}"
         );
     }

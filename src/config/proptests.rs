@@ -5,24 +5,25 @@
 use std::path::Path;
 
 use proptest::prelude::*;
-use sip_resync::config::{self, panasonic, snom, ConfigError, Warning};
+
+use crate::config::{self, panasonic, snom, ConfigError, Warning};
 
 /// The Panasonic samples of `fixtures/`.
 const PANASONIC: &[&[u8]] = &[
-    include_bytes!("../fixtures/panasonic/resync-event.cfg"),
-    include_bytes!("../fixtures/provisioning/master.cfg"),
-    include_bytes!("../fixtures/provisioning/0080F0A1B2C3.cfg"),
-    include_bytes!("../fixtures/schedule/panasonic-cyclic-60min.cfg"),
-    include_bytes!("../fixtures/schedule/panasonic-invalid-resync-time.cfg"),
-    include_bytes!("../fixtures/schedule/panasonic-resync-time-0200.cfg"),
+    include_bytes!("../../fixtures/panasonic/resync-event.cfg"),
+    include_bytes!("../../fixtures/provisioning/master.cfg"),
+    include_bytes!("../../fixtures/provisioning/0080F0A1B2C3.cfg"),
+    include_bytes!("../../fixtures/schedule/panasonic-cyclic-60min.cfg"),
+    include_bytes!("../../fixtures/schedule/panasonic-invalid-resync-time.cfg"),
+    include_bytes!("../../fixtures/schedule/panasonic-resync-time-0200.cfg"),
 ];
 
 /// The Snom samples of `fixtures/`.
 const SNOM: &[&[u8]] = &[
-    include_bytes!("../fixtures/schedule/snom-abs-0130.xml"),
-    include_bytes!("../fixtures/schedule/snom-random-3600s.xml"),
-    include_bytes!("../fixtures/schedule/snom-random-daily-0900-0910.xml"),
-    include_bytes!("../fixtures/schedule/snom-rel-20s.xml"),
+    include_bytes!("../../fixtures/schedule/snom-abs-0130.xml"),
+    include_bytes!("../../fixtures/schedule/snom-random-3600s.xml"),
+    include_bytes!("../../fixtures/schedule/snom-random-daily-0900-0910.xml"),
+    include_bytes!("../../fixtures/schedule/snom-rel-20s.xml"),
 ];
 
 /// Lines in `bytes` as the readers number them: an LF ends a line; the text after the last
@@ -139,7 +140,16 @@ fn edits() -> impl Strategy<Value = Vec<(prop::sample::Index, u8, u8)>> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 1000, ..ProptestConfig::default() })]
+    // Seeds of past failures are kept beside this file, where they were kept when these
+    // properties were an integration test; the default would look for them under
+    // `proptest-regressions/` at the top of the repository.
+    #![proptest_config(ProptestConfig {
+        cases: 1000,
+        failure_persistence: Some(Box::new(
+            proptest::test_runner::FileFailurePersistence::WithSource("proptest-regressions"),
+        )),
+        ..ProptestConfig::default()
+    })]
 
     #[test]
     fn panasonic_arbitrary_bytes(bytes in proptest::collection::vec(any::<u8>(), 0..2048)) {

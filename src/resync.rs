@@ -10,15 +10,25 @@ pub enum Transport {
     Udp,
     /// TCP: messages framed by Content-Length on a connection.
     Tcp,
+    /// TLS over TCP (RFC 3261 §26.2, `Via: SIP/2.0/TLS`): framed like TCP, on a connection
+    /// whose peer completed a TLS handshake (and showed a client certificate, with mutual TLS).
+    Tls,
 }
 
 impl Transport {
-    /// `"udp"` or `"tcp"`.
+    /// `"udp"`, `"tcp"` or `"tls"`.
     pub fn as_str(self) -> &'static str {
         match self {
             Transport::Udp => "udp",
             Transport::Tcp => "tcp",
+            Transport::Tls => "tls",
         }
+    }
+
+    /// True for the connection transports (TCP, TLS): messages are framed by
+    /// Content-Length, and a reply goes back on the connection the request came on.
+    pub fn is_stream(self) -> bool {
+        !matches!(self, Transport::Udp)
     }
 }
 

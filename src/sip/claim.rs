@@ -27,7 +27,7 @@ use crate::resync::Transport;
 ///    case-sensitive: `notify` is another method);
 /// 2. the message reads as a SIP request with the fields a response needs (Via, From, To,
 ///    Call-ID, CSeq), by the same front end the endpoint uses, with the framing of
-///    `transport` (Content-Length mandatory over TCP), and is not larger than
+///    `transport` (Content-Length mandatory over TCP and TLS), and is not larger than
 ///    [`Limits::max_message_bytes`]; a request with a malformed field is still read;
 /// 3. its To header has no `tag` parameter: it is outside any dialog (a NOTIFY inside a
 ///    dialog belongs to a subscription of the host);
@@ -53,11 +53,8 @@ pub(super) fn is_resync_notify(
     if !starts_like_notify(bytes) {
         return false;
     }
-    let framing = match transport {
-        Transport::Udp => Framing::Datagram,
-        Transport::Tcp => Framing::Stream,
-    };
-    message::parse(bytes, framing, limits).is_ok_and(|req| is_resync_request(&req, events))
+    message::parse(bytes, Framing::of(transport), limits)
+        .is_ok_and(|req| is_resync_request(&req, events))
 }
 
 /// Step 1 of the rule, on the bytes alone: cheap first, as most of a softphone's traffic is

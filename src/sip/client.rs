@@ -105,6 +105,7 @@ impl NotifyClient {
             transport: match transport {
                 Transport::Udp => rsip::Transport::Udp,
                 Transport::Tcp => rsip::Transport::Tcp,
+                Transport::Tls => rsip::Transport::Tls,
             },
             uri: sent_by,
             params: vec![

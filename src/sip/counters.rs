@@ -37,7 +37,8 @@ macro_rules! with_counter_fields {
     dropped_unanswerable,
     /// Completed transactions evicted early because the table was full.
     transactions_evicted,
-    /// TCP connections closed because their stream could not be framed or was too slow.
+    /// TCP and TLS connections closed because their stream could not be framed or was too
+    /// slow, or because their TLS handshake failed or timed out.
     stream_errors,
     /// Messages (and, with `refused = "drop"`, TCP connections) refused because their
     /// source is outside the allowlist: answered 403 or dropped.

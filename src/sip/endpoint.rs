@@ -163,13 +163,15 @@ pub enum Disposition {
 /// The decision for one message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Handled {
-    /// Bytes to send back: to the source address over UDP, on the same connection over TCP.
+    /// Bytes to send back: to the source address over UDP, on the same connection over TCP
+    /// and TLS.
     pub reply: Option<Bytes>,
     /// The resync request to hand to the engine, after the reply has been sent.
     pub resync: Option<ResyncRequest>,
     /// What happened.
     pub disposition: Disposition,
-    /// Over TCP: the message framing can no longer be trusted; close after sending the reply.
+    /// Over TCP and TLS: the message framing can no longer be trusted; close after sending
+    /// the reply.
     pub close: bool,
 }
 
@@ -369,7 +371,7 @@ impl Endpoint {
         if !claim::starts_like_notify(bytes) {
             return None;
         }
-        let req = message::parse(bytes, framing(transport), &self.config.limits).ok()?;
+        let req = message::parse(bytes, Framing::of(transport), &self.config.limits).ok()?;
         if !claim::is_resync_request(&req, &self.config.events) {
             return None;
         }
@@ -395,7 +397,7 @@ impl Endpoint {
             Ok(allowed) => allowed,
             Err(refused) => return Handled::silent(refused),
         };
-        match message::parse(bytes, framing(transport), &self.config.limits) {
+        match message::parse(bytes, Framing::of(transport), &self.config.limits) {
             Ok(req) => self.handle_request(now, source, transport, allowed, &req),
             Err(reason) => self.drop(now, source, reason),
         }
@@ -448,7 +450,7 @@ impl Endpoint {
             self.counters.acks += 1;
             return Handled::silent(Disposition::Absorbed);
         }
-        let close = transport == Transport::Tcp
+        let close = transport.is_stream()
             && matches!(
                 req.defect,
                 Some(
@@ -879,13 +881,6 @@ fn from_tag<'r>(req: &'r Request) -> &'r str {
     headers::param(req.from(), "tag")
         .flatten()
         .unwrap_or_default()
-}
-
-fn framing(transport: Transport) -> Framing {
-    match transport {
-        Transport::Udp => Framing::Datagram,
-        Transport::Tcp => Framing::Stream,
-    }
 }
 
 #[cfg(test)]

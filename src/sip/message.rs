@@ -206,6 +206,17 @@ pub(crate) enum Framing {
     Stream,
 }
 
+impl Framing {
+    /// The framing of messages that arrive on `transport`: TCP and TLS are streams.
+    pub(crate) fn of(transport: crate::resync::Transport) -> Framing {
+        if transport.is_stream() {
+            Framing::Stream
+        } else {
+            Framing::Datagram
+        }
+    }
+}
+
 /// Finds the end of the header section: returns (header bytes, body start).
 pub(crate) fn split_head(bytes: &[u8]) -> Option<(usize, usize)> {
     let mut i = 0;

@@ -26,6 +26,12 @@ pub enum NotifyError {
     /// The target URI (`--to`) is not a SIP URI.
     #[error("{0}")]
     Uri(String),
+    /// The transport is one this sender does not speak (TLS: see `docs/tls.md` for
+    /// sending over TLS with `openssl s_client`).
+    #[error(
+        "sending a NOTIFY over {0} is not supported; over TLS, use openssl s_client (docs/tls.md)"
+    )]
+    Unsupported(Transport),
     /// A socket operation failed.
     #[error("{what} {target}: {source}")]
     Io {
@@ -104,6 +110,7 @@ pub async fn send_notify(
                 }
             }
         }
+        Transport::Tls => Err(NotifyError::Unsupported(transport)),
         Transport::Tcp => {
             let mut stream = timeout_at(deadline, TcpStream::connect(target))
                 .await

@@ -86,7 +86,7 @@ pub enum ConfigError {
 }
 
 /// What to check when a file cannot be read, by the kind of error.
-fn read_hint(path: &Path, e: &std::io::Error) -> String {
+pub(super) fn read_hint(path: &Path, e: &std::io::Error) -> String {
     match e.kind() {
         std::io::ErrorKind::NotFound if path.is_relative() => {
             let cwd = std::env::current_dir()

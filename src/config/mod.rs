@@ -15,6 +15,7 @@ mod overlay;
 mod panasonic;
 mod provisioning;
 mod snom;
+mod tls;
 mod toml;
 
 pub(crate) use overlay::{overlay, ParsedFile, Provisioned};
@@ -39,11 +40,13 @@ pub use error::{ConfigError, Warning};
 pub use provisioning::{
     mac_bytes, normalise_mac, FileFormat, FileSpec, ProvisioningSettings, RebootPolicy,
 };
+pub use tls::{TlsSettings, DEFAULT_HANDSHAKE_TIMEOUT};
 
 /// Largest configuration file read, in bytes.
 pub const MAX_CONFIG_BYTES: u64 = 1024 * 1024;
 
-/// A listening address: `udp:ADDR:PORT` or `tcp:ADDR:PORT` (IPv6 as `tcp:[::1]:5060`).
+/// A listening address: `udp:ADDR:PORT`, `tcp:ADDR:PORT` or `tls:ADDR:PORT` (IPv6 as
+/// `tcp:[::1]:5060`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ListenAddr {
     /// Transport.
@@ -57,11 +60,12 @@ impl FromStr for ListenAddr {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let (t, addr) = s
             .split_once(':')
-            .ok_or_else(|| format!("\"{s}\": expected udp:ADDR:PORT or tcp:ADDR:PORT"))?;
+            .ok_or_else(|| format!("\"{s}\": expected udp:, tcp: or tls:ADDR:PORT"))?;
         let transport = match t.to_ascii_lowercase().as_str() {
             "udp" => Transport::Udp,
             "tcp" => Transport::Tcp,
-            _ => return Err(format!("\"{s}\": transport must be udp or tcp")),
+            "tls" => Transport::Tls,
+            _ => return Err(format!("\"{s}\": transport must be udp, tcp or tls")),
         };
         let addr = addr
             .parse()
@@ -129,6 +133,8 @@ pub struct SipSettings {
     pub limits: RateLimits,
     /// The digest challenge of NOTIFY and the lines' credentials.
     pub auth: AuthConfig,
+    /// The TLS listener's certificate, key and client CA (`[sip.tls]`); `None` when not set.
+    pub tls: Option<TlsSettings>,
 }
 
 impl Default for SipSettings {
@@ -147,6 +153,7 @@ impl Default for SipSettings {
             refused: RefusedAction::default(),
             limits: RateLimits::default(),
             auth: AuthConfig::default(),
+            tls: None,
         }
     }
 }

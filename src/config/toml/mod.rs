@@ -11,7 +11,7 @@ use serde::Deserialize;
 use super::error::not_utf8;
 use super::panasonic::PANASONIC_DEFAULTS;
 use super::{
-    auth, base_dir_of, provisioning, zone_named, ConfigError, Dialect, ListenAddr, Settings,
+    auth, base_dir_of, provisioning, tls, zone_named, ConfigError, Dialect, ListenAddr, Settings,
     SipSettings, TcpOptions, Warning,
 };
 use crate::schedule::{LocalTime, PanasonicPolling, ScheduleSettings, SnomMode, SnomPolling};
@@ -92,6 +92,7 @@ struct TomlSip {
     allow: Vec<String>,
     refused: RefusedAction,
     tcp: TomlTcp,
+    tls: tls::TomlTls,
     limits: TomlLimits,
     auth: auth::TomlAuth,
     udp_workers: usize,
@@ -108,6 +109,7 @@ impl Default for TomlSip {
             allow: Vec::new(),
             refused: d.refused,
             tcp: TomlTcp::default(),
+            tls: tls::TomlTls::default(),
             udp_workers: d.udp_workers,
             limits: TomlLimits::default(),
             auth: auth::TomlAuth::default(),
@@ -395,6 +397,10 @@ pub(super) fn from_toml(bytes: &[u8], path: &Path) -> Result<Settings, ConfigErr
         .provisioning
         .into_settings(&base_dir_of(path))
         .map_err(|(key, message)| invalid(key_line(text, key), Some(key.into()), message))?;
+    let tls = sip
+        .tls
+        .into_settings(&base_dir_of(path), &sip.listen)
+        .map_err(|(key, message)| invalid(key_line(text, key), Some(key.into()), message))?;
     if sip.listen.is_empty() {
         warnings.push(Warning {
             path: path.to_owned(),
@@ -434,6 +440,7 @@ pub(super) fn from_toml(bytes: &[u8], path: &Path) -> Result<Settings, ConfigErr
                 message_deadline: std::time::Duration::from_secs(sip.tcp.message_deadline_secs),
             },
             udp_workers: sip.udp_workers,
+            tls,
         },
         warnings,
     })

@@ -10,10 +10,13 @@
 mod endpoints;
 mod notify;
 mod tcp;
+mod tls;
 mod udp;
 
 pub(crate) use endpoints::Endpoints;
 pub use notify::{send_notify, NotifyError};
+pub(crate) use tls::{SharedTls, TlsServer};
+pub use tls::{TlsError, MAX_PEM_BYTES};
 pub(crate) use udp::{UdpOptions, MAX_BATCH};
 
 use std::future::Future;

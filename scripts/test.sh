@@ -1,18 +1,19 @@
 #!/usr/bin/env bash
 # Runs every test of sip-resync: formatting, lints, unit, property, socket, SIPp and CLI tests,
 # and the documentation examples. Installs the real SIP senders the tests drive when they are
-# missing (Debian packages sip-tester for SIPp, sipsak, kamailio); fails, never skips, when it
-# cannot. Every test program runs even when one fails, and the closing line counts them all:
+# missing (Debian packages sip-tester for SIPp, sipsak, kamailio, and openssl, whose s_client
+# sends SIP over TLS); fails, never skips, when it cannot. Every test program runs even when
+# one fails, and the closing line counts them all:
 #   all tests: N passed, N failed
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # command → Debian package
-declare -A PACKAGES=([sipp]=sip-tester [sipsak]=sipsak [kamailio]=kamailio)
+declare -A PACKAGES=([sipp]=sip-tester [sipsak]=sipsak [kamailio]=kamailio [openssl]=openssl)
 have() { command -v "$1" >/dev/null 2>&1 || [ -x "/usr/bin/$1" ] || [ -x "/usr/sbin/$1" ]; }
 
 missing=()
-for cmd in sipp sipsak kamailio; do
+for cmd in sipp sipsak kamailio openssl; do
     have "$cmd" || missing+=("${PACKAGES[$cmd]}")
 done
 if [ ${#missing[@]} -gt 0 ]; then
@@ -30,13 +31,14 @@ if [ ${#missing[@]} -gt 0 ]; then
     $SUDO apt-get install -y -qq "${missing[@]}" >&2 \
         || { echo "test.sh: FAILED: cannot install ${missing[*]}" >&2; exit 1; }
 fi
-for cmd in sipp sipsak kamailio; do
+for cmd in sipp sipsak kamailio openssl; do
     have "$cmd" || { echo "test.sh: FAILED: ${PACKAGES[$cmd]} is installed but no $cmd was found" >&2; exit 1; }
 done
 SIPP="$(command -v sipp || echo /usr/bin/sipp)"
 echo "test.sh: using $("$SIPP" -v 2>&1 | grep -o 'SIPp v[0-9.]*' | head -1) at $SIPP," \
     "$(sipsak --version 2>&1 | head -1)," \
-    "$( (command -v kamailio >/dev/null && kamailio -v || /usr/sbin/kamailio -v) 2>&1 | head -1)" >&2
+    "$( (command -v kamailio >/dev/null && kamailio -v || /usr/sbin/kamailio -v) 2>&1 | head -1)," \
+    "$( (command -v openssl >/dev/null && openssl version || /usr/bin/openssl version) 2>&1 | head -1)" >&2
 export SIPP
 
 cargo fmt --all -- --check

@@ -10,14 +10,16 @@ use tokio::sync::{broadcast, oneshot, watch};
 use tokio::task::JoinHandle;
 
 use crate::config::TcpOptions;
-use crate::config::{self, ConfigError, ListenAddr, Settings, SipSettings};
+use crate::config::{self, ConfigError, ListenAddr, Settings, SipSettings, TlsSettings};
 use crate::engine::{
     Cause, ClockValidity, Engine, EngineConfig, EngineError, EngineHandle, EngineStatus, Outcome,
 };
 use crate::resync::ResyncSink;
 use crate::resync::{ResyncRequest, Transport};
 use crate::sip::{Counters, RefusedAction};
-use crate::transport::{Listeners, SharedEndpoint, Sink, TransportError, UdpOptions};
+use crate::transport::{
+    Listeners, SharedEndpoint, SharedTls, Sink, TlsError, TlsServer, TransportError, UdpOptions,
+};
 
 /// Target of the agent's own log lines: the same as the `sip-resync` command's, so that a
 /// log reads the same whoever runs the agent.
@@ -153,8 +155,12 @@ pub enum AgentError {
     #[error("provisioning files are configured but there is no state directory for them: give --state-dir DIR or provisioning.state_dir")]
     NoStateDir,
     /// Neither the options nor the settings name an address to listen on.
-    #[error("no listen address: give --listen udp:ADDR:PORT or tcp:ADDR:PORT, or [sip] listen in the configuration")]
+    #[error("no listen address: give --listen udp:ADDR:PORT, tcp:ADDR:PORT or tls:ADDR:PORT, or [sip] listen in the configuration")]
     NoListenAddress,
+    /// The TLS listener cannot be set up: `[sip.tls]` is missing, or a file it names cannot
+    /// be used (the error names the setting, the file and the reason).
+    #[error(transparent)]
+    Tls(#[from] TlsError),
     /// A listening address cannot be bound (in use, privileged port, not this machine's).
     #[error(transparent)]
     Bind(#[from] TransportError),
@@ -262,8 +268,22 @@ impl Agent {
             workers: settings.sip.udp_workers,
             ..UdpOptions::default()
         };
-        let listeners =
-            Listeners::bind_with(&pick(Transport::Udp), &pick(Transport::Tcp), udp).await?;
+        let tls_addrs = pick(Transport::Tls);
+        let tls = if tls_addrs.is_empty() {
+            None
+        } else {
+            let config = settings.sip.tls.as_ref().ok_or(TlsError::NotConfigured)?;
+            let server = TlsServer::load(config, jiff::Timestamp::now())?;
+            log_tls("TLS", config, &server);
+            Some(SharedTls::new(server))
+        };
+        let listeners = Listeners::bind_with(
+            &pick(Transport::Udp),
+            &pick(Transport::Tcp),
+            tls.clone().map(|t| (&tls_addrs[..], t)),
+            udp,
+        )
+        .await?;
         let (engine, engine_outcomes) = if settings.provisioning.files.is_empty() {
             tracing::warn!(target: LOG_TARGET, "no provisioning files configured: NOTIFYs are answered, nothing is fetched (set [provisioning] files, or CFG_MASTER_FILE_PATH in a Panasonic file)");
             (None, None)
@@ -309,6 +329,7 @@ impl Agent {
                     tcp: settings.sip.tcp,
                 },
                 overrides,
+                tls,
                 stop: watch::channel(false).0,
                 running: Mutex::new(false),
             }),
@@ -501,6 +522,8 @@ struct Inner {
     settings: Mutex<Arc<Settings>>,
     started: StartedWith,
     overrides: Overrides,
+    /// The configuration of the TLS listeners, when there are any.
+    tls: Option<SharedTls>,
     stop: watch::Sender<bool>,
     running: Mutex<bool>,
 }
@@ -551,6 +574,26 @@ fn log_allowlist(sip: &SipSettings) {
             tracing::warn!(target: LOG_TARGET, "no credentials for the digest challenge yet: every resync NOTIFY is answered 401 until [[sip.auth.credentials]] are configured or provisioned files bring SIP_AUTHID_n / SIP_PASS_n");
         }
     }
+}
+
+/// Logs the certificate the TLS listeners serve and whom they admit.
+fn log_tls(what: &str, config: &TlsSettings, server: &TlsServer) {
+    let until = server
+        .not_after()
+        .map(|t| format!(" (valid until {t})"))
+        .unwrap_or_default();
+    let peers = match &config.client_ca {
+        Some(ca) => format!(
+            "peers must present a certificate signed by a CA of {}",
+            ca.display()
+        ),
+        None => "no client certificate asked for (sip.tls.client_ca turns on mutual TLS)".into(),
+    };
+    tracing::info!(
+        target: LOG_TARGET,
+        "{what} certificate {}{until}; {peers}",
+        config.certificate.display()
+    );
 }
 
 /// Gives the endpoint new settings, keeping its transactions, budgets and counters. Says so
@@ -620,14 +663,27 @@ impl AgentHandle {
     /// schedule and time zone are re-armed; the applied files still win where they set
     /// something. The overrides of the [`AgentOptions`] (MAC, model, state directory) stay.
     ///
+    /// With TLS listeners, the files of `[sip.tls]` are read again, even when the settings
+    /// name the same files: connections accepted from then on get the new certificate, key
+    /// and client CA; open connections, UDP and TCP go on undisturbed.
+    ///
     /// What is bound or started stays as it was, with a warning when it changed: the listening
     /// addresses, the `[sip.tcp]` bounds, `max_transactions` and the `[provisioning]` table
     /// take effect when an agent is started again. Fails, changing nothing, when the settings
-    /// name an unknown time zone.
+    /// name an unknown time zone, or when the TLS listeners cannot use `[sip.tls]` (the error
+    /// names the setting, the file and the reason).
     pub fn update_settings(&self, mut settings: Settings) -> Result<(), AgentError> {
         let inner = &self.inner;
         inner.overrides.apply(&mut settings);
         settings.zone()?;
+        let tls = match &inner.tls {
+            Some(shared) => {
+                let config = settings.sip.tls.clone().ok_or(TlsError::NotConfigured)?;
+                let server = TlsServer::load(&config, jiff::Timestamp::now())?;
+                Some((shared, config, server))
+            }
+            None => None,
+        };
         for w in &settings.warnings {
             tracing::warn!(target: LOG_TARGET, "{w}");
         }
@@ -649,6 +705,10 @@ impl AgentHandle {
                 }
                 rearm_endpoint(&inner.endpoint, &previous.sip, &settings.sip);
             }
+        }
+        if let Some((shared, config, server)) = tls {
+            log_tls("TLS reloaded:", &config, &server);
+            shared.replace(server);
         }
         Ok(())
     }

@@ -20,7 +20,7 @@ pub enum Verdict {
     #[non_exhaustive]
     Ours {
         /// Bytes to send back first: to the source address and port over UDP, on the same
-        /// connection over TCP. `None` means no answer at all (a source outside the allowlist
+        /// connection over TCP and TLS. `None` means no answer at all (a source outside the allowlist
         /// with `refused = "drop"`, or over a request rate limit).
         reply: Option<Bytes>,
         /// The resync request to act on once the reply has been sent: hand it to the engine
@@ -97,8 +97,8 @@ pub struct Embedded {
 
 impl Embedded {
     /// An endpoint for these SIP settings: the accepted events, the allowlist, the rate
-    /// limits, the digest challenge, the transaction bound. `listen`, `tcp` and `udp_workers`
-    /// are the host's business and not used.
+    /// limits, the digest challenge, the transaction bound. `listen`, `tcp`, `udp_workers` and
+    /// `tls` are the host's business and not used.
     pub fn new(sip: &SipSettings) -> Embedded {
         Embedded {
             endpoint: Endpoint::new(sip.endpoint_config()),
@@ -115,7 +115,7 @@ impl Embedded {
     ///    case-sensitive: `notify` is another method);
     /// 2. the message reads as a SIP request with the fields a response needs (Via, From, To,
     ///    Call-ID, CSeq), by the same front end the endpoint uses, with the framing of
-    ///    `transport` (Content-Length mandatory over TCP), and is not larger than
+    ///    `transport` (Content-Length mandatory over TCP and TLS), and is not larger than
     ///    the message size limit (64 KiB); a request with a malformed field is still read;
     /// 3. its To header has no `tag` parameter: it is outside any dialog (a NOTIFY inside a
     ///    dialog belongs to a subscription of the host);
@@ -129,8 +129,9 @@ impl Embedded {
     /// transaction table. Garbage, keep-alives, responses, ACKs, OPTIONS and every other method
     /// are the host's.
     ///
-    /// `bytes` is one whole UDP datagram, or one message the host framed off a TCP stream
-    /// (Content-Length is mandatory there).
+    /// `bytes` is one whole UDP datagram, or one message the host framed off a TCP stream or
+    /// off the decrypted bytes of a TLS connection it owns, passed with [`Transport::Tls`]
+    /// (Content-Length is mandatory on both). The verdicts over TLS are those over TCP.
     pub fn handle(
         &mut self,
         now: Instant,

@@ -120,4 +120,4 @@ pub use agent::{Agent, AgentError, AgentHandle, AgentOptions, AgentStatus};
 pub use embedded::{Embedded, Verdict};
 pub use resync::{EventParam, ResyncRequest, ResyncSink, Transport};
 pub use sip::{AuthFailure, Counters, Disposition};
-pub use transport::{send_notify, NotifyError, TransportError};
+pub use transport::{send_notify, NotifyError, TlsError, TransportError};

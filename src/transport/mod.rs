@@ -1,11 +1,12 @@
-//! tokio drivers: UDP workers and TCP listeners that feed the sans-IO `Endpoint`s.
+//! tokio drivers: UDP workers and TCP and TLS listeners that feed the sans-IO `Endpoint`s.
 //!
 //! These are the only parts of the SIP path that touch sockets, tasks and the clock. Each UDP
-//! worker owns a socket and an endpoint (`udp`); the TCP connections share one endpoint
-//! (`endpoints`). A received datagram or framed TCP message goes to its endpoint (a short
-//! critical section, never held across an `.await`), the reply is sent first, and only then
-//! is the `ResyncRequest` handed to the [`Sink`], on the same thread: no queue, no task
-//! between the listener and the engine.
+//! worker owns a socket and an endpoint (`udp`); the TCP and TLS connections share one
+//! endpoint (`endpoints`), and a TLS connection is a TCP connection after a handshake
+//! (`tls`). A received datagram or framed message goes to its endpoint (a short critical
+//! section, never held across an `.await`), the reply is sent first, and only then is the
+//! `ResyncRequest` handed to the [`Sink`], on the same thread: no queue, no task between the
+//! listener and the engine.
 
 mod endpoints;
 mod notify;
@@ -15,8 +16,8 @@ mod udp;
 
 pub(crate) use endpoints::Endpoints;
 pub use notify::{send_notify, NotifyError};
+pub use tls::TlsError;
 pub(crate) use tls::{SharedTls, TlsServer};
-pub use tls::{TlsError, MAX_PEM_BYTES};
 pub(crate) use udp::{UdpOptions, MAX_BATCH};
 
 use std::future::Future;
@@ -63,7 +64,7 @@ pub enum TransportError {
         hint: &'static str,
     },
     /// Nothing to listen on.
-    #[error("no listen address configured: give --listen udp:ADDR:PORT or tcp:ADDR:PORT, or [sip] listen in the configuration")]
+    #[error("no listen address configured: give --listen udp:ADDR:PORT, tcp:ADDR:PORT or tls:ADDR:PORT, or [sip] listen in the configuration")]
     NothingToListenOn,
 }
 
@@ -73,22 +74,27 @@ pub(crate) struct Listeners {
     /// Every UDP worker's socket, grouped by address.
     udp: Vec<UdpSocket>,
     tcp: Vec<TcpListener>,
+    /// The TLS listening sockets and the configuration their connections are accepted with.
+    tls: Vec<TcpListener>,
+    tls_config: Option<SharedTls>,
     batch: usize,
 }
 
 fn bind_error(transport: Transport, addr: SocketAddr, source: std::io::Error) -> TransportError {
-    let udp = transport == Transport::Udp;
-    let hint = match source.kind() {
-        std::io::ErrorKind::AddrInUse if udp => {
+    let hint = match (source.kind(), transport) {
+        (std::io::ErrorKind::AddrInUse, Transport::Udp) => {
             " (another process holds this port: a PBX, a softphone or another sip-resync? Stop it, or choose another port with --listen udp:ADDR:PORT or [sip] listen)"
         }
-        std::io::ErrorKind::AddrInUse => {
+        (std::io::ErrorKind::AddrInUse, Transport::Tcp) => {
             " (another process holds this port: a PBX, a softphone or another sip-resync? Stop it, or choose another port with --listen tcp:ADDR:PORT or [sip] listen)"
         }
-        std::io::ErrorKind::PermissionDenied => {
+        (std::io::ErrorKind::AddrInUse, Transport::Tls) => {
+            " (another process holds this port: a PBX, a softphone or another sip-resync? Stop it, or choose another port with --listen tls:ADDR:PORT or [sip] listen)"
+        }
+        (std::io::ErrorKind::PermissionDenied, _) => {
             " (ports below 1024 need privileges: run with CAP_NET_BIND_SERVICE or choose a port above 1023)"
         }
-        std::io::ErrorKind::AddrNotAvailable => {
+        (std::io::ErrorKind::AddrNotAvailable, _) => {
             " (this address does not belong to this machine: listen on one of its addresses, or on 0.0.0.0 / [::] for all)"
         }
         _ => "",
@@ -102,18 +108,27 @@ fn bind_error(transport: Transport, addr: SocketAddr, source: std::io::Error) ->
 }
 
 impl Listeners {
-    /// Binds every address: [`UdpOptions::worker_count`] sockets for each UDP address.
+    /// Binds every address: [`UdpOptions::worker_count`] sockets for each UDP address, a
+    /// listening socket for each TCP address, and one for each TLS address, whose connections
+    /// are accepted with the configuration the [`SharedTls`] holds at the time.
     pub(crate) async fn bind_with(
         udp: &[SocketAddr],
         tcp: &[SocketAddr],
+        tls: Option<(&[SocketAddr], SharedTls)>,
         options: UdpOptions,
     ) -> Result<Listeners, TransportError> {
-        if udp.is_empty() && tcp.is_empty() {
+        let (tls, tls_config) = match tls {
+            Some((addrs, config)) => (addrs, Some(config)),
+            None => (&[][..], None),
+        };
+        if udp.is_empty() && tcp.is_empty() && tls.is_empty() {
             return Err(TransportError::NothingToListenOn);
         }
         let mut out = Listeners {
             udp: Vec::new(),
             tcp: Vec::new(),
+            tls: Vec::new(),
+            tls_config,
             batch: options.batch.clamp(1, MAX_BATCH),
         };
         let workers = options.worker_count();
@@ -128,11 +143,17 @@ impl Listeners {
                 .map_err(|e| bind_error(Transport::Tcp, addr, e))?;
             out.tcp.push(l);
         }
+        for &addr in tls {
+            let l = TcpListener::bind(addr)
+                .await
+                .map_err(|e| bind_error(Transport::Tls, addr, e))?;
+            out.tls.push(l);
+        }
         Ok(out)
     }
 
-    /// The bound addresses, in the order given to [`Listeners::bind`], UDP first (each
-    /// once, whatever the number of workers).
+    /// The bound addresses, in the order given to [`Listeners::bind_with`], UDP first (each
+    /// once, whatever the number of workers), then TCP, then TLS.
     pub(crate) fn local_addrs(&self) -> Vec<(Transport, SocketAddr)> {
         let mut udp: Vec<(Transport, SocketAddr)> = Vec::new();
         for a in self.udp.iter().filter_map(|s| s.local_addr().ok()) {
@@ -141,22 +162,27 @@ impl Listeners {
             }
         }
         let udp = udp.into_iter();
-        let tcp = self
-            .tcp
-            .iter()
-            .filter_map(|l| l.local_addr().ok())
-            .map(|a| (Transport::Tcp, a));
-        udp.chain(tcp).collect()
+        let stream = |listeners: &[TcpListener], transport| {
+            listeners
+                .iter()
+                .filter_map(|l| l.local_addr().ok())
+                .map(move |a| (transport, a))
+                .collect::<Vec<_>>()
+        };
+        udp.chain(stream(&self.tcp, Transport::Tcp))
+            .chain(stream(&self.tls, Transport::Tls))
+            .collect()
     }
 
-    /// The endpoints these listeners serve with: one per UDP socket, one for TCP, all with
-    /// `config` and one global budget.
+    /// The endpoints these listeners serve with: one per UDP socket, one for TCP and TLS, all
+    /// with `config` and one global budget.
     pub(crate) fn endpoints(&self, config: EndpointConfig) -> SharedEndpoint {
         Arc::new(Endpoints::new(config, self.udp.len()))
     }
 
     /// Serves until `shutdown` completes, with `endpoint` from [`Listeners::endpoints`].
-    /// Accepted resync requests go to `sink`, on the thread that received them.
+    /// Accepted resync requests go to `sink`, on the thread that received them. TCP and TLS
+    /// connections alike are bounded by `tcp`.
     pub(crate) async fn serve<F>(
         self,
         endpoint: SharedEndpoint,
@@ -182,9 +208,13 @@ impl Listeners {
                 halt.0.clone(),
             );
         }
-        for listener in self.tcp {
+        let tls = self.tls_config;
+        let plain = self.tcp.into_iter().map(|l| (l, None));
+        let secure = self.tls.into_iter().map(|l| (l, tls.clone()));
+        for (listener, tls) in plain.chain(secure) {
             tasks.spawn(tcp::serve(
                 listener,
+                tls,
                 endpoint.clone(),
                 sink.clone(),
                 tcp,

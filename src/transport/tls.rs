@@ -24,7 +24,7 @@ use tokio_rustls::TlsAcceptor;
 use crate::config::TlsSettings;
 
 /// Largest certificate, key or CA file read, in bytes.
-pub const MAX_PEM_BYTES: u64 = 1024 * 1024;
+const MAX_PEM_BYTES: u64 = 1024 * 1024;
 
 /// Why the TLS listener cannot be set up from `[sip.tls]`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -55,10 +55,9 @@ fn file_error(key: &'static str, path: &Path, reason: impl Into<String>) -> TlsE
 
 /// A TLS server configuration ready to accept connections with.
 #[derive(Clone)]
-pub struct TlsServer {
+pub(crate) struct TlsServer {
     acceptor: TlsAcceptor,
     handshake_timeout: Duration,
-    mutual: bool,
     not_after: Option<Timestamp>,
 }
 
@@ -66,7 +65,6 @@ impl std::fmt::Debug for TlsServer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("TlsServer")
             .field("handshake_timeout", &self.handshake_timeout)
-            .field("mutual", &self.mutual)
             .field("not_after", &self.not_after)
             .finish_non_exhaustive()
     }
@@ -75,7 +73,7 @@ impl std::fmt::Debug for TlsServer {
 impl TlsServer {
     /// Reads the files of `settings` and builds the server configuration; `now` is the wall
     /// clock the certificates' expiry is checked against.
-    pub fn load(settings: &TlsSettings, now: Timestamp) -> Result<TlsServer, TlsError> {
+    pub(crate) fn load(settings: &TlsSettings, now: Timestamp) -> Result<TlsServer, TlsError> {
         let provider = Arc::new(aws_lc_rs::default_provider());
         let chain = certificates(
             "sip.tls.certificate",
@@ -115,28 +113,22 @@ impl TlsServer {
         Ok(TlsServer {
             acceptor: TlsAcceptor::from(Arc::new(config)),
             handshake_timeout: settings.handshake_timeout,
-            mutual: settings.client_ca.is_some(),
             not_after,
         })
     }
 
     /// The acceptor a connection performs its handshake with.
-    pub fn acceptor(&self) -> &TlsAcceptor {
+    pub(crate) fn acceptor(&self) -> &TlsAcceptor {
         &self.acceptor
     }
 
     /// The longest time a handshake may take.
-    pub fn handshake_timeout(&self) -> Duration {
+    pub(crate) fn handshake_timeout(&self) -> Duration {
         self.handshake_timeout
     }
 
-    /// Whether peers must present a certificate signed by `client_ca`.
-    pub fn mutual(&self) -> bool {
-        self.mutual
-    }
-
     /// When the server's own certificate expires, when its dates could be read.
-    pub fn not_after(&self) -> Option<Timestamp> {
+    pub(crate) fn not_after(&self) -> Option<Timestamp> {
         self.not_after
     }
 }
@@ -145,16 +137,16 @@ impl TlsServer {
 /// A connection reads it once, when accepted ([`SharedTls::current`]); [`SharedTls::replace`]
 /// affects the connections accepted after it.
 #[derive(Debug, Clone)]
-pub struct SharedTls(Arc<RwLock<Arc<TlsServer>>>);
+pub(crate) struct SharedTls(Arc<RwLock<Arc<TlsServer>>>);
 
 impl SharedTls {
     /// Shares `server`.
-    pub fn new(server: TlsServer) -> SharedTls {
+    pub(crate) fn new(server: TlsServer) -> SharedTls {
         SharedTls(Arc::new(RwLock::new(Arc::new(server))))
     }
 
     /// The configuration in force.
-    pub fn current(&self) -> Arc<TlsServer> {
+    pub(crate) fn current(&self) -> Arc<TlsServer> {
         self.0
             .read()
             .unwrap_or_else(PoisonError::into_inner)
@@ -162,7 +154,7 @@ impl SharedTls {
     }
 
     /// Makes `server` the configuration of the connections accepted from now on.
-    pub fn replace(&self, server: TlsServer) {
+    pub(crate) fn replace(&self, server: TlsServer) {
         *self.0.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(server);
     }
 }
@@ -361,7 +353,7 @@ fn time(input: &[u8]) -> Option<(Timestamp, &[u8])> {
 
 #[cfg(test)]
 #[path = "../../tests/support/pki.rs"]
-#[allow(dead_code)]
+#[allow(dead_code, unreachable_pub)]
 mod pki;
 
 #[cfg(test)]
@@ -379,7 +371,7 @@ mod tests {
             certificate: cert.cert.clone(),
             private_key: cert.key.clone(),
             client_ca: client_ca.map(Path::to_owned),
-            handshake_timeout: crate::config::tls::DEFAULT_HANDSHAKE_TIMEOUT,
+            handshake_timeout: crate::config::DEFAULT_HANDSHAKE_TIMEOUT,
         }
     }
 
@@ -557,7 +549,6 @@ mod tests {
             Timestamp::now(),
         )
         .unwrap();
-        assert!(server.mutual());
         let addr = echo_server(SharedTls::new(server), 3).await;
         let pbx = ca.client("pbx");
         assert_eq!(client(addr, &ca.cert, Some(&pbx)).await.unwrap(), b"ping");

@@ -57,7 +57,10 @@ Examples:
   sip-resync run --config /etc/sip-resync.toml --state-dir /var/lib/sip-resync --mac 0080F0A1B2C3
   sip-resync run --config phone.cfg --listen udp:127.0.0.1:0    (port 0: any free port)
 
-Stops on SIGINT (Ctrl-C) or SIGTERM and exits 0. Exits 2 when the configuration or the
+Stops on SIGINT (Ctrl-C) or SIGTERM and exits 0. SIGHUP reads the configuration file again:
+event texts, allowlist, limits, schedule, and the [sip.tls] certificate files for the TLS
+connections accepted from then on; a file that cannot be used is logged and refused, and the
+settings in force stay. Exits 2 when the configuration, the TLS certificate files or the
 state directory cannot be used, 4 when a listening address cannot be bound (stop whatever
 holds the port, or choose another with --listen).";
 
@@ -86,7 +89,7 @@ Exit codes: 0 a 2xx response, 1 another final response, 2 a malformed TARGET,
     about = "Keeps a SIP phone's provisioning current: answers check-sync NOTIFYs from the PBX",
     long_about = "Keeps a SIP phone's provisioning current.\n\n\
 `run` listens for out-of-dialog SIP NOTIFY requests (Event: check-sync, or the text the \
-configuration accepts) over UDP and TCP, answers them per RFC 3261, and fetches, checks and \
+configuration accepts) over UDP, TCP and TLS, answers them per RFC 3261, and fetches, checks and \
 applies the provisioning files; timed polls (Snom, Panasonic) trigger it too. `notify` sends \
 such a NOTIFY, for testing a deployment. `check` validates a configuration file, `schedule` \
 shows when it polls.\n\n\
@@ -126,9 +129,9 @@ enum Command {
         /// (its CFG_RESYNC_FROM_SIP sets the accepted event), or Snom XML settings.
         #[arg(long, value_name = "FILE")]
         config: PathBuf,
-        /// Where to listen, replacing the file's [sip] listen: udp:ADDR:PORT or
-        /// tcp:ADDR:PORT; repeat for several (IPv6 as udp:[::1]:5060). Port 0 picks a free
-        /// port (logged in the "listening on" line).
+        /// Where to listen, replacing the file's [sip] listen: udp:ADDR:PORT, tcp:ADDR:PORT
+        /// or tls:ADDR:PORT (with [sip.tls] in the file); repeat for several (IPv6 as
+        /// udp:[::1]:5060). Port 0 picks a free port (logged in the "listening on" line).
         #[arg(long, value_name = "TRANSPORT:ADDR:PORT")]
         listen: Vec<ListenAddr>,
         /// Directory for the applied files and persisted state (created when missing);
@@ -651,13 +654,55 @@ async fn run(
     if let Some(model) = model {
         options = options.model(model);
     }
+    // Installed before the agent starts, so that a SIGHUP never meets the default action
+    // (which ends the process).
+    let hangups = hangups();
     match Agent::start(options).await {
         Ok(agent) => {
+            let reload = tokio::spawn(reload_on_hangup(hangups, config_path, agent.handle()));
             agent.run(shutdown_signal()).await;
+            reload.abort();
             ExitCode::SUCCESS
         }
         Err(e) => agent_error(e),
     }
+}
+
+#[cfg(unix)]
+type Hangups = Option<tokio::signal::unix::Signal>;
+#[cfg(not(unix))]
+type Hangups = Option<()>;
+
+/// The stream of SIGHUPs, where there are signals.
+fn hangups() -> Hangups {
+    #[cfg(unix)]
+    {
+        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok()
+    }
+    #[cfg(not(unix))]
+    {
+        None
+    }
+}
+
+/// On each SIGHUP: reads the configuration file again and hands it to the agent, which also
+/// reads the TLS certificate files again. A file that cannot be used is refused with its
+/// error, and the settings in force stay.
+async fn reload_on_hangup(hangups: Hangups, path: PathBuf, handle: sip_resync::AgentHandle) {
+    #[cfg(unix)]
+    if let Some(mut hangups) = hangups {
+        while hangups.recv().await.is_some() {
+            let reloaded = config::load(&path)
+                .map_err(AgentError::from)
+                .and_then(|settings| handle.update_settings(settings));
+            match reloaded {
+                Ok(()) => tracing::info!("SIGHUP: reloaded {}", path.display()),
+                Err(e) => tracing::error!("SIGHUP: {e}; the settings in force stay"),
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = (hangups, path, handle);
 }
 
 /// Prints why the agent cannot run; a socket that cannot be bound exits 4, anything else 2.

@@ -16,6 +16,8 @@ pub struct Daemon {
     pub udp: String,
     /// `tcp:127.0.0.1:PORT`
     pub tcp: String,
+    /// `tls:127.0.0.1:PORT`, when started with a TLS listener.
+    pub tls: Option<String>,
     state: Option<tempfile::TempDir>,
 }
 
@@ -32,6 +34,11 @@ impl Daemon {
 
     /// Starts `sip-resync run --config FILE ARGS…` on free loopback ports.
     pub fn start_with(config: &str, args: &[&str]) -> Daemon {
+        Daemon::start_listening(config, args, &["udp:127.0.0.1:0", "tcp:127.0.0.1:0"])
+    }
+
+    /// Starts `sip-resync run --config FILE ARGS…` with `--listen` for each of `listen`.
+    pub fn start_listening(config: &str, args: &[&str], listen: &[&str]) -> Daemon {
         let config = if config.starts_with('/') {
             config.to_owned()
         } else {
@@ -40,7 +47,7 @@ impl Daemon {
         let mut child = Command::new(BIN)
             .args(["run", "--config", &config])
             .args(args)
-            .args(["--listen", "udp:127.0.0.1:0", "--listen", "tcp:127.0.0.1:0"])
+            .args(listen.iter().flat_map(|l| ["--listen", l]))
             // The per-NOTIFY `resync requested` line is DEBUG: the tests count it.
             .env("RUST_LOG", "info,sip_resync::transport=debug")
             .stdout(Stdio::null())
@@ -54,28 +61,25 @@ impl Daemon {
                 let _ = tx.send(line);
             }
         });
-        let (mut udp, mut tcp) = (None, None);
+        let mut found: Vec<String> = Vec::new();
         let mut log = Vec::new();
-        while udp.is_none() || tcp.is_none() {
+        while found.len() < listen.len() {
             let line = lines
                 .recv_timeout(Duration::from_secs(10))
                 .expect("daemon reports its listeners");
             log.push(line.clone());
             if let Some(rest) = line.split("listening on ").nth(1) {
-                let addr = rest.split(' ').next().unwrap().to_owned();
-                if addr.starts_with("udp:") {
-                    udp = Some(addr);
-                } else {
-                    tcp = Some(addr);
-                }
+                found.push(rest.split(' ').next().unwrap().to_owned());
             }
         }
+        let pick = |t: &str| found.iter().find(|a| a.starts_with(t)).cloned();
         Daemon {
             child,
             lines,
             log,
-            udp: udp.unwrap(),
-            tcp: tcp.unwrap(),
+            udp: pick("udp:").unwrap_or_default(),
+            tcp: pick("tcp:").unwrap_or_default(),
+            tls: pick("tls:"),
             state: None,
         }
     }
@@ -113,6 +117,22 @@ impl Daemon {
     /// The TCP address as a socket address.
     pub fn tcp_addr(&self) -> std::net::SocketAddr {
         self.tcp.trim_start_matches("tcp:").parse().unwrap()
+    }
+
+    /// The TLS address as a socket address.
+    pub fn tls_addr(&self) -> std::net::SocketAddr {
+        let tls = self.tls.as_deref().expect("started with a TLS listener");
+        tls.trim_start_matches("tls:").parse().unwrap()
+    }
+
+    /// Sends SIGHUP: the daemon reads its configuration file again.
+    pub fn hangup(&self) {
+        let pid = self.child.id().to_string();
+        assert!(Command::new("kill")
+            .args(["-HUP", &pid])
+            .status()
+            .unwrap()
+            .success());
     }
 
     /// Kills the daemon with SIGKILL and reaps it.

@@ -381,7 +381,9 @@ mod tests {
                     .unwrap();
                 rt.block_on(async move {
                     let local: SocketAddr = "127.0.0.1:0".parse().unwrap();
-                    let listeners = Listeners::bind_with(&[local], &[], udp).await.unwrap();
+                    let listeners = Listeners::bind_with(&[local], &[], None, udp)
+                        .await
+                        .unwrap();
                     let endpoint = listeners.endpoints(EndpointConfig {
                         rate_limits: crate::sip::RateLimits::unlimited(),
                         ..EndpointConfig::default()

@@ -464,7 +464,8 @@ mod tests {
         assert_eq!(
             s.warnings[0].to_string(),
             "a.toml:5: sip.colour: unknown key, ignored (the keys of [sip] are listen, events, \
-             event_match, max_transactions, allow, refused, tcp, limits, auth, udp_workers; see docs/configuration.md)"
+             event_match, max_transactions, allow, refused, tcp, tls, limits, auth, udp_workers; \
+             see docs/configuration.md)"
         );
         assert_eq!(s.sip.tcp, TcpOptions::default());
     }

@@ -557,6 +557,21 @@ fn describe_auth(a: &sip_resync::config::AuthConfig) -> String {
     )
 }
 
+/// The `[sip.tls]` files as resolved, and whom the TLS listener admits. The files' content is
+/// checked when `run` starts.
+fn describe_tls(t: &sip_resync::config::TlsSettings) -> String {
+    let peers = match &t.client_ca {
+        Some(ca) => format!("client certificates signed by {}", ca.display()),
+        None => "no client certificate asked for".into(),
+    };
+    format!(
+        "certificate {}, key {}; {peers}; handshake within {} s",
+        t.certificate.display(),
+        t.private_key.display(),
+        t.handshake_timeout.as_secs()
+    )
+}
+
 fn check(path: &std::path::Path) -> ExitCode {
     use sip_resync::schedule::{PersistedState, Schedule};
     let settings = match load_or_report(path) {
@@ -596,6 +611,9 @@ fn check(path: &std::path::Path) -> ExitCode {
         "  sip.auth            {}",
         describe_auth(&settings.sip.auth)
     );
+    if let Some(tls) = &settings.sip.tls {
+        println!("  sip.tls             {}", describe_tls(tls));
+    }
     println!(
         "  sip.limits          {}",
         describe_limits(&settings.sip.limits)

@@ -594,10 +594,9 @@ async fn update_settings_reloads_the_certificates_without_dropping_udp_tcp_or_op
     let settings = |text: String| -> Settings {
         config::from_bytes(text.as_bytes(), &dir.path().join("agent.toml")).unwrap()
     };
-    let text = format!(
-        "[sip]\nlisten = [\"udp:127.0.0.1:0\", \"tcp:127.0.0.1:0\", \"tls:127.0.0.1:0\"]\n\
+    let text = "[sip]\nlisten = [\"udp:127.0.0.1:0\", \"tcp:127.0.0.1:0\", \"tls:127.0.0.1:0\"]\n\
          [sip.tls]\ncertificate = \"live.crt\"\nprivate_key = \"live.key\"\n"
-    );
+        .to_owned();
     let agent = Agent::start(AgentOptions::new(settings(text.clone())))
         .await
         .unwrap();

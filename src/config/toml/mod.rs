@@ -92,10 +92,10 @@ struct TomlSip {
     allow: Vec<String>,
     refused: RefusedAction,
     tcp: TomlTcp,
-    tls: tls::TomlTls,
     limits: TomlLimits,
     auth: auth::TomlAuth,
     udp_workers: usize,
+    tls: tls::TomlTls,
 }
 
 impl Default for TomlSip {
@@ -464,7 +464,7 @@ mod tests {
         assert_eq!(
             s.warnings[0].to_string(),
             "a.toml:5: sip.colour: unknown key, ignored (the keys of [sip] are listen, events, \
-             event_match, max_transactions, allow, refused, tcp, tls, limits, auth, udp_workers; \
+             event_match, max_transactions, allow, refused, tcp, limits, auth, udp_workers, tls; \
              see docs/configuration.md)"
         );
         assert_eq!(s.sip.tcp, TcpOptions::default());

@@ -14,21 +14,17 @@ use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream as StdTcpStream, UdpSocket};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use sip_resync::config::{self, Settings};
 use sip_resync::{Agent, AgentOptions, Embedded, Transport, Verdict};
 use support::daemon::Daemon;
 use support::http::HttpServer;
-use support::pki::{Ca, Issued};
+use support::pki::{client_config, Ca, Issued};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_rustls::client::TlsStream;
-use tokio_rustls::rustls::crypto::aws_lc_rs;
-use tokio_rustls::rustls::pki_types::pem::PemObject;
-use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
-use tokio_rustls::rustls::{ClientConfig, RootCertStore};
+use tokio_rustls::rustls::pki_types::ServerName;
 use tokio_rustls::TlsConnector;
 
 /// How long any one exchange may take before the test fails.
@@ -39,19 +35,10 @@ const OUTCOME: &str = "sip_resync::engine: run ";
 
 /// An out-of-dialog check-sync NOTIFY as a PBX sends it over TLS.
 fn notify(tag: &str) -> Vec<u8> {
-    format!(
-        "NOTIFY sip:1001@127.0.0.1 SIP/2.0\r\n\
-         Via: SIP/2.0/TLS 127.0.0.1:5061;branch=z9hG4bK-{tag}\r\n\
-         From: <sip:pbx@127.0.0.1>;tag={tag}\r\n\
-         To: <sip:1001@127.0.0.1>\r\n\
-         Call-ID: {tag}\r\n\
-         CSeq: 1 NOTIFY\r\n\
-         Event: check-sync\r\n\
-         Subscription-State: terminated\r\n\
-         Max-Forwards: 70\r\n\
-         Content-Length: 0\r\n\r\n"
-    )
-    .into_bytes()
+    String::from_utf8(support::notify_datagram(tag, "check-sync"))
+        .unwrap()
+        .replace("SIP/2.0/UDP 127.0.0.1:5999", "SIP/2.0/TLS 127.0.0.1:5061")
+        .into_bytes()
 }
 
 /// The first line of a response.
@@ -61,27 +48,6 @@ fn status_line(response: &str) -> &str {
 
 // ---------------------------------------------------------------------------------------------
 // The Rust client
-
-/// A client configuration that trusts `ca` and shows `identity`, when given.
-fn client_config(ca: &Path, identity: Option<&Issued>) -> Arc<ClientConfig> {
-    let mut roots = RootCertStore::empty();
-    roots
-        .add(CertificateDer::from_pem_file(ca).unwrap())
-        .unwrap();
-    let builder = ClientConfig::builder_with_provider(Arc::new(aws_lc_rs::default_provider()))
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_root_certificates(roots);
-    Arc::new(match identity {
-        Some(id) => builder
-            .with_client_auth_cert(
-                vec![CertificateDer::from_pem_file(&id.cert).unwrap()],
-                PrivateKeyDer::from_pem_file(&id.key).unwrap(),
-            )
-            .unwrap(),
-        None => builder.with_no_client_auth(),
-    })
-}
 
 /// A TLS connection to `addr` that verifies the server's certificate for 127.0.0.1 against
 /// `ca`.
@@ -256,6 +222,12 @@ fn daemon(config: &Path) -> Daemon {
         &["--state-dir", state.to_str().unwrap()],
         &["udp:127.0.0.1:0", "tcp:127.0.0.1:0", "tls:127.0.0.1:0"],
     )
+}
+
+/// Where a started agent listens over `transport`.
+fn listening(agent: &Agent, transport: Transport) -> SocketAddr {
+    let addrs = agent.local_addrs();
+    addrs.into_iter().find(|(t, _)| *t == transport).unwrap().1
 }
 
 /// A check-sync NOTIFY over UDP is answered 200.
@@ -600,14 +572,7 @@ async fn update_settings_reloads_the_certificates_without_dropping_udp_tcp_or_op
     let agent = Agent::start(AgentOptions::new(settings(text.clone())))
         .await
         .unwrap();
-    let addr = |t: Transport| {
-        agent
-            .local_addrs()
-            .into_iter()
-            .find(|(tr, _)| *tr == t)
-            .unwrap()
-            .1
-    };
+    let addr = |t: Transport| listening(&agent, t);
     let (udp, tcp, tls) = (
         addr(Transport::Udp),
         addr(Transport::Tcp),
@@ -762,14 +727,7 @@ async fn tls_connections_get_the_tcp_bounds_and_a_handshake_deadline() {
     };
     settings.sip.tls.as_mut().unwrap().handshake_timeout = Duration::from_millis(300);
     let agent = Agent::start(AgentOptions::new(settings)).await.unwrap();
-    let find = |t: Transport| {
-        agent
-            .local_addrs()
-            .into_iter()
-            .find(|(tr, _)| *tr == t)
-            .unwrap()
-            .1
-    };
+    let find = |t: Transport| listening(&agent, t);
     let (udp, tls) = (find(Transport::Udp), find(Transport::Tls));
     let handle = agent.handle();
     let running = tokio::spawn(agent.run(std::future::pending()));

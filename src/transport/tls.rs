@@ -363,7 +363,6 @@ mod tests {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     use tokio::net::{TcpListener, TcpStream};
     use tokio_rustls::rustls::pki_types::ServerName;
-    use tokio_rustls::rustls::ClientConfig;
     use tokio_rustls::TlsConnector;
 
     fn settings(cert: &pki::Issued, client_ca: Option<&Path>) -> TlsSettings {
@@ -489,26 +488,9 @@ mod tests {
         ca: &Path,
         identity: Option<&pki::Issued>,
     ) -> std::io::Result<Vec<u8>> {
-        let mut roots = RootCertStore::empty();
-        roots
-            .add(CertificateDer::from_pem_file(ca).unwrap())
-            .unwrap();
-        let builder = ClientConfig::builder_with_provider(Arc::new(aws_lc_rs::default_provider()))
-            .with_safe_default_protocol_versions()
-            .unwrap()
-            .with_root_certificates(roots);
-        let config = match identity {
-            Some(id) => builder
-                .with_client_auth_cert(
-                    vec![CertificateDer::from_pem_file(&id.cert).unwrap()],
-                    PrivateKeyDer::from_pem_file(&id.key).unwrap(),
-                )
-                .unwrap(),
-            None => builder.with_no_client_auth(),
-        };
         let tcp = TcpStream::connect(addr).await?;
         let name = ServerName::try_from("127.0.0.1").unwrap();
-        let mut tls = TlsConnector::from(Arc::new(config))
+        let mut tls = TlsConnector::from(pki::client_config(ca, identity))
             .connect(name, tcp)
             .await?;
         tls.write_all(b"ping").await?;

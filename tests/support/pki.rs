@@ -3,11 +3,16 @@
 //! at test time and written as PEM files into a directory the test owns.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use rcgen::{
     BasicConstraints, CertificateParams, CertifiedIssuer, DnType, ExtendedKeyUsagePurpose, IsCa,
     KeyPair, KeyUsagePurpose, SanType,
 };
+use tokio_rustls::rustls::crypto::aws_lc_rs;
+use tokio_rustls::rustls::pki_types::pem::PemObject;
+use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use tokio_rustls::rustls::{ClientConfig, RootCertStore};
 
 /// A certificate and its key, written as `NAME.crt` and `NAME.key` (PEM).
 #[derive(Debug, Clone)]
@@ -96,4 +101,26 @@ impl Ca {
             cert_pem: cert.pem(),
         }
     }
+}
+
+/// A TLS client configuration (rustls, aws-lc-rs) that trusts the CA certificate in `ca` and
+/// shows `identity` when a server asks for a client certificate.
+pub fn client_config(ca: &Path, identity: Option<&Issued>) -> Arc<ClientConfig> {
+    let mut roots = RootCertStore::empty();
+    roots
+        .add(CertificateDer::from_pem_file(ca).unwrap())
+        .unwrap();
+    let builder = ClientConfig::builder_with_provider(Arc::new(aws_lc_rs::default_provider()))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots);
+    Arc::new(match identity {
+        Some(id) => builder
+            .with_client_auth_cert(
+                vec![CertificateDer::from_pem_file(&id.cert).unwrap()],
+                PrivateKeyDer::from_pem_file(&id.key).unwrap(),
+            )
+            .unwrap(),
+        None => builder.with_no_client_auth(),
+    })
 }

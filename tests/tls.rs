@@ -550,6 +550,19 @@ fn certificate_files_that_cannot_be_used_stop_the_start_naming_file_and_reason()
         .contains("a tls: listening address needs sip.tls.certificate and sip.tls.private_key"));
 }
 
+/// New connections to `tls` get a certificate `current` signed: a client trusting `current`
+/// is answered, one trusting only `previous` refuses the certificate.
+async fn serves_a_certificate_of(tls: SocketAddr, current: &Ca, previous: &Ca) {
+    let reply = notify_once(tls, &current.cert, None, "current")
+        .await
+        .unwrap();
+    assert!(reply.starts_with("SIP/2.0 200 OK"), "{reply}");
+    let e = notify_once(tls, &previous.cert, None, "previous")
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("UnknownIssuer"), "{e}");
+}
+
 /// Writes `from`'s certificate and key over the files of `to`, as an administrator renewing
 /// them in place does.
 fn install(from: &Issued, to: &Issued) {
@@ -597,14 +610,7 @@ async fn update_settings_reloads_the_certificates_without_dropping_udp_tcp_or_op
     // The same paths, renewed in place by another CA: read again by update_settings.
     install(&new_ca.server("renewed"), &live);
     handle.update_settings(settings(text.clone())).unwrap();
-    assert!(notify_once(tls, &new_ca.cert, None, "new-1")
-        .await
-        .unwrap()
-        .starts_with("SIP/2.0 200 OK"));
-    let e = notify_once(tls, &old_ca.cert, None, "old-1")
-        .await
-        .unwrap_err();
-    assert!(e.to_string().contains("UnknownIssuer"), "{e}");
+    serves_a_certificate_of(tls, &new_ca, &old_ca).await;
     // What was open goes on.
     assert!(exchange(&mut open_tls, &notify("open-2"))
         .await
@@ -668,14 +674,7 @@ async fn sighup_reloads_the_certificates_and_keeps_udp_and_tcp() {
     install(&new_ca.server("renewed"), &live);
     d.hangup();
     assert_eq!(d.count("SIGHUP: reloaded", 1, WAIT), 1, "{:?}", d.log);
-    assert!(notify_once(tls, &new_ca.cert, None, "new-1")
-        .await
-        .unwrap()
-        .starts_with("SIP/2.0 200 OK"));
-    let e = notify_once(tls, &old_ca.cert, None, "old-1")
-        .await
-        .unwrap_err();
-    assert!(e.to_string().contains("UnknownIssuer"), "{e}");
+    serves_a_certificate_of(tls, &new_ca, &old_ca).await;
     tcp_answers(&mut open_tcp, "tcp-2");
     udp_answers(d.udp_addr(), "udp-1");
     assert!(exchange(&mut open_tls, &notify("open-2"))

@@ -21,9 +21,12 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
         .collect()
 }
 
+/// Each applied file's name and bytes.
+pub type Contents = BTreeMap<String, Vec<u8>>;
+
 /// The current set: each file's name and bytes, and the names whose bytes do not match
 /// their manifest digest. `None` when nothing was applied yet.
-pub fn current_set(state: &Path) -> Option<(BTreeMap<String, Vec<u8>>, Vec<String>)> {
+pub fn current_set(state: &Path) -> Option<(Contents, Vec<String>)> {
     let dir = state.join(CURRENT);
     let text = match std::fs::read_to_string(dir.join(MANIFEST)) {
         Ok(t) => t,

@@ -10,9 +10,9 @@
 
 mod auth;
 mod overlay;
-mod panasonic;
+pub(crate) mod panasonic;
 mod provisioning;
-mod snom;
+pub(crate) mod snom;
 
 pub(crate) use overlay::{overlay, ParsedFile, Provisioned};
 

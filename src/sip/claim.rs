@@ -9,12 +9,12 @@
 
 use super::event::{event_type, EventMatcher};
 use super::headers::{self, Name};
-#[cfg(test)]
+#[cfg(any(test, fuzzing))]
 use super::limits::Limits;
 use super::message::Request;
-#[cfg(test)]
+#[cfg(any(test, fuzzing))]
 use super::message::{self, Framing};
-#[cfg(test)]
+#[cfg(any(test, fuzzing))]
 use crate::resync::Transport;
 
 /// Whether `bytes` (one whole UDP datagram, or one message framed off a TCP stream) is a
@@ -56,8 +56,8 @@ use crate::resync::Transport;
 /// assert!(!ours(notify("message-summary", "")));     // voicemail: the host's
 /// assert!(!ours(notify("check-sync", ";tag=8d2")));  // inside a dialog: the host's
 /// ```
-#[cfg(test)]
-pub(super) fn is_resync_notify(
+#[cfg(any(test, fuzzing))]
+pub(crate) fn is_resync_notify(
     bytes: &[u8],
     transport: Transport,
     limits: &Limits,

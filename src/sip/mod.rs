@@ -26,6 +26,8 @@ mod frame;
 pub(crate) mod headers;
 mod limits;
 pub(crate) mod message;
+#[cfg(test)]
+mod props;
 mod rate;
 mod response;
 mod transaction;

@@ -106,6 +106,11 @@ pub mod config;
 mod embedded;
 pub mod engine;
 pub mod fleet;
+// The fuzz targets' checks (`fuzz/`): only in the unit tests and under `cfg(fuzzing)`, which
+// cargo-fuzz sets; public there for the targets, hidden from the documentation.
+#[cfg(any(test, fuzzing))]
+#[doc(hidden)]
+pub mod fuzzing;
 mod naming;
 mod resync;
 pub mod schedule;

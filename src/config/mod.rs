@@ -12,9 +12,9 @@
 mod auth;
 mod error;
 mod overlay;
-mod panasonic;
+pub(crate) mod panasonic;
 mod provisioning;
-mod snom;
+pub(crate) mod snom;
 mod tls;
 mod toml;
 

@@ -62,7 +62,7 @@ pub(super) fn has_magic(bytes: &[u8]) -> bool {
 }
 
 /// Parses a Panasonic configuration file.
-pub(super) fn parse(bytes: &[u8], path: &Path) -> Result<PanasonicFile, ConfigError> {
+pub(crate) fn parse(bytes: &[u8], path: &Path) -> Result<PanasonicFile, ConfigError> {
     if !has_magic(bytes) {
         return Err(ConfigError::Invalid {
             path: path.to_owned(),

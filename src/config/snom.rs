@@ -28,7 +28,7 @@ pub(crate) struct Entry {
 }
 
 /// Does this look like a Snom XML settings file?
-pub(super) fn looks_like(bytes: &[u8]) -> bool {
+pub(crate) fn looks_like(bytes: &[u8]) -> bool {
     let text = String::from_utf8_lossy(&bytes[..bytes.len().min(512)]);
     let t = text.trim_start_matches('\u{feff}').trim_start();
     t.starts_with("<?xml") || t.starts_with("<settings")
@@ -36,7 +36,7 @@ pub(super) fn looks_like(bytes: &[u8]) -> bool {
 
 /// Parses the `<phone-settings>` of a Snom settings document, in document order; when a name
 /// repeats (without `idx`), the first wins, as for Panasonic files.
-pub(super) fn parse(bytes: &[u8], path: &Path) -> Result<Vec<Entry>, ConfigError> {
+pub(crate) fn parse(bytes: &[u8], path: &Path) -> Result<Vec<Entry>, ConfigError> {
     let invalid =
         |line: Option<usize>, key: Option<String>, message: String| ConfigError::Invalid {
             path: path.to_owned(),

@@ -9,12 +9,12 @@
 
 use super::event::{event_type, EventMatcher};
 use super::headers::{self, Name};
-#[cfg(test)]
+#[cfg(any(test, fuzzing))]
 use super::limits::Limits;
 use super::message::Request;
-#[cfg(test)]
+#[cfg(any(test, fuzzing))]
 use super::message::{self, Framing};
-#[cfg(test)]
+#[cfg(any(test, fuzzing))]
 use crate::resync::Transport;
 
 /// Whether `bytes` (one whole UDP datagram, or one message framed off a TCP stream) is a
@@ -42,9 +42,10 @@ use crate::resync::Transport;
 /// are the host's.
 ///
 /// The endpoint applies this rule to the request it has already parsed
-/// (`Endpoint::handle_if_claimed`); this whole-message form is the tests' oracle.
-#[cfg(test)]
-pub(super) fn is_resync_notify(
+/// (`Endpoint::handle_if_claimed`); this whole-message form is the oracle of the tests and
+/// the fuzz checks.
+#[cfg(any(test, fuzzing))]
+pub(crate) fn is_resync_notify(
     bytes: &[u8],
     transport: Transport,
     limits: &Limits,

@@ -74,7 +74,7 @@ impl StreamFramer {
     }
 
     /// Bytes buffered and not yet framed.
-    #[cfg(test)]
+    #[cfg(any(test, fuzzing))]
     pub(crate) fn buffered(&self) -> usize {
         self.buf.len()
     }

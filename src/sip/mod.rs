@@ -26,6 +26,8 @@ mod frame;
 pub(crate) mod headers;
 mod limits;
 pub(crate) mod message;
+#[cfg(test)]
+mod props;
 mod rate;
 mod response;
 mod transaction;
@@ -38,6 +40,8 @@ pub use endpoint::Disposition;
 pub use event::EventMatch;
 pub use rate::{Limit, RateLimits};
 
+#[cfg(any(test, fuzzing))]
+pub(crate) use claim::is_resync_notify;
 pub(crate) use endpoint::{Admission, Endpoint, EndpointConfig, Handled, LogMemory};
 pub(crate) use event::EventMatcher;
 pub(crate) use frame::{StreamFramer, StreamItem, PONG};

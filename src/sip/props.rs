@@ -5,11 +5,12 @@ use std::net::SocketAddr;
 use std::time::Instant;
 
 use proptest::prelude::*;
-use sip_resync::sip::{Endpoint, EndpointConfig, Limits, StreamFramer, StreamItem};
-use sip_resync::Transport;
+
+use super::{Endpoint, EndpointConfig, Limits, StreamFramer, StreamItem};
+use crate::Transport;
 
 /// The contract's example NOTIFY, from `fixtures/sip/`.
-const NOTIFY: &[u8] = include_bytes!("../fixtures/sip/check-sync.sip");
+const NOTIFY: &[u8] = include_bytes!("../../fixtures/sip/check-sync.sip");
 
 fn src() -> SocketAddr {
     "127.0.0.1:5060".parse().unwrap()

@@ -17,6 +17,7 @@ use crate::engine::{
 use crate::resync::ResyncSink;
 use crate::resync::{ResyncRequest, Transport};
 use crate::sip::{Counters, RefusedAction};
+use crate::sync::lock;
 use crate::transport::{
     Listeners, SharedEndpoint, SharedTls, Sink, TlsError, TlsServer, TransportError, UdpOptions,
 };
@@ -539,10 +540,6 @@ impl Inner {
         let previous = std::mem::replace(&mut *current, settings.clone());
         rearm_endpoint(&self.endpoint, &previous.sip, &settings.sip);
     }
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 /// Logs who may send requests.

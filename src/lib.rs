@@ -114,6 +114,7 @@ pub mod fuzzing;
 mod naming;
 mod resync;
 pub mod schedule;
+mod sync;
 mod transport;
 
 /// `docs/embedding.md`, whose code blocks are compiled with the documentation tests.

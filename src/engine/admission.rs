@@ -19,17 +19,8 @@ pub(crate) const DEFAULT_RUN_BUDGET_REFILL: Duration = Duration::from_secs(20);
 ///
 /// A refill of zero admits every run (the one-run-in-flight rule of the planner still holds).
 ///
-/// ```
-/// use std::time::{Duration, Instant};
-/// use sip_resync::engine::Admission;
-///
-/// let t0 = Instant::now();
-/// let mut budget = Admission::new(3, Duration::from_secs(20));
-/// assert!(budget.try_take(t0) && budget.try_take(t0) && budget.try_take(t0));
-/// assert!(!budget.try_take(t0));
-/// assert_eq!(budget.next_token_at(), Some(t0 + Duration::from_secs(20)));
-/// assert!(budget.try_take(t0 + Duration::from_secs(20)));
-/// ```
+/// With 3 runs and 20 s: three runs at once, the fourth 20 s after the first
+/// (`a_full_budget_admits_its_capacity_then_one_per_refill`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Admission {
     capacity: u32,

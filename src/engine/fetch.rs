@@ -14,6 +14,7 @@ use std::time::Duration;
 use super::http_auth;
 use super::source::{Credentials, Location};
 use crate::config::ProvisioningSettings;
+use crate::sync::lock;
 
 /// Longest `ETag` or `Last-Modified` kept for the next conditional request.
 pub(super) const MAX_VALIDATOR_BYTES: usize = 1024;
@@ -173,10 +174,6 @@ impl Auth<'_> {
             Auth::Digest(_) => "Digest",
         }
     }
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 /// The rustls error in an error's chain of sources: reqwest wraps hyper's, which wraps an

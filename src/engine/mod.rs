@@ -37,6 +37,7 @@ use jiff::Timestamp;
 use tokio::sync::{broadcast, watch, Notify};
 
 use crate::config::{self, ConfigError, ParsedFile, Provisioned, Settings};
+use crate::sync::lock;
 
 pub(crate) use admission::{Admission, DEFAULT_RUN_BUDGET, DEFAULT_RUN_BUDGET_REFILL};
 pub use driver::Engine;
@@ -175,10 +176,6 @@ struct Shared {
     published: Mutex<Published>,
     stop: watch::Sender<bool>,
     status: Mutex<EngineStatus>,
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 /// A snapshot of the engine's plan, for status displays.

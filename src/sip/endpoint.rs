@@ -803,7 +803,7 @@ impl Endpoint {
                     && self
                         .shared_log
                         .as_ref()
-                        .is_none_or(|s| lock_log(s).global(now, interval))
+                        .is_none_or(|s| crate::sync::lock(s).global(now, interval))
             }
         }
     }
@@ -820,12 +820,8 @@ impl Endpoint {
             && self
                 .shared_log
                 .as_ref()
-                .is_none_or(|s| lock_log(s).source(now, ip, interval, max))
+                .is_none_or(|s| crate::sync::lock(s).source(now, ip, interval, max))
     }
-}
-
-fn lock_log(log: &Mutex<LogMemory>) -> std::sync::MutexGuard<'_, LogMemory> {
-    log.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 /// When drops were last logged: per source, and for the global limits.

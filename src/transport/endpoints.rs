@@ -27,11 +27,7 @@ pub(crate) struct Endpoints {
     tcp: Mutex<Endpoint>,
 }
 
-/// Locks an endpoint; a panic while it was held cannot leave it inconsistent in a way that
-/// matters more than stopping the listener would, so poisoning is ignored.
-pub(crate) fn lock(endpoint: &Mutex<Endpoint>) -> MutexGuard<'_, Endpoint> {
-    endpoint.lock().unwrap_or_else(|p| p.into_inner())
-}
+pub(crate) use crate::sync::lock;
 
 impl Endpoints {
     /// Endpoints for `udp_sockets` UDP sockets and the TCP listeners, all with `config`,

@@ -10,7 +10,7 @@
 //! connection that is open, and a failed reload leaves the previous configuration in place.
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, PoisonError, RwLock};
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use jiff::Timestamp;
@@ -147,15 +147,12 @@ impl SharedTls {
 
     /// The configuration in force.
     pub(crate) fn current(&self) -> Arc<TlsServer> {
-        self.0
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
+        crate::sync::read(&self.0).clone()
     }
 
     /// Makes `server` the configuration of the connections accepted from now on.
     pub(crate) fn replace(&self, server: TlsServer) {
-        *self.0.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(server);
+        *crate::sync::write(&self.0) = Arc::new(server);
     }
 }
 

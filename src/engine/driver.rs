@@ -7,6 +7,7 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -186,6 +187,7 @@ impl Engine {
         let shared = Arc::new(Shared {
             inbox: Mutex::new(Inbox::default()),
             wake: Notify::new(),
+            run_pending: AtomicBool::new(false),
             outcomes,
             settings: settings_tx,
             published: Mutex::new(Published {
@@ -248,6 +250,9 @@ impl Engine {
                 );
             }
             if let Some(run) = run {
+                // Triggers during the run join its follow-up through the inbox, read when the
+                // run is over: no wake-up needed.
+                self.shared.run_pending.store(true, Ordering::SeqCst);
                 let stop = self.shared.stop.subscribe();
                 let stopped = tokio::select! {
                     _ = self.execute(run, now) => false,
@@ -263,6 +268,15 @@ impl Engine {
                 continue;
             }
             self.publish_status();
+            // A pending run (waiting for the run budget or its spread delay) takes later
+            // triggers with it when it starts; with nothing pending, triggers must wake the
+            // task. The flag is cleared before the inbox is looked at again, under its lock:
+            // a trigger that saw the flag set is then found here.
+            let pending = self.planner.pending().is_some();
+            self.shared.run_pending.store(pending, Ordering::SeqCst);
+            if !pending && lock(&self.shared.inbox).budgeted.is_some() {
+                continue;
+            }
             let wake = self.planner.poll_timeout();
             let notified = self.shared.wake.notified();
             match wake {

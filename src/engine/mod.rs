@@ -30,6 +30,7 @@ mod set;
 mod source;
 mod store;
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use jiff::tz::TimeZone;
@@ -171,6 +172,11 @@ pub(crate) fn validate(
 struct Shared {
     inbox: Mutex<Inbox>,
     wake: Notify,
+    /// True while a run waits to start or is in flight: a NOTIFY or manual trigger then joins
+    /// it (or its follow-up) through the inbox, which the task reads before it starts the run
+    /// and after it finishes, so the trigger need not wake the task. Cleared by the task before
+    /// it sleeps with nothing pending, and the inbox checked once more after that.
+    run_pending: AtomicBool,
     outcomes: broadcast::Sender<Outcome>,
     settings: watch::Sender<Arc<Settings>>,
     published: Mutex<Published>,
@@ -209,7 +215,8 @@ impl EngineHandle {
     /// run. NOTIFY and manual triggers draw from the run budget (`provisioning.run_budget`);
     /// see `docs/engine.md`.
     pub fn trigger(&self, cause: Cause) {
-        {
+        let budgeted = cause.draws_budget();
+        let first = {
             let mut inbox = lock(&self.shared.inbox);
             let slot = if cause.draws_budget() {
                 &mut inbox.budgeted
@@ -217,11 +224,24 @@ impl EngineHandle {
                 &mut inbox.exempt
             };
             match slot {
-                Some(c) => c.merge(&cause),
-                None => *slot = Some(Causes::new(cause)),
+                Some(c) => {
+                    c.merge(&cause);
+                    false
+                }
+                None => {
+                    *slot = Some(Causes::new(cause));
+                    true
+                }
             }
+        };
+        // Only the trigger that filled an empty slot wakes the task: the ones merged into it
+        // are taken with it, so a burst of NOTIFYs costs one wake-up, not one each. And none
+        // at all while a run is pending or in flight: the task reads the inbox before it
+        // starts that run and after it finishes (the task clears `run_pending` before it looks
+        // at the inbox again under its lock, so a trigger that saw the flag set is found).
+        if first && !(budgeted && self.shared.run_pending.load(Ordering::SeqCst)) {
+            self.shared.wake.notify_one();
         }
-        self.shared.wake.notify_one();
     }
 
     /// Outcomes of the runs that finish from now on.

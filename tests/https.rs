@@ -24,20 +24,7 @@ fn panasonic(tag: &str) -> String {
     format!("{MAGIC}X=\"{tag}\"\r\n")
 }
 
-/// Writes `agent.toml` in `dir`: the files at `urls`, then `extra` lines of `[provisioning]`.
-fn write_config(dir: &Path, urls: &[String], extra: &str) -> String {
-    let files: Vec<String> = urls
-        .iter()
-        .map(|u| format!("{{ url = \"{u}\" }}"))
-        .collect();
-    let text = format!(
-        "[sip]\nlisten = []\n[provisioning]\nfiles = [{}]\n{extra}",
-        files.join(", ")
-    );
-    let path = dir.join("agent.toml");
-    std::fs::write(&path, text).unwrap();
-    path.to_str().unwrap().to_owned()
-}
+use support::write_agent_config as write_config;
 
 /// Starts the daemon on `config` with `state` as its state directory, runs its start-up run
 /// and returns it with that run's outcome line.

@@ -15,18 +15,10 @@ use support::sipp::{run_scenario, SippTransport};
 
 const MAGIC: &str = "# Panasonic SIP Phone Standard Format File #\r\n";
 
+/// `agent.toml` in `dir` for the files `names` of `server`, then `extra` lines.
 fn write_config(dir: &Path, server: &HttpServer, names: &[&str], extra: &str) -> String {
-    let files: Vec<String> = names
-        .iter()
-        .map(|n| format!("{{ url = \"{}\" }}", server.url(n)))
-        .collect();
-    let text = format!(
-        "[sip]\nlisten = []\n[provisioning]\nfiles = [{}]\n{extra}",
-        files.join(", ")
-    );
-    let path = dir.join("agent.toml");
-    std::fs::write(&path, text).unwrap();
-    path.to_str().unwrap().to_owned()
+    let urls: Vec<String> = names.iter().map(|n| server.url(n)).collect();
+    support::write_agent_config(dir, &urls, extra)
 }
 
 /// The tests of this file take turns: each runs a daemon and an HTTP server, and the ones

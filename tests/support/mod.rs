@@ -55,3 +55,20 @@ pub fn run_cli(args: &[&str]) -> (i32, String, String) {
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
 }
+
+/// Writes `agent.toml` in `dir` for the daemon: no SIP listener of its own (`--listen` gives
+/// one), the provisioning files at `urls` in order, then `extra` lines of `[provisioning]`.
+/// Returns its path.
+pub fn write_agent_config(dir: &std::path::Path, urls: &[String], extra: &str) -> String {
+    let files: Vec<String> = urls
+        .iter()
+        .map(|u| format!("{{ url = \"{u}\" }}"))
+        .collect();
+    let text = format!(
+        "[sip]\nlisten = []\n[provisioning]\nfiles = [{}]\n{extra}",
+        files.join(", ")
+    );
+    let path = dir.join("agent.toml");
+    std::fs::write(&path, text).unwrap();
+    path.to_str().unwrap().to_owned()
+}

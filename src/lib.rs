@@ -112,6 +112,7 @@ pub mod fleet;
 #[doc(hidden)]
 pub mod fuzzing;
 mod naming;
+mod pem;
 mod resync;
 pub mod schedule;
 mod sync;

@@ -13,7 +13,6 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use serde::Deserialize;
 
@@ -122,8 +121,6 @@ pub(super) const MAX_FILE_SIZE_LIMIT: u64 = 64 * 1024 * 1024;
 pub(super) const MAX_FILES: usize = 16;
 /// Most files in `ca_files`.
 pub(super) const MAX_CA_FILES: usize = 16;
-/// Largest certificate or key file read, in bytes (1 MiB).
-pub(super) const MAX_PEM_BYTES: u64 = 1024 * 1024;
 
 /// Provisioning settings.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -487,40 +484,19 @@ impl ProvisioningSettings {
     }
 }
 
-/// Reads a certificate or key file of at most [`MAX_PEM_BYTES`].
-fn read_small(path: &Path) -> Result<Vec<u8>, String> {
-    use std::io::Read;
-    let cannot = |e: std::io::Error| format!("{}: cannot read: {e}", path.display());
-    let file = std::fs::File::open(path).map_err(cannot)?;
-    let mut bytes = Vec::new();
-    file.take(MAX_PEM_BYTES + 1)
-        .read_to_end(&mut bytes)
-        .map_err(cannot)?;
-    if bytes.len() as u64 > MAX_PEM_BYTES {
-        return Err(format!(
-            "{}: larger than {MAX_PEM_BYTES} bytes; not a certificate file",
-            path.display()
-        ));
-    }
-    Ok(bytes)
-}
-
 /// The certificates of a CA file: PEM (any number of `CERTIFICATE` sections), or a single
 /// DER certificate. Each must be usable as a trust anchor.
 fn ca_certificates(path: &Path) -> Result<Vec<CertificateDer<'static>>, String> {
-    let bytes = read_small(path)?;
-    let mut certs = CertificateDer::pem_slice_iter(&bytes)
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| format!("{}: not valid PEM: {e}", path.display()))?;
-    if certs.is_empty() && bytes.first() == Some(&0x30) {
-        certs.push(CertificateDer::from(bytes));
-    }
-    if certs.is_empty() {
-        return Err(format!(
-            "{}: no certificate in it (expected PEM, -----BEGIN CERTIFICATE-----)",
-            path.display()
-        ));
-    }
+    let at = |reason: String| format!("{}: {reason}", path.display());
+    let bytes = crate::pem::read(path).map_err(at)?;
+    let certs = match crate::pem::certificates(&bytes) {
+        Ok(certs) => certs,
+        // No PEM block, but a DER SEQUENCE: one certificate in DER.
+        Err(reason) if reason == crate::pem::NO_CERTIFICATE && bytes.first() == Some(&0x30) => {
+            vec![CertificateDer::from(bytes)]
+        }
+        Err(reason) => return Err(at(reason)),
+    };
     for (i, cert) in certs.iter().enumerate() {
         rustls::RootCertStore::empty()
             .add(cert.clone())
@@ -533,32 +509,12 @@ fn ca_certificates(path: &Path) -> Result<Vec<CertificateDer<'static>>, String> 
 fn client_identity(cert_path: &Path, key_path: &Path) -> Result<Vec<u8>, Problem> {
     let cert_key = "provisioning.client_certificate";
     let key_key = "provisioning.client_key";
-    let bytes = read_small(cert_path).map_err(|m| (cert_key, m))?;
-    let certs = CertificateDer::pem_slice_iter(&bytes)
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| {
-            (
-                cert_key,
-                format!("{}: not valid PEM: {e}", cert_path.display()),
-            )
-        })?;
-    if certs.is_empty() {
-        return Err((
-            cert_key,
-            format!(
-                "{}: no certificate in it (expected PEM, -----BEGIN CERTIFICATE-----)",
-                cert_path.display()
-            ),
-        ));
-    }
-    let bytes = read_small(key_path).map_err(|m| (key_key, m))?;
-    let key = PrivateKeyDer::from_pem_slice(&bytes).map_err(|e| {
-        let why = match e {
-            rustls_pki_types::pem::Error::NoItemsFound => "no private key in it (expected PEM, -----BEGIN PRIVATE KEY-----, RSA PRIVATE KEY or EC PRIVATE KEY)".to_owned(),
-            e => format!("not valid PEM: {e}"),
-        };
-        (key_key, format!("{}: {why}", key_path.display()))
-    })?;
+    let certs = crate::pem::read(cert_path)
+        .and_then(|bytes| crate::pem::certificates(&bytes))
+        .map_err(|reason| (cert_key, format!("{}: {reason}", cert_path.display())))?;
+    let key = crate::pem::read(key_path)
+        .and_then(|bytes| crate::pem::private_key(&bytes))
+        .map_err(|reason| (key_key, format!("{}: {reason}", key_path.display())))?;
     let provider = rustls::crypto::aws_lc_rs::default_provider();
     rustls::sign::CertifiedKey::from_der(certs.clone(), key.clone_key(), &provider).map_err(
         |e| match e {
@@ -666,6 +622,7 @@ pub(super) fn panasonic_ca_files(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rustls_pki_types::pem::PemObject;
 
     #[test]
     fn macs_are_normalised() {

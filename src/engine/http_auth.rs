@@ -61,17 +61,8 @@ pub(crate) fn offers_basic(challenges: &[String]) -> bool {
 
 /// A client nonce: 128 bits from the operating system's random source, in hex.
 fn cnonce() -> String {
-    use rand_core::TryRngCore;
     let mut bytes = [0u8; 16];
-    if rand_core::OsRng.try_fill_bytes(&mut bytes).is_err() {
-        // No OS randomness: the cnonce only has to differ between requests.
-        use std::hash::{BuildHasher, Hasher};
-        for chunk in bytes.chunks_mut(8) {
-            let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-            h.write_u128(std::time::UNIX_EPOCH.elapsed().map_or(0, |d| d.as_nanos()));
-            chunk.copy_from_slice(&h.finish().to_le_bytes());
-        }
-    }
+    crate::sip::digest::fill_random(&mut bytes);
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 

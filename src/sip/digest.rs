@@ -240,21 +240,26 @@ impl Default for DigestState {
     }
 }
 
+/// Fills `buf` from the operating system's random source (nonce keys, client nonces). Without
+/// one, it falls back to process-local entropy: values then stay unpredictable only as far as
+/// the standard hasher's random keys are.
+pub(crate) fn fill_random(buf: &mut [u8]) {
+    use rand_core::TryRngCore;
+    if rand_core::OsRng.try_fill_bytes(buf).is_err() {
+        use std::hash::{BuildHasher, Hasher};
+        for chunk in buf.chunks_mut(8) {
+            let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+            h.write_u128(std::time::UNIX_EPOCH.elapsed().map_or(0, |d| d.as_nanos()));
+            chunk.copy_from_slice(&h.finish().to_le_bytes()[..chunk.len()]);
+        }
+    }
+}
+
 impl DigestState {
     /// A new state with a key from the operating system's random source.
     pub(crate) fn new() -> DigestState {
-        use rand_core::TryRngCore;
         let mut key = [0u8; 32];
-        if rand_core::OsRng.try_fill_bytes(&mut key).is_err() {
-            // No OS randomness: fall back to process-local entropy. Nonces then remain
-            // unforgeable only as far as the hasher's keys are unpredictable.
-            use std::hash::{BuildHasher, Hasher};
-            for chunk in key.chunks_mut(8) {
-                let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-                h.write_u64(0x5eed);
-                chunk.copy_from_slice(&h.finish().to_le_bytes());
-            }
-        }
+        fill_random(&mut key);
         DigestState::with_key(key)
     }
 
@@ -679,17 +684,6 @@ fn quoted(text: &str) -> std::borrow::Cow<'_, str> {
     }
 }
 
-/// Reads the `nonce`, `realm` and `algorithm` of a `WWW-Authenticate` value.
-#[cfg(test)]
-pub(crate) fn parse_challenge(value: &str) -> Option<(String, String, Algorithm)> {
-    let f = DigestFields::parse(value)?;
-    let alg = match f.algorithm.as_deref() {
-        None => Algorithm::Md5,
-        Some(a) => Algorithm::parse(a)?,
-    };
-    Some((f.realm?, f.nonce?, alg))
-}
-
 /// A `WWW-Authenticate: Digest` challenge of an HTTP server, as a client answers it
 /// (RFC 7616 §3.3 and §3.4): `qop=auth`, MD5 or SHA-256, `opaque` returned unchanged.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -1064,10 +1058,13 @@ mod tests {
         assert!(values
             .iter()
             .all(|v| v.contains("qop=\"auth\"") && v.ends_with("stale=true")));
-        let (realm, n0, alg) = parse_challenge(&values[0]).unwrap();
-        let (_, n1, _) = parse_challenge(&values[1]).unwrap();
-        assert_eq!((realm.as_str(), alg), ("sip-resync", Algorithm::Md5));
-        assert_eq!(n0, n1);
+        let first = ServerChallenge::parse(&values[0]).unwrap().unwrap();
+        let second = ServerChallenge::parse(&values[1]).unwrap().unwrap();
+        assert_eq!(
+            (first.realm.as_str(), first.algorithm),
+            ("sip-resync", Algorithm::Md5)
+        );
+        assert_eq!(first.nonce, second.nonce);
     }
 
     /// RFC 7616 §3.9.1: the server's SHA-256 challenge (folded onto one line) answered as the

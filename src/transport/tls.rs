@@ -15,16 +15,12 @@ use std::time::Duration;
 
 use jiff::Timestamp;
 use tokio_rustls::rustls::crypto::{aws_lc_rs, CryptoProvider};
-use tokio_rustls::rustls::pki_types::pem::{self, PemObject};
 use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use tokio_rustls::rustls::server::WebPkiClientVerifier;
 use tokio_rustls::rustls::{self, RootCertStore, ServerConfig};
 use tokio_rustls::TlsAcceptor;
 
 use crate::config::TlsSettings;
-
-/// Largest certificate, key or CA file read, in bytes.
-const MAX_PEM_BYTES: u64 = 1024 * 1024;
 
 /// Why the TLS listener cannot be set up from `[sip.tls]`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -156,35 +152,6 @@ impl SharedTls {
     }
 }
 
-/// Reads a file of at most [`MAX_PEM_BYTES`].
-fn read(key: &'static str, path: &Path) -> Result<Vec<u8>, TlsError> {
-    use std::io::Read as _;
-    let file = std::fs::File::open(path)
-        .map_err(|e| file_error(key, path, format!("cannot read: {e}")))?;
-    let mut bytes = Vec::new();
-    file.take(MAX_PEM_BYTES + 1)
-        .read_to_end(&mut bytes)
-        .map_err(|e| file_error(key, path, format!("cannot read: {e}")))?;
-    if bytes.len() as u64 > MAX_PEM_BYTES {
-        return Err(file_error(
-            key,
-            path,
-            format!("larger than {MAX_PEM_BYTES} bytes: is this a PEM file?"),
-        ));
-    }
-    Ok(bytes)
-}
-
-/// What is wrong with a file that does not read as PEM, without quoting it.
-fn pem_reason(e: &pem::Error) -> String {
-    match e {
-        pem::Error::MissingSectionEnd { .. } => "not PEM: a BEGIN line has no END line".into(),
-        pem::Error::IllegalSectionStart { .. } => "not PEM: a malformed BEGIN line".into(),
-        pem::Error::Base64Decode(_) => "not PEM: a block is not valid base64".into(),
-        e => format!("not PEM: {e}"),
-    }
-}
-
 /// Every certificate of a PEM file, each within its dates at `now`. `what` names them in
 /// messages (`certificate`, `CA certificate`).
 fn certificates(
@@ -193,17 +160,9 @@ fn certificates(
     now: Timestamp,
     what: &str,
 ) -> Result<Vec<CertificateDer<'static>>, TlsError> {
-    let bytes = read(key, path)?;
-    let certs = CertificateDer::pem_slice_iter(&bytes)
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| file_error(key, path, pem_reason(&e)))?;
-    if certs.is_empty() {
-        return Err(file_error(
-            key,
-            path,
-            "no certificate in it (expected a PEM block that starts -----BEGIN CERTIFICATE-----)",
-        ));
-    }
+    let certs = crate::pem::read(path)
+        .and_then(|bytes| crate::pem::certificates(&bytes))
+        .map_err(|reason| file_error(key, path, reason))?;
     for (i, cert) in certs.iter().enumerate() {
         let Some((not_before, not_after)) = validity(cert) else {
             continue;
@@ -234,17 +193,9 @@ fn certificates(
 
 /// The first private key of a PEM file.
 fn private_key(path: &Path) -> Result<PrivateKeyDer<'static>, TlsError> {
-    const KEY: &str = "sip.tls.private_key";
-    let bytes = read(KEY, path)?;
-    PrivateKeyDer::from_pem_slice(&bytes).map_err(|e| match e {
-        pem::Error::NoItemsFound => file_error(
-            KEY,
-            path,
-            "no private key in it (expected a PEM block that starts -----BEGIN PRIVATE KEY-----, \
-             -----BEGIN RSA PRIVATE KEY----- or -----BEGIN EC PRIVATE KEY-----)",
-        ),
-        e => file_error(KEY, path, pem_reason(&e)),
-    })
+    crate::pem::read(path)
+        .and_then(|bytes| crate::pem::private_key(&bytes))
+        .map_err(|reason| file_error("sip.tls.private_key", path, reason))
 }
 
 /// The verifier of mutual TLS: a peer's certificate must chain to a CA of `path`.
@@ -359,6 +310,7 @@ mod tests {
     use pki::Ca;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     use tokio::net::{TcpListener, TcpStream};
+    use tokio_rustls::rustls::pki_types::pem::PemObject;
     use tokio_rustls::rustls::pki_types::ServerName;
     use tokio_rustls::TlsConnector;
 

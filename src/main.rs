@@ -710,9 +710,16 @@ async fn reload_on_hangup(hangups: Hangups, path: PathBuf, handle: sip_resync::A
     #[cfg(unix)]
     if let Some(mut hangups) = hangups {
         while hangups.recv().await.is_some() {
-            let reloaded = config::load(&path)
-                .map_err(AgentError::from)
-                .and_then(|settings| handle.update_settings(settings));
+            // Reading the files (the configuration, the certificates) blocks: not on the
+            // runtime's threads, which serve TCP and TLS.
+            let (file, handle) = (path.clone(), handle.clone());
+            let reloaded = tokio::task::spawn_blocking(move || {
+                config::load(&file)
+                    .map_err(AgentError::from)
+                    .and_then(|settings| handle.update_settings(settings))
+            })
+            .await
+            .expect("the reload does not panic");
             match reloaded {
                 Ok(()) => tracing::info!("SIGHUP: reloaded {}", path.display()),
                 Err(e) => tracing::error!("SIGHUP: {e}; the settings in force stay"),

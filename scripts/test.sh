@@ -42,15 +42,18 @@ echo "test.sh: using $("$SIPP" -v 2>&1 | grep -o 'SIPp v[0-9.]*' | head -1) at $
 export SIPP
 
 cargo fmt --all -- --check
-cargo clippy --all-targets --locked -- -D warnings
+cargo clippy --workspace --all-targets --locked -- -D warnings
+# The core crate builds alone, pulls in no runtime, HTTP, TLS or command-line crate, and its
+# module graph has no cycle.
+scripts/check-core.sh
 
 # Every test target, then the documentation examples, each run to the end even when a test
 # fails; the totals close the run and decide the exit status.
 log="$(mktemp)"
 trap 'rm -f "$log"' EXIT
 status=0
-cargo test --all-targets --locked --no-fail-fast 2>&1 | tee -a "$log" || status=1
-cargo test --doc --locked --no-fail-fast 2>&1 | tee -a "$log" || status=1
+cargo test --workspace --all-targets --locked --no-fail-fast 2>&1 | tee -a "$log" || status=1
+cargo test --workspace --doc --locked --no-fail-fast 2>&1 | tee -a "$log" || status=1
 passed=$(awk '/^test result:/ { for (i = 1; i < NF; i++) if ($(i + 1) ~ /^passed/) n += $i } END { print n + 0 }' "$log")
 failed=$(awk '/^test result:/ { for (i = 1; i < NF; i++) if ($(i + 1) ~ /^failed/) n += $i } END { print n + 0 }' "$log")
 echo

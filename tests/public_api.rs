@@ -1,7 +1,7 @@
-//! The public API is a deliberate list: `public-api.txt` at the top of the repository holds one
-//! line per public item (modules, types, functions, constants, fields, variants, inherent
-//! methods and trait implementations), and this test fails when the library and the list
-//! differ.
+//! Each library's public API is a deliberate list: `crates/core/public-api.txt` (the core,
+//! `sip_resync_core`) and `crates/agent/public-api.txt` (the agent, `sip_resync`) hold one line
+//! per public item (modules, types, functions, constants, fields, variants, inherent methods
+//! and trait implementations), and this test fails when a library and its list differ.
 //!
 //! The list is read from rustdoc's JSON output. That output is still unstable in rustdoc, so
 //! the test enables it on the stable toolchain with `RUSTC_BOOTSTRAP=1` (for this rustdoc
@@ -25,8 +25,8 @@ fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// Runs rustdoc on the library and returns its JSON description.
-fn rustdoc_json() -> Value {
+/// Runs rustdoc on one library of the workspace and returns its JSON description.
+fn rustdoc_json(package: &str, lib: &str) -> Value {
     let target = repo().join("target").join("public-api");
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let out = Command::new(cargo)
@@ -35,7 +35,7 @@ fn rustdoc_json() -> Value {
         .env("CARGO_TARGET_DIR", &target)
         .env_remove("RUSTFLAGS")
         .env_remove("RUSTDOCFLAGS")
-        .args(["rustdoc", "--quiet", "--lib", "--"])
+        .args(["rustdoc", "--quiet", "--lib", "-p", package, "--"])
         .args(["-Z", "unstable-options", "--output-format", "json"])
         .args(["--cap-lints", "allow"])
         .output()
@@ -45,7 +45,7 @@ fn rustdoc_json() -> Value {
         "cargo rustdoc failed:\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let path = target.join("doc").join("sip_resync.json");
+    let path = target.join("doc").join(format!("{lib}.json"));
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     serde_json::from_str(&text).expect("rustdoc JSON")
 }
@@ -111,6 +111,11 @@ impl<'a> Walker<'a> {
                         }
                     }
                     Some(target) => self.named(&format!("{path}::{name}"), target),
+                    None if glob => {
+                        let source = inner["source"].as_str().unwrap_or("?");
+                        self.lines
+                            .insert(format!("pub use {path}::* = {source}::*"));
+                    }
                     None => {
                         let source = inner["source"].as_str().unwrap_or("?");
                         self.lines
@@ -232,9 +237,9 @@ impl<'a> Walker<'a> {
     }
 }
 
-/// The public items of the library, one line each, sorted.
-fn public_items() -> Vec<String> {
-    let doc = rustdoc_json();
+/// The public items of a library, one line each, sorted.
+fn public_items(package: &str, lib: &str) -> Vec<String> {
+    let doc = rustdoc_json(package, lib);
     let index = doc["index"].as_object().expect("index");
     let root = index.get(&id_key(&doc["root"])).expect("root module");
     let mut walker = Walker {
@@ -242,12 +247,8 @@ fn public_items() -> Vec<String> {
         lines: BTreeSet::new(),
         seen: HashSet::new(),
     };
-    walker.module("sip_resync", &kind(root).1["items"]);
+    walker.module(lib, &kind(root).1["items"]);
     walker.lines.into_iter().collect()
-}
-
-fn list_path() -> PathBuf {
-    repo().join("public-api.txt")
 }
 
 fn read_list(path: &Path) -> Vec<String> {
@@ -260,16 +261,26 @@ fn read_list(path: &Path) -> Vec<String> {
 }
 
 #[test]
-fn the_public_api_is_the_checked_in_list() {
-    let items = public_items();
-    let path = list_path();
+fn the_core_public_api_is_its_checked_in_list() {
+    check("sip-resync-core", "sip_resync_core", "crates/core");
+}
+
+#[test]
+fn the_agent_public_api_is_its_checked_in_list() {
+    check("sip-resync", "sip_resync", "crates/agent");
+}
+
+fn check(package: &str, lib: &str, dir: &str) {
+    let items = public_items(package, lib);
+    let path = repo().join(dir).join("public-api.txt");
     let items_only = |lines: &[String]| lines.iter().filter(|l| !l.starts_with("impl ")).count();
     if std::env::var_os("UPDATE_PUBLIC_API").is_some() {
         let mut text = String::from(
-            "# The public API of the sip_resync library, one item per line.\n\
+            "# The public API of the {lib} library, one item per line.\n\
              # Checked by tests/public_api.rs; rewrite with\n\
              #   UPDATE_PUBLIC_API=1 cargo test --test public_api\n",
-        );
+        )
+        .replace("{lib}", lib);
         for line in &items {
             text.push_str(line);
             text.push('\n');
@@ -290,10 +301,11 @@ fn the_public_api_is_the_checked_in_list() {
     let removed: Vec<_> = want.difference(&have).collect();
     assert!(
         added.is_empty() && removed.is_empty(),
-        "the public API differs from public-api.txt\n\
+        "the public API of {lib} differs from {}\n\
          in the code, not in the list:\n  {}\n\
          in the list, not in the code:\n  {}\n\
          If the change is deliberate: UPDATE_PUBLIC_API=1 cargo test --test public_api",
+        path.display(),
         added
             .iter()
             .map(|s| s.as_str())

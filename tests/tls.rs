@@ -329,7 +329,10 @@ fn a_tls_listener_needs_certificate_and_key_and_names_what_is_missing() {
     let dir = tempfile::tempdir().unwrap();
     let at = |text: &str| {
         let path = dir.path().join("phone.toml");
-        config::from_bytes(text.as_bytes(), &path).map(|s| s.sip.tls)
+        // Read as `config::load` reads a file: the bytes, then the files they name.
+        config::from_bytes(text.as_bytes(), &path)
+            .and_then(|mut s| config::read_files(&mut s).map(|()| s))
+            .map(|s| s.sip.tls)
     };
     let e = at("[sip]\nlisten = [\"tls:0.0.0.0:5061\"]\n").unwrap_err();
     assert_eq!(

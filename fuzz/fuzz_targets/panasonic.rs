@@ -1,6 +1,6 @@
 //! A Panasonic `.cfg` file through the parser and the settings reader: see
-//! `sip_resync::fuzzing::panasonic` (`src/fuzzing.rs`) for what it asserts.
+//! `sip_resync_core::fuzzing::panasonic` (`crates/core/src/fuzzing.rs`) for what it asserts.
 
 #![no_main]
 
-libfuzzer_sys::fuzz_target!(|data: &[u8]| sip_resync::fuzzing::panasonic(data));
+libfuzzer_sys::fuzz_target!(|data: &[u8]| sip_resync_core::fuzzing::panasonic(data));

@@ -1,0 +1,599 @@
+//! The engine's tokio task: the thin driver around the [`Planner`].
+//!
+//! The only code of the engine that reads a clock ([`read_now`]). It takes the triggers from
+//! the inbox, hands them to the planner, sleeps until the planner's `poll_timeout` or the
+//! next trigger, and performs the run the planner starts: fetch, validate (parsing each file
+//! once), apply, publish the settings in effect, report the outcome.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use jiff::tz::TimeZone;
+use jiff::Timestamp;
+use tokio::sync::{broadcast, watch, Notify};
+use tracing::Instrument;
+
+use super::fetch::{Conditional, Fetched, Fetcher};
+use super::set::{self, AppliedSet, FileRecord};
+use super::store::{State, StoreError};
+use super::{
+    hook, lock, validate, EngineConfig, EngineError, EngineHandle, EngineStatus, Inbox, ParsedSet,
+    Published, Shared, OUTCOME_BUFFER,
+};
+use crate::config::{self, ParsedFile, ProvisioningSettings};
+use sip_resync_core::engine::{resolve_all, Source};
+use sip_resync_core::engine::{Cause, FileChange, Outcome, RunResult};
+use sip_resync_core::engine::{Finished, Now, Planner, PlannerOptions, Run, RunBudget};
+use sip_resync_core::schedule::{PersistedState, ScheduleSettings};
+
+/// The target of the engine's log lines and spans, whichever file they come from.
+const LOG_TARGET: &str = "sip_resync::engine";
+
+/// Both clocks, read once: the engine's only clock reads happen here.
+fn read_now() -> Now {
+    Now {
+        mono: Instant::now(),
+        wall: Timestamp::now(),
+    }
+}
+
+/// A seed for agents without a MAC address: the clock and the process id, mixed; persisted in
+/// `state.toml` so that the draws survive restarts.
+fn fresh_seed(now: Timestamp) -> u64 {
+    let mut x = (now.as_nanosecond() as u64) ^ u64::from(std::process::id()).rotate_left(32);
+    // splitmix64 finaliser
+    x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    x ^ (x >> 31)
+}
+
+/// A failed run, before it becomes an outcome.
+struct Failure {
+    file: Option<String>,
+    error: String,
+    retry_after: Option<Duration>,
+}
+
+enum Applied {
+    Updated {
+        files: Vec<FileChange>,
+        settings_changed: bool,
+    },
+    Unchanged,
+}
+
+/// The engine task's state; see [`Engine::start`].
+pub struct Engine {
+    shared: Arc<Shared>,
+    prov: ProvisioningSettings,
+    sources: Vec<Source>,
+    state_dir: PathBuf,
+    fetcher: Fetcher,
+    current: Option<AppliedSet>,
+    state: State,
+    planner: Planner,
+    /// The schedule settings and zone the planner was last armed with.
+    armed: (ScheduleSettings, TimeZone),
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine")
+            .field("state_dir", &self.state_dir)
+            .field("runs", &self.planner.runs())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Engine {
+    /// Prepares the state directory, loads the last good set and the persisted state, and
+    /// spawns the engine task on the current tokio runtime (call it from within one).
+    ///
+    /// Blocking file-system work (applying a set, saving the state) runs on tokio's blocking
+    /// pool; the task itself never blocks the runtime.
+    pub fn start(
+        config: EngineConfig,
+    ) -> Result<(EngineHandle, tokio::task::JoinHandle<()>), EngineError> {
+        let (handle, _, task) = Engine::start_subscribed(config)?;
+        Ok((handle, task))
+    }
+
+    /// [`Engine::start`], with a subscription to the outcomes taken before the task runs, so
+    /// that not even the start-up run's outcome can be missed.
+    pub(crate) fn start_subscribed(
+        config: EngineConfig,
+    ) -> Result<
+        (
+            EngineHandle,
+            broadcast::Receiver<Outcome>,
+            tokio::task::JoinHandle<()>,
+        ),
+        EngineError,
+    > {
+        let engine = Engine::prepare(config, read_now())?;
+        let handle = EngineHandle {
+            shared: engine.shared.clone(),
+        };
+        let outcomes = handle.subscribe();
+        let task = tokio::spawn(engine.run());
+        Ok((handle, outcomes, task))
+    }
+
+    fn prepare(config: EngineConfig, now: Now) -> Result<Engine, EngineError> {
+        let prov = config.settings.provisioning.clone();
+        let sources = resolve_all(
+            &prov.files,
+            prov.mac.as_deref(),
+            prov.model.as_deref(),
+            &prov.base_dir,
+        )?;
+        let state_dir = config.state_dir;
+        std::fs::create_dir_all(&state_dir).map_err(|source| StoreError::Io {
+            what: "cannot create the state directory",
+            path: state_dir.clone(),
+            source,
+        })?;
+        let removed = set::remove_unused_sets(&state_dir)?;
+        if removed > 0 {
+            tracing::info!(target: LOG_TARGET, removed, "removed leftovers of an interrupted apply");
+        }
+        let mut state = State::load(&state_dir)?;
+        let (current, mismatched) = set::load_current(&state_dir, prov.max_file_size)?;
+        for name in mismatched {
+            tracing::warn!(target: LOG_TARGET, file = %name, "applied file differs from its manifest (changed outside sip-resync); it will be fetched in full");
+        }
+        let fetcher = Fetcher::for_settings(&prov).map_err(EngineError::Client)?;
+        let seed = match prov.mac.as_deref().and_then(config::mac_bytes) {
+            Some(mac) => sip_resync_core::schedule::seed_from_mac(mac),
+            None => *state.seed.get_or_insert_with(|| fresh_seed(now.wall)),
+        };
+        if state.settings_changed_at.is_none() {
+            state.settings_changed_at = Some(now.wall);
+        }
+        state.save(&state_dir)?;
+        // The applied set is parsed once here; from then on only fetched files are parsed,
+        // once each, by their validation.
+        let applied = parse_applied(&sources, current.as_ref());
+        let (effective, warnings) = super::overlay(&config.settings, &applied);
+        for w in warnings {
+            tracing::warn!(target: LOG_TARGET, "{w}");
+        }
+        let persisted = PersistedState {
+            changed_at: state.settings_changed_at,
+            last_success: state.last_success,
+        };
+        let (planner, warnings) = Planner::new(
+            now,
+            &effective.schedule,
+            config.time_zone.clone(),
+            persisted,
+            PlannerOptions {
+                run_budget: RunBudget::new(prov.run_budget, prov.run_budget_refill),
+                random_delay: prov.random_delay,
+                seed,
+                clock: config.clock,
+            },
+        );
+        for w in warnings {
+            tracing::warn!(target: LOG_TARGET, "schedule: {w}");
+        }
+        let (outcomes, _) = broadcast::channel(OUTCOME_BUFFER);
+        let armed = (effective.schedule.clone(), config.time_zone.clone());
+        let effective = Arc::new(effective);
+        let (settings_tx, _) = watch::channel(effective.clone());
+        let shared = Arc::new(Shared {
+            inbox: Mutex::new(Inbox::default()),
+            wake: Notify::new(),
+            run_pending: AtomicBool::new(false),
+            outcomes,
+            settings: settings_tx,
+            published: Mutex::new(Published {
+                local: config.settings,
+                zone: config.time_zone,
+                applied,
+                effective,
+                hook: None,
+            }),
+            stop: watch::channel(false).0,
+            status: Mutex::new(EngineStatus::default()),
+        });
+        Ok(Engine {
+            shared,
+            prov,
+            sources,
+            state_dir,
+            fetcher,
+            current,
+            state,
+            planner,
+            armed,
+        })
+    }
+
+    async fn run(mut self) {
+        if self.prov.fetch_at_startup {
+            self.planner.trigger(read_now(), Cause::Startup);
+        }
+        tracing::info!(
+            target: LOG_TARGET,
+            files = self.sources.len(),
+            state_dir = %self.state_dir.display(),
+            schedule = %self.planner.describe(),
+            next_poll = ?self.planner.next_poll().map(|at| at.to_zoned(self.armed.1.clone()).to_string()),
+            "provisioning engine started"
+        );
+        loop {
+            let inbox = std::mem::take(&mut *lock(&self.shared.inbox));
+            if inbox.shutdown {
+                break;
+            }
+            let now = read_now();
+            if inbox.rearm {
+                self.rearm_if_changed(now, "the local configuration").await;
+            }
+            let was_valid = self.planner.clock_valid();
+            if let Some(valid) = inbox.clock_valid {
+                self.planner.set_clock_valid(now, valid);
+            }
+            for causes in [inbox.exempt, inbox.budgeted].into_iter().flatten() {
+                self.planner.trigger_all(now, causes);
+            }
+            let run = self.planner.handle_timeout(now);
+            if self.planner.clock_valid() != was_valid {
+                tracing::info!(
+                    target: LOG_TARGET,
+                    clock_valid = self.planner.clock_valid(),
+                    "wall clock validity changed"
+                );
+            }
+            if let Some(run) = run {
+                // Triggers during the run join its follow-up through the inbox, read when the
+                // run is over: no wake-up needed.
+                self.shared.run_pending.store(true, Ordering::SeqCst);
+                let stop = self.shared.stop.subscribe();
+                let stopped = tokio::select! {
+                    _ = self.execute(run, now) => false,
+                    _ = wait_for_shutdown(stop) => true,
+                };
+                if stopped {
+                    tracing::info!(
+                        target: LOG_TARGET,
+                        "run cancelled by shutdown; the applied set is complete either way"
+                    );
+                    break;
+                }
+                continue;
+            }
+            self.publish_status();
+            // A pending run (waiting for the run budget or its spread delay) takes later
+            // triggers with it when it starts; with nothing pending, triggers must wake the
+            // task. The flag is cleared before the inbox is looked at again, under its lock:
+            // a trigger that saw the flag set is then found here.
+            let pending = self.planner.pending().is_some();
+            self.shared.run_pending.store(pending, Ordering::SeqCst);
+            if !pending && lock(&self.shared.inbox).budgeted.is_some() {
+                continue;
+            }
+            let wake = self.planner.poll_timeout();
+            let notified = self.shared.wake.notified();
+            match wake {
+                Some(at) => {
+                    let _ =
+                        tokio::time::timeout_at(tokio::time::Instant::from_std(at), notified).await;
+                }
+                None => notified.await,
+            }
+        }
+        tracing::info!(target: LOG_TARGET, runs = self.planner.runs(), "provisioning engine stopped");
+    }
+
+    async fn execute(&mut self, run: Run, started: Now) {
+        let Run { number, causes } = run;
+        let span = tracing::info_span!(
+            target: LOG_TARGET,
+            "provisioning_run",
+            run = number,
+            cause = %causes.first,
+            coalesced = causes.count,
+            outcome = tracing::field::Empty,
+        );
+        let result = self.fetch_and_apply(started).instrument(span.clone()).await;
+        let finished = read_now();
+        let policy = self.prov.reboot_policy;
+        let (result, reboot_requested) = match result {
+            Ok(applied) => {
+                self.planner.run_finished(finished, Finished::Success);
+                self.state.last_success = Some(finished.wall);
+                self.save_state().await;
+                match applied {
+                    Applied::Updated {
+                        files,
+                        settings_changed,
+                    } => (
+                        RunResult::Updated {
+                            files,
+                            settings_changed,
+                        },
+                        policy.decide(causes.reboot_wish, true),
+                    ),
+                    Applied::Unchanged => (
+                        RunResult::Unchanged,
+                        policy.decide(causes.reboot_wish, false),
+                    ),
+                }
+            }
+            Err(failure) => {
+                let next_retry = self.planner.run_finished(
+                    finished,
+                    Finished::Failure {
+                        retry_after: failure.retry_after,
+                    },
+                );
+                (
+                    RunResult::Failed {
+                        file: failure.file,
+                        error: failure.error,
+                        next_retry,
+                    },
+                    false,
+                )
+            }
+        };
+        let outcome = Outcome {
+            run: number,
+            cause: causes.first,
+            coalesced: causes.count,
+            started_at: started.wall,
+            finished_at: finished.wall,
+            result,
+            reboot_requested,
+            next_poll: self.planner.next_poll(),
+        };
+        span.record("outcome", outcome.result.kind());
+        span.in_scope(|| match &outcome.result {
+            RunResult::Failed { .. } => {
+                tracing::warn!(target: LOG_TARGET, outcome = outcome.result.kind(), "{outcome}")
+            }
+            _ => tracing::info!(target: LOG_TARGET, outcome = outcome.result.kind(), "{outcome}"),
+        });
+        let _ = self.shared.outcomes.send(outcome.clone());
+        if matches!(outcome.result, RunResult::Updated { .. })
+            && !self.prov.post_update_command.is_empty()
+        {
+            hook::run(
+                &self.prov.post_update_command,
+                self.prov.post_update_timeout,
+                &outcome,
+                &self.state_dir.join(set::CURRENT),
+            )
+            .instrument(span)
+            .await;
+        }
+    }
+
+    async fn save_state(&mut self) {
+        let state = self.state.clone();
+        let dir = self.state_dir.clone();
+        let saved = tokio::task::spawn_blocking(move || state.save(&dir)).await;
+        match saved {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::error!(target: LOG_TARGET, "cannot persist the state: {e}"),
+            Err(e) => tracing::error!(target: LOG_TARGET, "cannot persist the state: {e}"),
+        }
+    }
+
+    async fn fetch_and_apply(&mut self, started: Now) -> Result<Applied, Failure> {
+        let mut fetched: Vec<(String, Vec<u8>, FileRecord)> =
+            Vec::with_capacity(self.sources.len());
+        let mut parsed: ParsedSet = Vec::with_capacity(self.sources.len());
+        for src in &self.sources {
+            let stored = self.current.as_ref().and_then(|set| {
+                Some((
+                    set.manifest.files.get(&src.name)?,
+                    set.contents.get(&src.name)?,
+                ))
+            });
+            let location = src.location.to_string();
+            let cond = match stored {
+                Some((record, _)) if record.source == location => Conditional {
+                    etag: record.etag.clone(),
+                    last_modified: record.last_modified.clone(),
+                },
+                _ => Conditional::default(),
+            };
+            let fail = |error: String, retry_after| Failure {
+                file: Some(src.name.clone()),
+                error,
+                retry_after,
+            };
+            let got = self
+                .fetcher
+                .fetch(&src.location, &cond, started.wall)
+                .instrument(tracing::debug_span!(target: LOG_TARGET, "fetch", file = %src.name, url = %location))
+                .await;
+            match got {
+                Ok(Fetched::NotModified) => match stored {
+                    Some((record, bytes)) if record.source == location => {
+                        tracing::debug!(target: LOG_TARGET, file = %src.name, "304 not modified");
+                        // The applied copy was parsed when it was fetched (or loaded).
+                        let known = lock(&self.shared.published)
+                            .applied
+                            .iter()
+                            .find(|(n, _)| *n == src.name)
+                            .map(|(_, p)| p.clone());
+                        let file = match known {
+                            Some(p) => Some(p),
+                            None => validate(src.format, &src.name, bytes).ok().map(Arc::new),
+                        };
+                        if let Some(file) = file {
+                            parsed.push((src.name.clone(), file));
+                        }
+                        fetched.push((src.name.clone(), bytes.clone(), record.clone()));
+                    }
+                    _ => {
+                        return Err(fail(
+                            "the server answered 304 Not Modified to an unconditional request"
+                                .into(),
+                            None,
+                        ))
+                    }
+                },
+                Ok(Fetched::Body {
+                    bytes,
+                    etag,
+                    last_modified,
+                }) => {
+                    let file = validate(src.format, &src.name, &bytes).map_err(|e| {
+                        fail(format!("invalid {} file: {e}", src.format.as_str()), None)
+                    })?;
+                    let record = FileRecord {
+                        digest: set::digest(&bytes),
+                        size: bytes.len() as u64,
+                        source: location,
+                        etag,
+                        last_modified,
+                    };
+                    tracing::debug!(target: LOG_TARGET, file = %src.name, size = record.size, digest = %record.digest, "fetched");
+                    parsed.push((src.name.clone(), Arc::new(file)));
+                    fetched.push((src.name.clone(), bytes, record));
+                }
+                Err(e) => return Err(fail(format!("{location}: {e}"), e.retry_after())),
+            }
+        }
+        let old: BTreeMap<String, FileRecord> = self
+            .current
+            .as_ref()
+            .map(|s| s.manifest.files.clone())
+            .unwrap_or_default();
+        let mut changes: Vec<FileChange> = fetched
+            .iter()
+            .filter(|(name, _, rec)| old.get(name).map(|o| &o.digest) != Some(&rec.digest))
+            .map(|(name, _, rec)| FileChange {
+                name: name.clone(),
+                old_digest: old.get(name).map(|o| o.digest.clone()),
+                new_digest: Some(rec.digest.clone()),
+            })
+            .collect();
+        changes.extend(
+            old.iter()
+                .filter(|(name, _)| !fetched.iter().any(|(n, _, _)| n == *name))
+                .map(|(name, rec)| FileChange {
+                    name: name.clone(),
+                    old_digest: Some(rec.digest.clone()),
+                    new_digest: None,
+                }),
+        );
+        let dir = self.state_dir.clone();
+        if changes.is_empty() {
+            let records: BTreeMap<String, FileRecord> = fetched
+                .iter()
+                .map(|(n, _, r)| (n.clone(), r.clone()))
+                .collect();
+            if let Some(current) = self.current.as_mut() {
+                if current.manifest.files != records {
+                    current.manifest.files = records;
+                    let manifest = current.manifest.clone();
+                    let written =
+                        tokio::task::spawn_blocking(move || set::update_manifest(&dir, &manifest))
+                            .await;
+                    if let Ok(Err(e)) = written {
+                        tracing::warn!(target: LOG_TARGET, "cannot record the new validators: {e}");
+                    }
+                }
+            }
+            return Ok(Applied::Unchanged);
+        }
+        let applied_at = started.wall;
+        let applied = tokio::task::spawn_blocking(move || set::apply(&dir, fetched, applied_at))
+            .await
+            .map_err(|e| e.to_string())
+            .and_then(|r| r.map_err(|e| e.to_string()));
+        let applied = applied.map_err(|error| Failure {
+            file: None,
+            error: format!("cannot apply the new set (the previous set stays): {error}"),
+            retry_after: None,
+        })?;
+        self.current = Some(applied);
+        let before = self.shared.settings.borrow().clone();
+        {
+            let mut p = lock(&self.shared.published);
+            p.applied = parsed;
+            p.recompute("a provisioned file", &self.shared.settings);
+        }
+        let after = self.shared.settings.borrow().clone();
+        let schedule_changed = self
+            .rearm_if_changed(read_now(), "a provisioned file")
+            .await;
+        let events_changed = after.sip.events != before.sip.events
+            || after.sip.event_match != before.sip.event_match;
+        Ok(Applied::Updated {
+            files: changes,
+            settings_changed: schedule_changed || events_changed,
+        })
+    }
+
+    /// Re-arms the planner's schedule when the schedule in effect or the time zone differs
+    /// from what it was armed with, recording the change time (Snom's multi-day random
+    /// polling starts the day after it). Returns whether it did.
+    async fn rearm_if_changed(&mut self, now: Now, by: &str) -> bool {
+        let (schedule, zone) = {
+            let p = lock(&self.shared.published);
+            (p.effective.schedule.clone(), p.zone.clone())
+        };
+        if (&schedule, &zone) == (&self.armed.0, &self.armed.1) {
+            return false;
+        }
+        self.state.settings_changed_at = Some(now.wall);
+        self.save_state().await;
+        let persisted = PersistedState {
+            changed_at: self.state.settings_changed_at,
+            last_success: self.state.last_success,
+        };
+        let warnings = self.planner.rearm(now, &schedule, zone.clone(), persisted);
+        for w in warnings {
+            tracing::warn!(target: LOG_TARGET, "schedule: {w}");
+        }
+        self.armed = (schedule, zone);
+        tracing::info!(target: LOG_TARGET, schedule = %self.planner.describe(), "schedule re-armed by {by}");
+        self.publish_status();
+        true
+    }
+
+    /// What [`EngineHandle::status`] reports.
+    fn publish_status(&self) {
+        let status = EngineStatus {
+            next_poll: self.planner.next_poll(),
+            schedule: self.planner.describe(),
+            runs: self.planner.runs(),
+        };
+        *lock(&self.shared.status) = status;
+    }
+}
+
+/// Parses the files of the applied set loaded at start, in configured order. A file that no
+/// longer parses (changed by hand) carries no settings, with a warning.
+fn parse_applied(sources: &[Source], current: Option<&AppliedSet>) -> ParsedSet {
+    let Some(set) = current else {
+        return Vec::new();
+    };
+    sources
+        .iter()
+        .filter_map(|s| {
+            let bytes = set.contents.get(&s.name)?;
+            match validate(s.format, &s.name, bytes) {
+                Ok(file) => Some((s.name.clone(), Arc::new(file))),
+                Err(e) => {
+                    tracing::warn!(target: LOG_TARGET, file = %s.name, "the applied copy is not valid ({e}); the agent does not use its settings");
+                    None
+                }
+            }
+        })
+        .collect::<Vec<(String, Arc<ParsedFile>)>>()
+}
+
+async fn wait_for_shutdown(mut stop: watch::Receiver<bool>) {
+    let _ = stop.wait_for(|stopped| *stopped).await;
+}

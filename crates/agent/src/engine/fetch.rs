@@ -1,0 +1,556 @@
+//! Fetching one file: conditional GET over HTTP(S) with bounds, or a local `file://` read.
+//!
+//! HTTPS trusts the system's roots plus `provisioning.ca_files`, and presents
+//! `provisioning.client_certificate` to a server that asks for one. A `401` is answered once:
+//! with Digest when the server offers it (see `http_auth`), else with Basic if the request did
+//! not carry it already. TLS failures are reported with the reason rustls gives and the
+//! setting or file to look at.
+
+use std::collections::HashSet;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use super::http_auth;
+use crate::config::ProvisioningSettings;
+use sip_resync_core::engine::{Credentials, Location};
+use sip_resync_core::sync::lock;
+
+/// Longest `ETag` or `Last-Modified` kept for the next conditional request.
+pub(super) const MAX_VALIDATOR_BYTES: usize = 1024;
+
+/// Bounds applied to every fetch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct FetchLimits {
+    /// TCP and TLS connect timeout.
+    pub connect_timeout: Duration,
+    /// Total time per file, body included.
+    pub timeout: Duration,
+    /// Largest body accepted, in bytes.
+    pub max_bytes: u64,
+    /// Most redirects followed.
+    pub max_redirects: usize,
+    /// Largest `Retry-After` honoured.
+    pub max_retry_after: Duration,
+}
+
+/// The validators of the stored copy, sent as `If-None-Match` / `If-Modified-Since`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(super) struct Conditional {
+    /// Stored `ETag`.
+    pub etag: Option<String>,
+    /// Stored `Last-Modified`.
+    pub last_modified: Option<String>,
+}
+
+/// A successful fetch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum Fetched {
+    /// 304: the stored copy is current.
+    NotModified,
+    /// A complete body.
+    Body {
+        /// The content.
+        bytes: Vec<u8>,
+        /// `ETag` of the response.
+        etag: Option<String>,
+        /// `Last-Modified` of the response.
+        last_modified: Option<String>,
+    },
+}
+
+/// Why a fetch failed. Messages never contain credentials.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub(super) enum FetchError {
+    /// No connection could be made.
+    #[error("cannot connect: {0}")]
+    Connect(String),
+    /// The connect or total timeout passed.
+    #[error("timed out after {0:?}")]
+    Timeout(Duration),
+    /// The server answered with a status that is not 200 or 304.
+    #[error("HTTP {code}{hint}")]
+    Status {
+        /// Status code.
+        code: u16,
+        /// What to check, when something useful can be said.
+        hint: &'static str,
+    },
+    /// 503 or 429: the server asks to come back later.
+    #[error("HTTP {code}, server busy{}", match retry_after { Some(d) => format!("; Retry-After {}s", d.as_secs()), None => String::new() })]
+    Unavailable {
+        /// 503 or 429.
+        code: u16,
+        /// The honoured `Retry-After`, capped.
+        retry_after: Option<Duration>,
+    },
+    /// The body is larger than the limit.
+    #[error("larger than the limit of {limit} bytes (provisioning.max_file_size)")]
+    TooLarge {
+        /// The limit.
+        limit: u64,
+    },
+    /// The body did not arrive completely.
+    #[error("incomplete body: {0}")]
+    Truncated(String),
+    /// Too many redirects, or a redirect that was not followed.
+    #[error("too many redirects (provisioning.max_redirects is {0})")]
+    Redirects(usize),
+    /// A local file could not be read.
+    #[error("cannot read: {0}")]
+    File(String),
+    /// The credentials were sent and refused.
+    #[error("HTTP 401: wrong user or password for this URL (sent with {scheme} authentication; check the user:pass@ in the file's URL)")]
+    Unauthorized {
+        /// `Basic` or `Digest`.
+        scheme: &'static str,
+    },
+    /// The server asks for credentials in a way this client cannot answer.
+    #[error("HTTP 401: {0}")]
+    Authentication(String),
+    /// The TLS connection failed: the reason, and what to check.
+    #[error("TLS: {0}")]
+    Tls(String),
+    /// Anything else reqwest reports.
+    #[error("{0}")]
+    Other(String),
+}
+
+impl FetchError {
+    /// The wait the server asked for, if any.
+    pub(super) fn retry_after(&self) -> Option<Duration> {
+        match self {
+            FetchError::Unavailable { retry_after, .. } => *retry_after,
+            _ => None,
+        }
+    }
+}
+
+/// Parses a `Retry-After` value (delta-seconds or an HTTP-date, RFC 9110 §10.2.3) relative
+/// to `now`, capped at `max`. A date in the past means no wait.
+pub(super) fn parse_retry_after(
+    value: &str,
+    now: jiff::Timestamp,
+    max: Duration,
+) -> Option<Duration> {
+    let value = value.trim();
+    let wait = if let Ok(secs) = value.parse::<u64>() {
+        Duration::from_secs(secs)
+    } else {
+        let at = jiff::fmt::rfc2822::parse(value).ok()?.timestamp();
+        let secs = at.as_second().saturating_sub(now.as_second());
+        Duration::from_secs(u64::try_from(secs).unwrap_or(0))
+    };
+    Some(wait.min(max))
+}
+
+/// The HTTP client, built once per agent.
+#[derive(Debug, Clone)]
+pub(super) struct Fetcher {
+    client: reqwest::Client,
+    limits: FetchLimits,
+    /// The TLS settings, named in messages.
+    ca_files: Vec<PathBuf>,
+    client_certificate: Option<PathBuf>,
+    /// Origins (`scheme://host:port`) that asked for Digest: Basic credentials are not sent
+    /// to them up front again.
+    digest_origins: Arc<Mutex<HashSet<String>>>,
+}
+
+/// How a request authenticates.
+enum Auth<'a> {
+    None,
+    Basic(&'a Credentials),
+    /// An `Authorization: Digest` value.
+    Digest(String),
+}
+
+impl Auth<'_> {
+    fn scheme(&self) -> &'static str {
+        match self {
+            Auth::None => "no",
+            Auth::Basic(_) => "Basic",
+            Auth::Digest(_) => "Digest",
+        }
+    }
+}
+
+/// The rustls error in an error's chain of sources: reqwest wraps hyper's, which wraps an
+/// `io::Error` that wraps the `io::Error` carrying it. (An `io::Error`'s `source` skips the
+/// error it wraps, so each one is opened with `get_ref`.)
+fn tls_error<'a>(e: &'a (dyn std::error::Error + 'static)) -> Option<&'a rustls::Error> {
+    let mut next = Some(e);
+    while let Some(err) = next {
+        if let Some(tls) = err.downcast_ref::<rustls::Error>() {
+            return Some(tls);
+        }
+        next = match err.downcast_ref::<std::io::Error>() {
+            Some(io) => match io.get_ref() {
+                Some(inner) => Some(inner as &(dyn std::error::Error + 'static)),
+                None => None,
+            },
+            None => err.source(),
+        };
+    }
+    None
+}
+
+/// The first source of an error chain that says something, without the URL.
+fn describe(e: &reqwest::Error) -> String {
+    use std::error::Error as _;
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        text = s.to_string();
+        source = s.source();
+    }
+    text
+}
+
+impl Fetcher {
+    /// Builds the client the `[provisioning]` settings describe: their limits, and rustls
+    /// with the platform's roots plus `ca_files` and the client certificate, read now.
+    pub(super) fn for_settings(prov: &ProvisioningSettings) -> Result<Fetcher, String> {
+        let limits = FetchLimits {
+            connect_timeout: prov.connect_timeout,
+            timeout: prov.timeout,
+            max_bytes: prov.max_file_size,
+            max_redirects: prov.max_redirects,
+            max_retry_after: prov.max_retry_after,
+        };
+        let material =
+            crate::config::provisioning_material(prov, |_| "provisioning.ca_files".to_owned())
+                .map_err(|(key, message)| format!("{key}: {message}"))?;
+        let mut builder = reqwest::Client::builder();
+        if !material.roots.is_empty() {
+            let roots = material
+                .roots
+                .iter()
+                .map(|der| reqwest::Certificate::from_der(der))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| format!("provisioning.ca_files: {}", describe(&e)))?;
+            builder = builder.tls_certs_merge(roots);
+        }
+        if let Some(pem) = &material.identity {
+            let identity = reqwest::Identity::from_pem(pem)
+                .map_err(|e| format!("provisioning.client_certificate: {}", describe(&e)))?;
+            builder = builder.identity(identity);
+        }
+        Fetcher::build(
+            limits,
+            builder,
+            prov.ca_files.clone(),
+            prov.client_certificate.clone(),
+        )
+    }
+
+    fn build(
+        limits: FetchLimits,
+        builder: reqwest::ClientBuilder,
+        ca_files: Vec<PathBuf>,
+        client_certificate: Option<PathBuf>,
+    ) -> Result<Fetcher, String> {
+        let redirect = if limits.max_redirects == 0 {
+            reqwest::redirect::Policy::none()
+        } else {
+            reqwest::redirect::Policy::limited(limits.max_redirects)
+        };
+        let client = builder
+            .user_agent(concat!("sip-resync/", env!("CARGO_PKG_VERSION")))
+            .connect_timeout(limits.connect_timeout)
+            .timeout(limits.timeout)
+            .redirect(redirect)
+            .build()
+            .map_err(|e| format!("cannot set up the HTTP client: {}", describe(&e)))?;
+        Ok(Fetcher {
+            client,
+            limits,
+            ca_files,
+            client_certificate,
+            digest_origins: Arc::default(),
+        })
+    }
+
+    /// Fetches one file. `cond` is used for HTTP only; a local file is always read. `now` is
+    /// the wall-clock time a `Retry-After` date is counted from.
+    pub(super) async fn fetch(
+        &self,
+        location: &Location,
+        cond: &Conditional,
+        now: jiff::Timestamp,
+    ) -> Result<Fetched, FetchError> {
+        match location {
+            Location::File { path } => self.read_file(path).await,
+            Location::Http { url, credentials } => {
+                self.http(url, credentials.as_ref(), cond, now).await
+            }
+        }
+    }
+
+    /// A GET of `url` with the validators of `cond` and the authentication given.
+    fn request(
+        &self,
+        url: &reqwest::Url,
+        auth: &Auth<'_>,
+        cond: &Conditional,
+    ) -> reqwest::RequestBuilder {
+        let mut req = self.client.get(url.clone());
+        match auth {
+            Auth::None => {}
+            Auth::Basic(c) => req = req.basic_auth(&c.user, Some(&c.password)),
+            Auth::Digest(value) => req = req.header(reqwest::header::AUTHORIZATION, value),
+        }
+        if let Some(etag) = &cond.etag {
+            req = req.header(reqwest::header::IF_NONE_MATCH, etag);
+        }
+        if let Some(lm) = &cond.last_modified {
+            req = req.header(reqwest::header::IF_MODIFIED_SINCE, lm);
+        }
+        req
+    }
+
+    /// Fetches over HTTP(S), answering one `401` with the URL's credentials.
+    async fn http(
+        &self,
+        url: &reqwest::Url,
+        credentials: Option<&Credentials>,
+        cond: &Conditional,
+        now: jiff::Timestamp,
+    ) -> Result<Fetched, FetchError> {
+        let origin = url.origin().ascii_serialization();
+        let first = match credentials {
+            Some(c) if !lock(&self.digest_origins).contains(&origin) => Auth::Basic(c),
+            _ => Auth::None,
+        };
+        let send = |req: reqwest::RequestBuilder| async move {
+            req.send().await.map_err(|e| self.classify(e))
+        };
+        let resp = send(self.request(url, &first, cond)).await?;
+        let (401, Some(c)) = (resp.status().as_u16(), credentials) else {
+            return self.read(resp, now).await;
+        };
+        // The answer goes where the 401 came from (after redirects), on the same origin only.
+        let target = resp.url().clone();
+        if target.origin() != url.origin() {
+            return Err(FetchError::Authentication(format!(
+                "redirected to {}, which asks for credentials; they are sent only to the host of the file's URL",
+                target.origin().ascii_serialization()
+            )));
+        }
+        let challenges: Vec<String> = resp
+            .headers()
+            .get_all(reqwest::header::WWW_AUTHENTICATE)
+            .iter()
+            .take(http_auth::MAX_CHALLENGES)
+            .filter_map(|v| v.to_str().ok().map(str::to_owned))
+            .collect();
+        drop(resp);
+        let mut uri = target.path().to_owned();
+        if let Some(query) = target.query() {
+            uri.push('?');
+            uri.push_str(query);
+        }
+        let sent_basic = matches!(first, Auth::Basic(_));
+        let answer = match http_auth::digest_answer(&challenges, c, "GET", &uri) {
+            Ok(Some(digest)) => {
+                lock(&self.digest_origins).insert(origin);
+                Auth::Digest(digest)
+            }
+            Ok(None) if sent_basic => return Err(FetchError::Unauthorized { scheme: "Basic" }),
+            Ok(None) if http_auth::offers_basic(&challenges) => Auth::Basic(c),
+            Ok(None) => {
+                return Err(FetchError::Authentication(
+                    "the server offers neither a Digest nor a Basic challenge".into(),
+                ))
+            }
+            Err(why) => return Err(FetchError::Authentication(why)),
+        };
+        let scheme = answer.scheme();
+        let resp = send(self.request(&target, &answer, cond)).await?;
+        if resp.status().as_u16() == 401 {
+            return Err(FetchError::Unauthorized { scheme });
+        }
+        self.read(resp, now).await
+    }
+
+    fn classify(&self, e: reqwest::Error) -> FetchError {
+        if e.is_timeout() {
+            // Connect timeouts are reported as timeouts too; either bound was reached.
+            FetchError::Timeout(self.limits.timeout)
+        } else if e.is_redirect() {
+            FetchError::Redirects(self.limits.max_redirects)
+        } else if let Some(tls) = tls_error(&e) {
+            FetchError::Tls(self.explain_tls(tls))
+        } else if e.is_connect() {
+            FetchError::Connect(describe(&e))
+        } else if e.is_body() || e.is_decode() {
+            FetchError::Truncated(describe(&e))
+        } else {
+            FetchError::Other(describe(&e))
+        }
+    }
+
+    /// A TLS failure in words: rustls's reason, and the setting or file to look at.
+    fn explain_tls(&self, e: &rustls::Error) -> String {
+        use rustls::{AlertDescription as A, CertificateError as C, Error as E};
+        let reason = e.to_string();
+        match e {
+            E::InvalidCertificate(C::UnknownIssuer) if self.ca_files.is_empty() => format!(
+                "the server's certificate is not signed by a trusted CA ({reason}); only the \
+                 system's roots are trusted: add the CA that signed it to provisioning.ca_files \
+                 (Panasonic: CFG_ROOT_CERTIFICATE_PATH1 to 3)"
+            ),
+            E::InvalidCertificate(C::UnknownIssuer) => format!(
+                "the server's certificate is not signed by a trusted CA ({reason}); trusted are \
+                 the system's roots and provisioning.ca_files: {}",
+                self.ca_files
+                    .iter()
+                    .map(|p| p.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            E::InvalidCertificate(C::Expired | C::ExpiredContext { .. }) => format!(
+                "the server's certificate has expired ({reason}); renew it on the server, or \
+                 check this host's clock"
+            ),
+            E::InvalidCertificate(C::NotValidYet | C::NotValidYetContext { .. }) => format!(
+                "the server's certificate is not valid yet ({reason}); check this host's clock"
+            ),
+            E::InvalidCertificate(C::NotValidForName | C::NotValidForNameContext { .. }) => {
+                format!("the server's certificate is not issued for the host in the URL ({reason})")
+            }
+            E::InvalidCertificate(_) => format!("the server's certificate is refused ({reason})"),
+            E::AlertReceived(
+                A::CertificateRequired
+                | A::HandshakeFailure
+                | A::BadCertificate
+                | A::CertificateUnknown
+                | A::UnknownCA
+                | A::AccessDenied,
+            ) => match &self.client_certificate {
+                None => format!(
+                    "the server asks for a client certificate ({reason}); set \
+                     provisioning.client_certificate and provisioning.client_key"
+                ),
+                Some(cert) => format!(
+                    "the server refused the client certificate {} \
+                     (provisioning.client_certificate): {reason}",
+                    cert.display()
+                ),
+            },
+            _ => reason,
+        }
+    }
+
+    async fn read(
+        &self,
+        mut resp: reqwest::Response,
+        now: jiff::Timestamp,
+    ) -> Result<Fetched, FetchError> {
+        let status = resp.status().as_u16();
+        let header = |resp: &reqwest::Response, name| {
+            resp.headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                // A validator is sent back as it came; one too long to be sane is dropped.
+                .filter(|s| s.len() <= MAX_VALIDATOR_BYTES)
+                .map(str::to_owned)
+        };
+        match status {
+            200 => {}
+            304 => return Ok(Fetched::NotModified),
+            503 | 429 => {
+                let retry_after = resp
+                    .headers()
+                    .get(reqwest::header::RETRY_AFTER)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| parse_retry_after(v, now, self.limits.max_retry_after));
+                return Err(FetchError::Unavailable {
+                    code: status,
+                    retry_after,
+                });
+            }
+            300..=399 => return Err(FetchError::Redirects(self.limits.max_redirects)),
+            code => {
+                let hint = match code {
+                    401 => " (the server asks for credentials: give them as user:pass@ in the file's URL)",
+                    403 => " (check the user:pass@ in the file's URL)",
+                    404 => " (check the URL and {MAC}/{MODEL})",
+                    _ => "",
+                };
+                return Err(FetchError::Status { code, hint });
+            }
+        }
+        let limit = self.limits.max_bytes;
+        if resp.content_length().is_some_and(|len| len > limit) {
+            return Err(FetchError::TooLarge { limit });
+        }
+        let etag = header(&resp, reqwest::header::ETAG);
+        let last_modified = header(&resp, reqwest::header::LAST_MODIFIED);
+        let mut bytes = Vec::new();
+        while let Some(chunk) = resp.chunk().await.map_err(|e| self.classify(e))? {
+            if (bytes.len() + chunk.len()) as u64 > limit {
+                return Err(FetchError::TooLarge { limit });
+            }
+            bytes.extend_from_slice(&chunk);
+        }
+        Ok(Fetched::Body {
+            bytes,
+            etag,
+            last_modified,
+        })
+    }
+
+    async fn read_file(&self, path: &std::path::Path) -> Result<Fetched, FetchError> {
+        use tokio::io::AsyncReadExt;
+        let limit = self.limits.max_bytes;
+        let read = async {
+            let file = tokio::fs::File::open(path)
+                .await
+                .map_err(|e| FetchError::File(format!("{}: {e}", path.display())))?;
+            let mut bytes = Vec::new();
+            file.take(limit + 1)
+                .read_to_end(&mut bytes)
+                .await
+                .map_err(|e| FetchError::File(format!("{}: {e}", path.display())))?;
+            if bytes.len() as u64 > limit {
+                return Err(FetchError::TooLarge { limit });
+            }
+            Ok(Fetched::Body {
+                bytes,
+                etag: None,
+                last_modified: None,
+            })
+        };
+        tokio::time::timeout(self.limits.timeout, read)
+            .await
+            .map_err(|_| FetchError::Timeout(self.limits.timeout))?
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_after_seconds_dates_and_caps() {
+        let now: jiff::Timestamp = "2026-11-21T10:00:00Z".parse().unwrap();
+        let max = Duration::from_secs(3600);
+        assert_eq!(
+            parse_retry_after("120", now, max),
+            Some(Duration::from_secs(120))
+        );
+        assert_eq!(parse_retry_after("999999", now, max), Some(max));
+        // RFC 9110 §10.2.3 uses an IMF-fixdate.
+        assert_eq!(
+            parse_retry_after("Sat, 21 Nov 2026 10:05:00 GMT", now, max),
+            Some(Duration::from_secs(300))
+        );
+        assert_eq!(
+            parse_retry_after("Sat, 21 Nov 2026 09:00:00 GMT", now, max),
+            Some(Duration::ZERO)
+        );
+        assert_eq!(parse_retry_after("soon", now, max), None);
+    }
+}

@@ -1,0 +1,293 @@
+//! The provisioning engine: one task shared by every trigger.
+//!
+//! ```text
+//!  start-up ─┐                          ┌──────────── one run at a time ──────────────┐
+//!  schedule ─┤                          │                                             │
+//!  retry ────┼─► inbox ─► Planner ──────► fetch each file ─► validate+parse ─► apply set ─► outcome
+//!  NOTIFY ───┤  (merges)  (coalesce,      (conditional GET,   (magic line,     (atomic     (broadcast,
+//!  manual ───┘            admit, spread,   size cap,           XML; parsed     switch)     hook)
+//!                         schedule, retry) timeouts)           once)
+//! ```
+//!
+//! Who decides is sans-IO and takes `now`: the `Planner` (pending triggers, run admission
+//! by `Admission`, spread delay, the schedule and its retries, clock validity) and the
+//! settings overlay (a pure function of the local settings and the applied files, parsed once
+//! when they were fetched). The task around them (`driver.rs`) is the only code that reads a
+//! clock; it owns the HTTP client and the file system, sleeps until
+//! `Planner::poll_timeout` or a trigger, and performs the runs the planner starts.
+//!
+//! Files are applied as a set (`set.rs`): the last known good set stays in place until a
+//! complete, valid new set replaces it.
+
+mod driver;
+mod fetch;
+mod hook;
+mod http_auth;
+mod set;
+mod store;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+use jiff::tz::TimeZone;
+use jiff::Timestamp;
+use tokio::sync::{broadcast, watch, Notify};
+
+use crate::config::{self, ConfigError, ParsedFile, Provisioned, Settings};
+use sip_resync_core::sync::lock;
+
+pub use driver::Engine;
+pub use sip_resync_core::engine::{Cause, Causes, ClockValidity, FileChange, Outcome, RunResult};
+
+/// Outcomes kept for a slow subscriber before it starts missing some.
+pub const OUTCOME_BUFFER: usize = 64;
+
+/// What the engine is built from.
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    /// The local configuration (fetched files overlay it).
+    pub settings: Settings,
+    /// Where applied sets and persisted state are kept.
+    pub state_dir: std::path::PathBuf,
+    /// The time zone of wall-clock schedules.
+    pub time_zone: TimeZone,
+    /// How clock validity is judged.
+    pub clock: ClockValidity,
+}
+
+/// Why the engine cannot start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum EngineError {
+    /// A configured file cannot be resolved.
+    #[error("{0}")]
+    Source(#[from] sip_resync_core::engine::SourceError),
+    /// The state directory cannot be used.
+    #[error("{0}")]
+    Store(#[from] store::StoreError),
+    /// The HTTP client cannot be set up.
+    #[error("{0}")]
+    Client(String),
+}
+
+#[derive(Debug, Default)]
+struct Inbox {
+    /// Triggers that draw from the run budget (NOTIFY, manual).
+    budgeted: Option<Causes>,
+    /// Triggers that do not (start-up, schedule, retry given by the application).
+    exempt: Option<Causes>,
+    clock_valid: Option<bool>,
+    /// The local settings changed: re-arm the schedule if it (or the zone) changed.
+    rearm: bool,
+    shutdown: bool,
+}
+
+/// Called with the settings in effect each time they change, in order, before the change is
+/// visible anywhere else (the agent re-arms its SIP endpoint with it).
+pub(crate) type SettingsHook = Box<dyn Fn(&Arc<Settings>) + Send + Sync>;
+
+/// The applied files, parsed, in configured order.
+pub(crate) type ParsedSet = Vec<(String, Arc<ParsedFile>)>;
+
+/// The inputs of the settings in effect, and the result; changed only under its lock, so that
+/// every publication is computed from the latest inputs and seen in order.
+struct Published {
+    local: Settings,
+    zone: TimeZone,
+    applied: ParsedSet,
+    effective: Arc<Settings>,
+    hook: Option<SettingsHook>,
+}
+
+impl std::fmt::Debug for Published {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Published")
+            .field("effective", &self.effective)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Published {
+    /// Recomputes the settings in effect from the local settings and the applied files, and
+    /// publishes them if they changed. `by` names the change in log lines.
+    fn recompute(&mut self, by: &str, watch: &watch::Sender<Arc<Settings>>) {
+        let (effective, warnings) = overlay(&self.local, &self.applied);
+        for w in warnings {
+            tracing::warn!("{w}");
+        }
+        if effective == *self.effective {
+            return;
+        }
+        if effective.sip.events != self.effective.sip.events
+            || effective.sip.event_match != self.effective.sip.event_match
+        {
+            tracing::info!(events = ?effective.sip.events, "accepted NOTIFY events changed by {by}");
+        }
+        let effective = Arc::new(effective);
+        self.effective = effective.clone();
+        if let Some(hook) = &self.hook {
+            hook(&effective);
+        }
+        watch.send_replace(effective);
+    }
+}
+
+/// The settings in effect: the local settings overlaid by the applied files.
+pub(crate) fn overlay(local: &Settings, applied: &ParsedSet) -> (Settings, Vec<config::Warning>) {
+    let provisioned: Vec<Provisioned<'_>> = applied
+        .iter()
+        .map(|(name, file)| Provisioned { name, file })
+        .collect();
+    config::overlay(local, &provisioned)
+}
+
+/// Validates a fetched file for its format, returning it parsed (see `ParsedFile::parse`).
+pub(crate) fn validate(
+    format: config::FileFormat,
+    name: &str,
+    bytes: &[u8],
+) -> Result<ParsedFile, String> {
+    ParsedFile::parse(format, name, bytes)
+}
+
+#[derive(Debug)]
+struct Shared {
+    inbox: Mutex<Inbox>,
+    wake: Notify,
+    /// True while a run waits to start or is in flight: a NOTIFY or manual trigger then joins
+    /// it (or its follow-up) through the inbox, which the task reads before it starts the run
+    /// and after it finishes, so the trigger need not wake the task. Cleared by the task before
+    /// it sleeps with nothing pending, and the inbox checked once more after that.
+    run_pending: AtomicBool,
+    outcomes: broadcast::Sender<Outcome>,
+    settings: watch::Sender<Arc<Settings>>,
+    published: Mutex<Published>,
+    stop: watch::Sender<bool>,
+    status: Mutex<EngineStatus>,
+}
+
+/// A snapshot of the engine's plan, for status displays.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct EngineStatus {
+    /// The next timed poll or retry, if one is planned.
+    pub next_poll: Option<Timestamp>,
+    /// The schedule in words, e.g. `panasonic-cyclic every 60min`.
+    pub schedule: String,
+    /// Runs finished or started so far.
+    pub runs: u64,
+}
+
+/// A handle on a running engine; cheap to clone.
+#[derive(Debug, Clone)]
+pub struct EngineHandle {
+    shared: Arc<Shared>,
+}
+
+impl sip_resync_core::ResyncSink for EngineHandle {
+    /// Triggers a run caused by the NOTIFY ([`Cause::from_request`]).
+    fn resync(&self, request: crate::ResyncRequest) {
+        self.trigger(Cause::from_request(&request));
+    }
+}
+
+impl EngineHandle {
+    /// Asks for a run. Never blocks. A trigger in a quiet spell starts its run at once;
+    /// triggers that arrive while a run is in flight or waiting coalesce into one follow-up
+    /// run. NOTIFY and manual triggers draw from the run budget (`provisioning.run_budget`);
+    /// see `docs/engine.md`.
+    pub fn trigger(&self, cause: Cause) {
+        let budgeted = cause.draws_budget();
+        let first = {
+            let mut inbox = lock(&self.shared.inbox);
+            let slot = if cause.draws_budget() {
+                &mut inbox.budgeted
+            } else {
+                &mut inbox.exempt
+            };
+            match slot {
+                Some(c) => {
+                    c.merge(&cause);
+                    false
+                }
+                None => {
+                    *slot = Some(Causes::new(cause));
+                    true
+                }
+            }
+        };
+        // Only the trigger that filled an empty slot wakes the task: the ones merged into it
+        // are taken with it, so a burst of NOTIFYs costs one wake-up, not one each. And none
+        // at all while a run is pending or in flight: the task reads the inbox before it
+        // starts that run and after it finishes (the task clears `run_pending` before it looks
+        // at the inbox again under its lock, so a trigger that saw the flag set is found).
+        if first && !(budgeted && self.shared.run_pending.load(Ordering::SeqCst)) {
+            self.shared.wake.notify_one();
+        }
+    }
+
+    /// Outcomes of the runs that finish from now on.
+    pub fn subscribe(&self) -> broadcast::Receiver<Outcome> {
+        self.shared.outcomes.subscribe()
+    }
+
+    /// Declares the wall clock valid (after NTP) or not; daily schedules wait for it.
+    pub fn set_clock_valid(&self, valid: bool) {
+        lock(&self.shared.inbox).clock_valid = Some(valid);
+        self.shared.wake.notify_one();
+    }
+
+    /// The settings in effect (local configuration overlaid by the applied files); changes
+    /// whenever an applied file or [`EngineHandle::update_settings`] changes them.
+    pub fn settings(&self) -> watch::Receiver<Arc<Settings>> {
+        self.shared.settings.subscribe()
+    }
+
+    /// Replaces the local configuration the applied files are overlaid on, as a fetched file
+    /// changes the agent's settings. The settings in effect are recomputed and published
+    /// through [`EngineHandle::settings`] before this returns; the engine task re-arms the
+    /// schedule when it (or the time zone) changed. The applied files still win over the
+    /// local configuration where they set something.
+    ///
+    /// The `[provisioning]` settings (files, state directory, limits) are read at start only:
+    /// a change to them is logged and takes effect when the engine is started again. Fails,
+    /// changing nothing, when the settings name an unknown time zone.
+    pub fn update_settings(&self, mut settings: Settings) -> Result<(), ConfigError> {
+        let zone = settings.zone()?;
+        {
+            let mut p = lock(&self.shared.published);
+            if settings.provisioning != p.local.provisioning {
+                tracing::warn!("the [provisioning] settings changed; they take effect when the agent is started again");
+                settings.provisioning = p.local.provisioning.clone();
+            }
+            p.local = settings;
+            p.zone = zone;
+            p.recompute("the local configuration", &self.shared.settings);
+        }
+        lock(&self.shared.inbox).rearm = true;
+        self.shared.wake.notify_one();
+        Ok(())
+    }
+
+    /// Installs the hook called with the settings in effect each time they change, and
+    /// calls it once at once with the current ones.
+    pub(crate) fn set_settings_hook(&self, hook: SettingsHook) {
+        let mut p = lock(&self.shared.published);
+        hook(&p.effective);
+        p.hook = Some(hook);
+    }
+
+    /// The next timed poll, the schedule in words and the number of runs, as of the engine
+    /// task's last wake-up.
+    pub fn status(&self) -> EngineStatus {
+        lock(&self.shared.status).clone()
+    }
+
+    /// Stops the engine after (or by cancelling) the run in flight. An apply already under
+    /// way completes; it is atomic either way.
+    pub fn shutdown(&self) {
+        lock(&self.shared.inbox).shutdown = true;
+        self.shared.stop.send_replace(true);
+        self.shared.wake.notify_one();
+    }
+}

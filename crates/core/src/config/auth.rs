@@ -1,0 +1,308 @@
+//! The digest challenge settings: TOML `[sip.auth]`, and the line credentials of vendor files
+//! (Panasonic `SIP_AUTHID_n` / `SIP_PASS_n`, Snom `user_pname<n>` / `user_pass<n>` and
+//! `challenge_checksync`).
+
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::digest::{Algorithm, AuthConfig, Credential};
+
+/// Highest line number read from vendor files (Panasonic and Snom phones have at most 24).
+pub(super) const MAX_LINES: usize = 32;
+
+/// `[sip.auth]` as written.
+#[derive(Debug, Deserialize)]
+#[serde(default)]
+pub(super) struct TomlAuth {
+    challenge: bool,
+    realm: String,
+    algorithms: Vec<String>,
+    nonce_lifetime_secs: u64,
+    max_nonces: usize,
+    credentials: Vec<TomlCredential>,
+}
+
+impl Default for TomlAuth {
+    fn default() -> Self {
+        let d = AuthConfig::default();
+        TomlAuth {
+            challenge: d.challenge,
+            realm: d.realm,
+            algorithms: d.algorithms.iter().map(|a| a.name().to_owned()).collect(),
+            nonce_lifetime_secs: d.nonce_lifetime.as_secs(),
+            max_nonces: d.max_nonces,
+            credentials: Vec::new(),
+        }
+    }
+}
+
+/// One `[[sip.auth.credentials]]` entry.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct TomlCredential {
+    user: Option<String>,
+    auth_id: String,
+    password: String,
+}
+
+impl TomlAuth {
+    /// Checks the values; an error names the dotted key and what is wrong.
+    pub(super) fn into_config(self) -> Result<AuthConfig, (&'static str, String)> {
+        let realm_ok = !self.realm.is_empty()
+            && self.realm.len() <= 128
+            && !self
+                .realm
+                .chars()
+                .any(|c| c == '"' || c == '\\' || c.is_control());
+        if !realm_ok {
+            return Err((
+                "sip.auth.realm",
+                "must be 1 to 128 characters without quotes, backslashes or control characters"
+                    .into(),
+            ));
+        }
+        let mut algorithms = Vec::new();
+        for name in &self.algorithms {
+            let alg = Algorithm::parse(name).ok_or((
+                "sip.auth.algorithms",
+                format!("unknown algorithm \"{name}\" (expected \"SHA-256\" or \"MD5\")"),
+            ))?;
+            if algorithms.contains(&alg) {
+                return Err(("sip.auth.algorithms", format!("\"{name}\" is listed twice")));
+            }
+            algorithms.push(alg);
+        }
+        if algorithms.is_empty() {
+            return Err((
+                "sip.auth.algorithms",
+                "at least one algorithm is needed: [\"SHA-256\", \"MD5\"]".into(),
+            ));
+        }
+        if !(5..=3_600).contains(&self.nonce_lifetime_secs) {
+            return Err((
+                "sip.auth.nonce_lifetime_secs",
+                "must be from 5 to 3600 seconds".into(),
+            ));
+        }
+        if !(1..=1_000_000).contains(&self.max_nonces) {
+            return Err(("sip.auth.max_nonces", "must be from 1 to 1000000".into()));
+        }
+        let mut credentials = Vec::new();
+        for c in self.credentials {
+            if c.auth_id.is_empty() || c.password.is_empty() {
+                return Err((
+                    "sip.auth.credentials",
+                    "each credential needs a non-empty auth_id and password".into(),
+                ));
+            }
+            credentials.push(Credential {
+                user: c.user.filter(|u| !u.is_empty()),
+                auth_id: c.auth_id,
+                password: c.password,
+            });
+        }
+        Ok(AuthConfig {
+            challenge: self.challenge,
+            realm: self.realm,
+            algorithms,
+            nonce_lifetime: Duration::from_secs(self.nonce_lifetime_secs),
+            max_nonces: self.max_nonces,
+            credentials,
+        })
+    }
+}
+
+/// The credentials of a Panasonic file: line n has `SIP_AUTHID_n` and `SIP_PASS_n`; its user
+/// is `SIP_URI_n`, else `PHONE_NUMBER_n`. Lines missing either credential are left out.
+pub(super) fn panasonic_credentials<'a>(get: impl Fn(&str) -> Option<&'a str>) -> Vec<Credential> {
+    let value = |k: String| get(&k).map(str::trim).filter(|v| !v.is_empty());
+    (1..=MAX_LINES)
+        .filter_map(|n| {
+            let auth_id = value(format!("SIP_AUTHID_{n}"))?;
+            let password = value(format!("SIP_PASS_{n}"))?;
+            let user = value(format!("SIP_URI_{n}")).or_else(|| value(format!("PHONE_NUMBER_{n}")));
+            Some(Credential {
+                user: user.map(str::to_owned),
+                auth_id: auth_id.to_owned(),
+                password: password.to_owned(),
+            })
+        })
+        .collect()
+}
+
+/// True for the Panasonic keys [`panasonic_credentials`] reads.
+pub(super) fn is_panasonic_line_key(name: &str) -> bool {
+    ["SIP_AUTHID_", "SIP_PASS_", "SIP_URI_", "PHONE_NUMBER_"]
+        .iter()
+        .any(|p| name.strip_prefix(p).is_some_and(is_line_number))
+}
+
+/// The credentials of a Snom file: identity n has `user_pname<n>` (falling back to
+/// `user_name<n>`) and `user_pass<n>`; its user is `user_name<n>`.
+pub(super) fn snom_credentials<'a>(get: impl Fn(&str) -> Option<&'a str>) -> Vec<Credential> {
+    let value = |k: String| get(&k).map(str::trim).filter(|v| !v.is_empty());
+    (1..=MAX_LINES)
+        .filter_map(|n| {
+            let user = value(format!("user_name{n}"));
+            let auth_id = value(format!("user_pname{n}")).or(user)?;
+            let password = value(format!("user_pass{n}"))?;
+            Some(Credential {
+                user: user.map(str::to_owned),
+                auth_id: auth_id.to_owned(),
+                password: password.to_owned(),
+            })
+        })
+        .collect()
+}
+
+/// True for the Snom keys [`snom_credentials`] reads, and `challenge_checksync`.
+pub(super) fn is_snom_auth_key(name: &str) -> bool {
+    name == "challenge_checksync"
+        || ["user_name", "user_pname", "user_pass"]
+            .iter()
+            .any(|p| name.strip_prefix(p).is_some_and(is_line_number))
+}
+
+/// Snom `challenge_checksync`: on/off.
+pub(super) fn snom_challenge(value: &str) -> Result<bool, String> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "on" | "true" | "1" => Ok(true),
+        "off" | "false" | "0" | "" => Ok(false),
+        _ => Err("must be on or off".into()),
+    }
+}
+
+fn is_line_number(s: &str) -> bool {
+    s.parse::<usize>()
+        .is_ok_and(|n| (1..=MAX_LINES).contains(&n))
+}
+
+/// Credentials in effect: `fetched` ones first, then the `local` ones whose auth ID no fetched
+/// credential replaces (a provisioned password change wins over the local file).
+pub(super) fn merge(local: &[Credential], fetched: Vec<Credential>) -> Vec<Credential> {
+    let mut out = fetched;
+    for c in local {
+        if !out.iter().any(|f| f.auth_id == c.auth_id) {
+            out.push(c.clone());
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+    use crate::config::from_bytes;
+
+    #[test]
+    fn panasonic_lines() {
+        let entries = [
+            ("SIP_AUTHID_1", "auth1001"),
+            ("SIP_PASS_1", "pw1"),
+            ("PHONE_NUMBER_1", "1001"),
+            ("SIP_AUTHID_2", "auth1002"),
+            ("SIP_PASS_2", ""),
+            ("SIP_AUTHID_3", "auth1003"),
+            ("SIP_PASS_3", "pw3"),
+            ("SIP_URI_3", "alice"),
+            ("PHONE_NUMBER_3", "1003"),
+        ];
+        let get = |k: &str| entries.iter().find(|(n, _)| *n == k).map(|(_, v)| *v);
+        let c = panasonic_credentials(get);
+        assert_eq!(c.len(), 2);
+        assert_eq!(c[0].user.as_deref(), Some("1001"));
+        assert_eq!(
+            (c[1].auth_id.as_str(), c[1].user.as_deref()),
+            ("auth1003", Some("alice"))
+        );
+        assert!(is_panasonic_line_key("SIP_PASS_12"));
+        assert!(!is_panasonic_line_key("SIP_PASS_X"));
+        assert!(!is_panasonic_line_key("SIP_PASS_99"));
+    }
+
+    #[test]
+    fn snom_identities() {
+        let entries = [
+            ("user_name1", "1001"),
+            ("user_pass1", "pw1"),
+            ("user_name2", "1002"),
+            ("user_pname2", "auth1002"),
+            ("user_pass2", "pw2"),
+            ("user_name3", "1003"),
+        ];
+        let get = |k: &str| entries.iter().find(|(n, _)| *n == k).map(|(_, v)| *v);
+        let c = snom_credentials(get);
+        assert_eq!(c.len(), 2);
+        assert_eq!(c[0].auth_id, "1001");
+        assert_eq!(c[1].auth_id, "auth1002");
+        assert!(is_snom_auth_key("challenge_checksync"));
+        assert!(is_snom_auth_key("user_pass2"));
+        assert!(snom_challenge("maybe").is_err());
+    }
+
+    #[test]
+    fn fetched_credentials_replace_local_ones_with_the_same_auth_id() {
+        let c = |id: &str, pw: &str| Credential {
+            user: None,
+            auth_id: id.into(),
+            password: pw.into(),
+        };
+        let merged = merge(&[c("a", "old"), c("b", "keep")], vec![c("a", "new")]);
+        assert_eq!(merged, vec![c("a", "new"), c("b", "keep")]);
+    }
+
+    #[test]
+    fn auth_settings_in_each_dialect() {
+        use crate::sip::Algorithm;
+        let s = from_bytes(
+            b"[sip.auth]\nchallenge = true\nrealm = \"pbx.example\"\nalgorithms = [\"MD5\"]\n[[sip.auth.credentials]]\nuser = \"1001\"\nauth_id = \"a1001\"\npassword = \"pw\"\n",
+            Path::new("a.toml"),
+        )
+        .unwrap();
+        let a = &s.sip.auth;
+        assert!(a.challenge);
+        assert_eq!(
+            (a.realm.as_str(), a.algorithms.as_slice()),
+            ("pbx.example", &[Algorithm::Md5][..])
+        );
+        assert_eq!(a.credentials[0].auth_id, "a1001");
+        assert_eq!(s.sip.endpoint_config().auth, *a);
+        let e = from_bytes(
+            b"[sip.auth]\nalgorithms = [\"SHA-512\"]\n",
+            Path::new("a.toml"),
+        )
+        .unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("a.toml:2: sip.auth.algorithms: unknown algorithm"),
+            "{e}"
+        );
+        let e = from_bytes(b"[sip.auth]\nrealm = \"a\\\"b\"\n", Path::new("a.toml")).unwrap_err();
+        assert!(e.to_string().contains("sip.auth.realm"), "{e}");
+        let w = from_bytes(b"[sip.auth]\nchallenge = true\n", Path::new("a.toml")).unwrap();
+        assert!(w
+            .warnings
+            .iter()
+            .any(|w| w.to_string().contains("no credentials")));
+
+        let p = from_bytes(
+            b"# Panasonic SIP Phone Standard Format File #\r\nPHONE_NUMBER_1=\"1001\"\r\nSIP_AUTHID_1=\"a1001\"\r\nSIP_PASS_1=\"pw\"\r\n",
+            Path::new("kx.cfg"),
+        )
+        .unwrap();
+        assert_eq!(p.sip.auth.credentials.len(), 1);
+        assert!(!p.sip.auth.challenge, "Panasonic has no challenge setting");
+        assert!(p.unused.is_empty(), "{:?}", p.unused);
+
+        let n = from_bytes(
+            b"<settings><phone-settings><challenge_checksync perm=\"\">on</challenge_checksync><user_name1>1001</user_name1><user_pass1>pw</user_pass1></phone-settings></settings>",
+            Path::new("snom.xml"),
+        )
+        .unwrap();
+        assert!(n.sip.auth.challenge);
+        assert_eq!(n.sip.auth.credentials[0].auth_id, "1001");
+    }
+}

@@ -1,0 +1,295 @@
+//! The settings in effect: the applied files, parsed once when they were fetched, overlaid on
+//! the local configuration. A pure function: no I/O, no parsing.
+
+use std::path::{Path, PathBuf};
+
+use super::error::Found;
+use super::panasonic::{panasonic_schedule, PANASONIC_SCHEDULE_KEYS};
+use super::snom::{snom_schedule, SNOM_KEYS};
+use super::{auth, panasonic, snom, ConfigError, Dialect, FileFormat, Settings, Warning};
+
+/// A fetched file, parsed by the validation that accepted it; the overlay reads this, never
+/// the bytes again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ParsedFile {
+    /// A Panasonic standard format file.
+    Panasonic(panasonic::PanasonicFile),
+    /// The settings of a Snom XML file, in document order.
+    Snom(Vec<snom::Entry>),
+    /// Stored as it is; carries no settings.
+    Raw,
+}
+
+impl ParsedFile {
+    /// Validates a fetched file for its format and returns it parsed: `panasonic` needs the
+    /// magic first line and no value spanning lines, `snom` well-formed `<settings>` XML;
+    /// `raw` accepts anything. `name` names the file in messages.
+    pub fn parse(format: FileFormat, name: &str, bytes: &[u8]) -> Result<Self, String> {
+        let path = Path::new(name);
+        match format {
+            FileFormat::Panasonic => panasonic::parse(bytes, path)
+                .map(ParsedFile::Panasonic)
+                .map_err(|e| e.to_string()),
+            FileFormat::Snom => snom::parse(bytes, path)
+                .map(ParsedFile::Snom)
+                .map_err(|e| e.to_string()),
+            FileFormat::Raw => Ok(ParsedFile::Raw),
+        }
+    }
+}
+
+/// One applied file, as [`overlay`] reads it.
+#[derive(Debug, Clone, Copy)]
+pub struct Provisioned<'a> {
+    /// Local name, for messages.
+    pub name: &'a str,
+    /// The file, parsed.
+    pub file: &'a ParsedFile,
+}
+
+const MERGED: &str = "(provisioned files)";
+
+/// The settings in effect once the applied files are laid over the local configuration.
+///
+/// `fetched` is in configured order; a later file wins on a clash, so Panasonic's master,
+/// product, standard order gives standard over product over master. Settings the agent
+/// itself uses are taken from the files: `CFG_RESYNC_FROM_SIP` (the accepted event), the
+/// polling keys of either vendor, digest credentials and Snom's `challenge_checksync`. Key by
+/// key, fetched values win over a local vendor file of the same vendor; over a TOML
+/// configuration, a fetched file that sets any polling key replaces the schedule as a whole,
+/// with that vendor's defaults for the keys it leaves out. A file whose own agent settings
+/// are invalid is skipped with a warning naming it; the others still apply.
+pub fn overlay(local: &Settings, fetched: &[Provisioned<'_>]) -> (Settings, Vec<Warning>) {
+    let mut effective = local.clone();
+    let mut warnings = Vec::new();
+    // The usable files of each vendor, in order of precedence: the last file first.
+    let mut pana: Vec<&panasonic::PanasonicFile> = Vec::new();
+    let mut snoms: Vec<(&Path, &[snom::Entry])> = Vec::new();
+    for f in fetched.iter().rev() {
+        let path = Path::new(f.name);
+        match f.file {
+            ParsedFile::Panasonic(p) => match panasonic_schedule(&|k| Found::in_panasonic(p, k)) {
+                Ok(_) => pana.push(p),
+                Err(e) => warnings.push(skipped(e)),
+            },
+            ParsedFile::Snom(entries) => {
+                let get = |k: &str| Found::in_snom(entries, path, k);
+                let challenge = match get("challenge_checksync") {
+                    Some(e) => auth::snom_challenge(e.value)
+                        .map(|_| ())
+                        .map_err(|m| e.invalid("challenge_checksync", m)),
+                    None => Ok(()),
+                };
+                match challenge.and_then(|()| snom_schedule(&get)) {
+                    Ok(_) => snoms.push((path, entries)),
+                    Err(e) => warnings.push(skipped(e)),
+                }
+            }
+            ParsedFile::Raw => {}
+        }
+    }
+    // The local vendor file, below the fetched ones.
+    let local_path = local.path.as_path();
+    let local_entry = |dialect: Dialect, k: &str| -> Option<Found<'_>> {
+        if local.dialect != dialect {
+            return None;
+        }
+        local
+            .vendor_entries
+            .iter()
+            .find(|(n, _)| n == k)
+            .map(|(_, v)| Found {
+                value: v,
+                path: local_path,
+                line: local.line_of(k),
+            })
+    };
+    let fetched_pana = |k: &str| pana.iter().find_map(|p| Found::in_panasonic(p, k));
+    let fetched_snom = |k: &str| {
+        snoms
+            .iter()
+            .find_map(|(path, e)| Found::in_snom(e, path, k))
+    };
+
+    if snoms
+        .iter()
+        .any(|(_, entries)| entries.iter().any(|e| SNOM_KEYS.contains(&e.name.as_str())))
+    {
+        let get = |k: &str| fetched_snom(k).or_else(|| local_entry(Dialect::Snom, k));
+        match snom_schedule(&get) {
+            Ok(Some(s)) => effective.schedule = s,
+            Ok(None) => {}
+            Err(e) => warnings.push(skipped(e)),
+        }
+    }
+    let fetched_schedule = pana.iter().any(|p| {
+        p.entries
+            .iter()
+            .any(|e| PANASONIC_SCHEDULE_KEYS.contains(&e.name.as_str()))
+    });
+    if fetched_schedule {
+        let get = |k: &str| fetched_pana(k).or_else(|| local_entry(Dialect::Panasonic, k));
+        match panasonic_schedule(&get) {
+            Ok(s) => effective.schedule = s,
+            Err(e) => warnings.push(skipped(e)),
+        }
+    }
+    if let Some(event) = pana.iter().find_map(|p| {
+        p.get("CFG_RESYNC_FROM_SIP")
+            .filter(|e| !e.value.trim().is_empty())
+    }) {
+        effective.sip.events = vec![event.value.trim().to_owned()];
+    }
+    let fetched_credentials = auth::panasonic_credentials(|k| fetched_pana(k).map(|f| f.value))
+        .into_iter()
+        .chain(auth::snom_credentials(|k| fetched_snom(k).map(|f| f.value)))
+        .collect::<Vec<_>>();
+    if !fetched_credentials.is_empty() {
+        effective.sip.auth.credentials =
+            auth::merge(&local.sip.auth.credentials, fetched_credentials);
+    }
+    if let Some(f) = fetched_snom("challenge_checksync") {
+        // Checked above: only files with a valid value are in `snoms`.
+        if let Ok(on) = auth::snom_challenge(f.value) {
+            effective.sip.auth.challenge = on;
+        }
+    }
+    (effective, warnings)
+}
+
+/// The warning for a file whose agent settings are not used.
+fn skipped(e: ConfigError) -> Warning {
+    let note = "the agent does not use the settings of this file";
+    match e {
+        ConfigError::Invalid {
+            path,
+            line,
+            key,
+            message,
+        } => Warning {
+            path,
+            line,
+            key,
+            message: format!("{message}; {note}"),
+        },
+        other => Warning {
+            path: PathBuf::from(MERGED),
+            line: None,
+            key: None,
+            message: format!("{other}; {note}"),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::from_bytes;
+    use crate::schedule::ScheduleSettings;
+
+    fn parsed(format: FileFormat, name: &str, bytes: &[u8]) -> ParsedFile {
+        ParsedFile::parse(format, name, bytes).unwrap()
+    }
+
+    #[test]
+    fn provisioned_credentials_and_challenge_overlay_the_local_ones() {
+        let local = from_bytes(
+            b"[sip.auth]\nchallenge = false\n[[sip.auth.credentials]]\nauth_id = \"a1001\"\npassword = \"old\"\n[[sip.auth.credentials]]\nauth_id = \"a1002\"\npassword = \"kept\"\n",
+            Path::new("a.toml"),
+        )
+        .unwrap();
+        let pana = parsed(
+            FileFormat::Panasonic,
+            "master.cfg",
+            b"# Panasonic SIP Phone Standard Format File #\r\nSIP_AUTHID_1=\"a1001\"\r\nSIP_PASS_1=\"new\"\r\n",
+        );
+        let snom = parsed(
+            FileFormat::Snom,
+            "snom.xml",
+            b"<settings><phone-settings><challenge_checksync>on</challenge_checksync></phone-settings></settings>",
+        );
+        let (eff, warnings) = overlay(
+            &local,
+            &[
+                Provisioned {
+                    name: "master.cfg",
+                    file: &pana,
+                },
+                Provisioned {
+                    name: "snom.xml",
+                    file: &snom,
+                },
+            ],
+        );
+        assert!(warnings.is_empty(), "{warnings:?}");
+        assert!(eff.sip.auth.challenge);
+        let pw: Vec<(&str, &str)> = eff
+            .sip
+            .auth
+            .credentials
+            .iter()
+            .map(|c| (c.auth_id.as_str(), c.password.as_str()))
+            .collect();
+        assert_eq!(pw, [("a1001", "new"), ("a1002", "kept")]);
+    }
+
+    #[test]
+    fn later_files_win_key_by_key_over_earlier_ones_and_the_local_vendor_file() {
+        let local = from_bytes(
+            b"# Panasonic SIP Phone Standard Format File #\r\nCFG_CYCLIC=\"Y\"\r\nCFG_CYCLIC_INTVL=\"15\"\r\nCFG_RTRY_INTVL=\"7\"\r\n",
+            Path::new("local.cfg"),
+        )
+        .unwrap();
+        let magic = "# Panasonic SIP Phone Standard Format File #\r\n";
+        let master = parsed(
+            FileFormat::Panasonic,
+            "master.cfg",
+            format!("{magic}CFG_CYCLIC_INTVL=\"60\"\r\nCFG_RESYNC_FROM_SIP=\"master-sync\"\r\n")
+                .as_bytes(),
+        );
+        let standard = parsed(
+            FileFormat::Panasonic,
+            "standard.cfg",
+            format!("{magic}CFG_CYCLIC_INTVL=\"90\"\r\nCFG_RESYNC_FROM_SIP=\"std-sync\"\r\n")
+                .as_bytes(),
+        );
+        let bad = parsed(
+            FileFormat::Panasonic,
+            "product.cfg",
+            format!("{magic}\r\nCFG_CYCLIC=\"maybe\"\r\nCFG_RESYNC_FROM_SIP=\"bad\"\r\n")
+                .as_bytes(),
+        );
+        let files = [
+            Provisioned {
+                name: "master.cfg",
+                file: &master,
+            },
+            Provisioned {
+                name: "product.cfg",
+                file: &bad,
+            },
+            Provisioned {
+                name: "standard.cfg",
+                file: &standard,
+            },
+        ];
+        let (eff, warnings) = overlay(&local, &files);
+        assert_eq!(eff.sip.events, ["std-sync"]);
+        let ScheduleSettings::Panasonic(p) = &eff.schedule else {
+            panic!("{:?}", eff.schedule)
+        };
+        // standard's interval, the local file's CFG_CYCLIC and CFG_RTRY_INTVL.
+        assert_eq!(
+            (p.cyclic, p.cyclic_interval_min, p.retry_interval_min),
+            (true, 90, 7)
+        );
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        let w = warnings[0].to_string();
+        assert!(
+            w.contains("product.cfg:3") && w.contains("CFG_CYCLIC"),
+            "{w}"
+        );
+        // Without files, the local settings as they are.
+        assert_eq!(overlay(&local, &[]).0, local);
+    }
+}

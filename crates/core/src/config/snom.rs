@@ -1,0 +1,280 @@
+//! Snom XML settings (`<settings><phone-settings>…</phone-settings></settings>`): the XML
+//! reader, and the settings sip-resync takes from it (the polling schedule, the lines'
+//! credentials, `challenge_checksync`).
+//!
+//! Each setting is an element under `<phone-settings>` whose text is the value, as in Snom's
+//! provisioning format; the `perm` attribute (`""`, `"R"`, `"RW"`) is accepted and ignored,
+//! as is `idx` on indexed settings. Every element sip-resync does not use is kept and
+//! reported as not used.
+
+use std::path::Path;
+
+use super::error::{not_utf8, Found, Lookup};
+use super::{auth, ConfigError, Dialect, Settings};
+use crate::schedule::{LocalTime, ScheduleSettings, SnomMode, SnomPolling};
+
+/// Largest number of settings read from one file.
+pub(super) const MAX_SETTINGS: usize = 10_000;
+
+/// One `<name>value</name>` setting.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    /// Element name.
+    pub name: String,
+    /// Text content, trimmed.
+    pub value: String,
+    /// 1-based line of the element.
+    pub line: usize,
+}
+
+/// Does this look like a Snom XML settings file?
+pub(crate) fn looks_like(bytes: &[u8]) -> bool {
+    let text = String::from_utf8_lossy(&bytes[..bytes.len().min(512)]);
+    let t = text.trim_start_matches('\u{feff}').trim_start();
+    t.starts_with("<?xml") || t.starts_with("<settings")
+}
+
+/// Parses the `<phone-settings>` of a Snom settings document, in document order; when a name
+/// repeats (without `idx`), the first wins, as for Panasonic files.
+pub(crate) fn parse(bytes: &[u8], path: &Path) -> Result<Vec<Entry>, ConfigError> {
+    let invalid =
+        |line: Option<usize>, key: Option<String>, message: String| ConfigError::Invalid {
+            path: path.to_owned(),
+            line,
+            key,
+            message,
+        };
+    let text = std::str::from_utf8(bytes).map_err(|e| not_utf8(path, bytes, &e))?;
+    let doc = roxmltree::Document::parse(text).map_err(|e| {
+        let pos = e.pos();
+        invalid(
+            Some(pos.row as usize),
+            None,
+            format!("not well-formed XML: {e}"),
+        )
+    })?;
+    let root = doc.root_element();
+    let line_of = |node: roxmltree::Node| doc.text_pos_at(node.range().start).row as usize;
+    if root.tag_name().name() != "settings" {
+        return Err(invalid(
+            Some(line_of(root)),
+            None,
+            format!(
+                "the root element must be <settings>, not <{}>",
+                root.tag_name().name()
+            ),
+        ));
+    }
+    let mut out: Vec<Entry> = Vec::new();
+    for section in root.children().filter(|n| n.is_element()) {
+        if section.tag_name().name() != "phone-settings" {
+            continue;
+        }
+        for el in section.children().filter(|n| n.is_element()) {
+            if out.len() == MAX_SETTINGS {
+                return Err(invalid(
+                    Some(line_of(el)),
+                    None,
+                    format!("more than {MAX_SETTINGS} settings"),
+                ));
+            }
+            let name = el.tag_name().name();
+            let name = match el.attribute("idx") {
+                Some(idx) => format!("{name}[{idx}]"),
+                None => name.to_owned(),
+            };
+            if out.iter().any(|e| e.name == name) {
+                continue;
+            }
+            out.push(Entry {
+                value: el.text().unwrap_or_default().trim().to_owned(),
+                line: line_of(el),
+                name,
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// Snom keys sip-resync interprets.
+pub(super) const SNOM_KEYS: &[&str] = &[
+    "prov_polling_enabled",
+    "prov_polling_mode",
+    "prov_polling_period",
+    "prov_polling_time",
+    "prov_polling_time_rand_end",
+    "settings_refresh_timer",
+];
+
+pub(super) fn from_snom(entries: &[Entry], path: &Path) -> Result<Settings, ConfigError> {
+    let mut settings = Settings::new(Dialect::Snom, path);
+    settings.lines = entries.iter().map(|e| (e.name.clone(), e.line)).collect();
+    settings.vendor_entries = entries
+        .iter()
+        .map(|e| (e.name.clone(), e.value.clone()))
+        .collect();
+    settings.unused = entries
+        .iter()
+        .filter(|e| !SNOM_KEYS.contains(&e.name.as_str()) && !auth::is_snom_auth_key(&e.name))
+        .map(|e| e.name.clone())
+        .collect();
+    let get = |k: &str| entries.iter().find(|e| e.name == k);
+    let invalid = |e: &Entry, message: String| ConfigError::Invalid {
+        path: path.to_owned(),
+        line: Some(e.line),
+        key: Some(e.name.clone()),
+        message,
+    };
+    settings.sip.auth.credentials = auth::snom_credentials(|k| get(k).map(|e| e.value.as_str()));
+    if let Some(e) = get("challenge_checksync") {
+        settings.sip.auth.challenge = auth::snom_challenge(&e.value).map_err(|m| invalid(e, m))?;
+    }
+    if let Some(schedule) = snom_schedule(&|k| Found::in_snom(entries, path, k))? {
+        settings.schedule = schedule;
+    }
+    Ok(settings)
+}
+
+impl<'a> Found<'a> {
+    pub(super) fn in_snom(entries: &'a [Entry], path: &'a Path, key: &str) -> Option<Found<'a>> {
+        entries.iter().find(|e| e.name == key).map(|e| Found {
+            value: &e.value,
+            path,
+            line: Some(e.line),
+        })
+    }
+}
+
+/// The Snom polling schedule the settings `get` finds describe; `None` when it finds no
+/// polling setting at all.
+pub(super) fn snom_schedule(get: &Lookup<'_, '_>) -> Result<Option<ScheduleSettings>, ConfigError> {
+    if !SNOM_KEYS.iter().any(|k| get(k).is_some()) {
+        return Ok(None);
+    }
+    let number = |k: &str, default: u64| -> Result<u64, ConfigError> {
+        match get(k) {
+            None => Ok(default),
+            Some(e) if e.value.is_empty() => Ok(default),
+            Some(e) => e
+                .value
+                .parse()
+                .map_err(|_| e.invalid(k, "must be a whole number of seconds".into())),
+        }
+    };
+    let time = |k: &str| -> Result<Option<LocalTime>, ConfigError> {
+        match get(k) {
+            None => Ok(None),
+            Some(e) if e.value.is_empty() => Ok(None),
+            Some(e) => e
+                .value
+                .parse()
+                .map(Some)
+                .map_err(|err| e.invalid(k, format!("{err} (expected HH:MM, 00:00 to 23:59)"))),
+        }
+    };
+    let enabled = match get("prov_polling_enabled") {
+        None => false,
+        Some(e) => match e.value.to_ascii_lowercase().as_str() {
+            "on" | "true" | "1" => true,
+            "off" | "false" | "0" | "" => false,
+            _ => return Err(e.invalid("prov_polling_enabled", "must be on or off".into())),
+        },
+    };
+    let mode = match get("prov_polling_mode") {
+        None => SnomMode::Rel,
+        Some(e) => e
+            .value
+            .parse()
+            .map_err(|_| e.invalid("prov_polling_mode", "must be rel, abs or random".into()))?,
+    };
+    Ok(Some(ScheduleSettings::Snom(SnomPolling {
+        enabled,
+        mode,
+        period_secs: number("prov_polling_period", 86_400)?,
+        time: time("prov_polling_time")?,
+        time_rand_end: time("prov_polling_time_rand_end")?,
+        settings_refresh_timer_secs: number("settings_refresh_timer", 0)?,
+    })))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::from_bytes;
+
+    #[test]
+    fn reads_phone_settings_with_perm_and_idx() {
+        let xml = br#"<?xml version="1.0" encoding="utf-8"?>
+<settings>
+  <phone-settings e="2">
+    <prov_polling_enabled perm="RW">on</prov_polling_enabled>
+    <prov_polling_mode perm="">abs</prov_polling_mode>
+    <user_name idx="1" perm="">1001</user_name>
+    <prov_polling_mode perm="">rel</prov_polling_mode>
+  </phone-settings>
+</settings>"#;
+        let e = parse(xml, Path::new("snom.xml")).unwrap();
+        assert_eq!(e.len(), 3);
+        assert_eq!(
+            (e[0].name.as_str(), e[0].value.as_str(), e[0].line),
+            ("prov_polling_enabled", "on", 4)
+        );
+        assert_eq!(e[1].value, "abs", "the first occurrence wins");
+        assert_eq!(e[2].name, "user_name[1]");
+        assert!(looks_like(xml));
+    }
+
+    #[test]
+    fn errors_are_located() {
+        let e = parse(
+            b"<settings>\n<phone-settings>\n<a>1</b>\n</settings>",
+            Path::new("s.xml"),
+        )
+        .unwrap_err();
+        assert!(
+            e.to_string().starts_with("s.xml:3: not well-formed XML"),
+            "{e}"
+        );
+        let e = parse(
+            b"<settings>\n<phone-settings>\n<a>\xff</a>",
+            Path::new("s.xml"),
+        )
+        .unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("s.xml:3: not UTF-8 text (first bad byte at offset 31)"),
+            "{e}"
+        );
+        let e = parse(b"<config/>", Path::new("s.xml")).unwrap_err();
+        assert!(
+            e.to_string().contains("root element must be <settings>"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn snom_polling_keys() {
+        let s = from_bytes(
+            b"<settings>\n<phone-settings>\n<prov_polling_enabled perm=\"\">on</prov_polling_enabled>\n<prov_polling_mode perm=\"\">abs</prov_polling_mode>\n<prov_polling_time perm=\"\">09:00</prov_polling_time>\n<language perm=\"\">English</language>\n</phone-settings>\n</settings>\n",
+            Path::new("snom.xml"),
+        )
+        .unwrap();
+        assert_eq!(s.dialect, Dialect::Snom);
+        let ScheduleSettings::Snom(p) = &s.schedule else {
+            panic!("{:?}", s.schedule)
+        };
+        assert!(p.enabled);
+        assert_eq!(p.mode, SnomMode::Abs);
+        assert_eq!(p.time, Some("09:00".parse().unwrap()));
+        assert_eq!(s.unused, vec!["language"]);
+        let e = from_bytes(
+            b"<settings>\n<phone-settings>\n<prov_polling_time>25:00</prov_polling_time>\n</phone-settings>\n</settings>",
+            Path::new("snom.xml"),
+        )
+        .unwrap_err();
+        assert!(
+            e.to_string().starts_with("snom.xml:3: prov_polling_time: "),
+            "{e}"
+        );
+    }
+}

@@ -1,0 +1,356 @@
+//! Where a provisioning file comes from: URL templates, `{MAC}`/`{MODEL}`, credentials.
+//!
+//! Credentials written as `user:pass@` in a URL are taken out of the URL before it is used, so
+//! no log line, error message or outcome can carry them: [`Location`]'s `Display` never shows
+//! them, and [`redact`] masks them in a template.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use crate::config::{FileFormat, FileSpec};
+use crate::naming::redact;
+
+/// Why a configured file cannot be fetched at all (a configuration error).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SourceError {
+    /// A placeholder has no value.
+    #[error("{url}: uses {placeholder} but no value is configured ({hint})")]
+    Unset {
+        /// The URL, credentials masked.
+        url: String,
+        /// `{MAC}` or `{MODEL}`.
+        placeholder: &'static str,
+        /// How to set it.
+        hint: &'static str,
+    },
+    /// The URL cannot be parsed.
+    #[error("{url}: not a usable URL: {reason}")]
+    BadUrl {
+        /// The URL, credentials masked.
+        url: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// No local name can be derived.
+    #[error("{url}: the URL has no file name at its end; give the file a name")]
+    NoName {
+        /// The URL, credentials masked.
+        url: String,
+    },
+    /// Two files would be stored under one name.
+    #[error("two provisioning files are both named \"{0}\"; give them distinct names")]
+    DuplicateName(String),
+    /// The name is not a plain file name.
+    #[error("{0}")]
+    BadName(String),
+}
+
+/// HTTP credentials from a URL's `user:pass@`; never displayed.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Credentials {
+    /// User name, percent-decoded.
+    pub user: String,
+    /// Password, percent-decoded.
+    pub password: String,
+}
+
+impl fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Credentials(***)")
+    }
+}
+
+/// A resolved file location.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Location {
+    /// An `http` or `https` URL, without credentials.
+    Http {
+        /// The URL to GET.
+        url: url::Url,
+        /// Credentials for HTTP authentication.
+        credentials: Option<Credentials>,
+    },
+    /// A local file (`file://`).
+    File {
+        /// The path read.
+        path: PathBuf,
+    },
+}
+
+impl fmt::Display for Location {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Location::Http { url, .. } => write!(f, "{url}"),
+            Location::File { path } => write!(f, "file://{}", path.display()),
+        }
+    }
+}
+
+/// A configured file, resolved for this agent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Source {
+    /// Local name in the state directory.
+    pub name: String,
+    /// Where it is fetched from.
+    pub location: Location,
+    /// How it is validated.
+    pub format: FileFormat,
+}
+
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' && i + 2 < bytes.len() {
+            let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).ok();
+            if let Some(v) = hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
+                out.push(v);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Characters left alone when `{MODEL}` is put into a URL (RFC 3986 unreserved).
+fn encode_component(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for b in text.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// Replaces `{MAC}` and `{MODEL}` in a URL template.
+pub(super) fn substitute(
+    template: &str,
+    mac: Option<&str>,
+    model: Option<&str>,
+) -> Result<String, SourceError> {
+    let mut url = template.trim().to_owned();
+    if url.contains("{MAC}") {
+        let mac = mac.ok_or_else(|| SourceError::Unset {
+            url: redact(template),
+            placeholder: "{MAC}",
+            hint: "set provisioning.mac or run with --mac",
+        })?;
+        url = url.replace("{MAC}", mac);
+    }
+    if url.contains("{MODEL}") {
+        let model = model.ok_or_else(|| SourceError::Unset {
+            url: redact(template),
+            placeholder: "{MODEL}",
+            hint: "set provisioning.model or run with --model",
+        })?;
+        url = url.replace("{MODEL}", &encode_component(model));
+    }
+    Ok(url)
+}
+
+/// Resolves one URL (placeholders already replaced); relative `file://` paths are taken
+/// from `base_dir`.
+pub(super) fn locate(url: &str, base_dir: &Path) -> Result<Location, SourceError> {
+    let bad = |reason: String| SourceError::BadUrl {
+        url: redact(url),
+        reason,
+    };
+    if url.len() >= 7 && url[..7].eq_ignore_ascii_case("file://") {
+        let rest = &url[7..];
+        let rest = rest.strip_prefix("localhost").unwrap_or(rest);
+        let decoded = percent_decode(rest);
+        if decoded.is_empty() {
+            return Err(bad("no path".into()));
+        }
+        let path = Path::new(&decoded);
+        let path = if path.is_absolute() {
+            path.to_owned()
+        } else {
+            base_dir.join(path)
+        };
+        return Ok(Location::File { path });
+    }
+    let mut parsed = url::Url::parse(url).map_err(|e| bad(e.to_string()))?;
+    if !matches!(parsed.scheme(), "http" | "https") {
+        return Err(bad("the scheme must be http, https or file".into()));
+    }
+    if matches!(parsed.host_str(), None | Some("")) {
+        return Err(bad("no host".into()));
+    }
+    let credentials = if !parsed.username().is_empty() || parsed.password().is_some() {
+        let c = Credentials {
+            user: percent_decode(parsed.username()),
+            password: percent_decode(parsed.password().unwrap_or("")),
+        };
+        // Credentials never stay in the URL that is fetched, logged or reported.
+        let _ = parsed.set_username("");
+        let _ = parsed.set_password(None);
+        Some(c)
+    } else {
+        None
+    };
+    Ok(Location::Http {
+        url: parsed,
+        credentials,
+    })
+}
+
+/// The local name a URL suggests: its last path segment, percent-decoded.
+fn name_from(location: &Location, url: &str) -> Result<String, SourceError> {
+    let last = match location {
+        Location::Http { url, .. } => url
+            .path_segments()
+            .and_then(|mut s| s.next_back())
+            .map(percent_decode)
+            .unwrap_or_default(),
+        Location::File { path } => path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+    };
+    if last.is_empty() {
+        Err(SourceError::NoName { url: redact(url) })
+    } else {
+        Ok(last)
+    }
+}
+
+/// Resolves every configured file: placeholders, credentials, names, formats. Names must be
+/// distinct plain file names.
+pub fn resolve_all(
+    specs: &[FileSpec],
+    mac: Option<&str>,
+    model: Option<&str>,
+    base_dir: &Path,
+) -> Result<Vec<Source>, SourceError> {
+    let mut out: Vec<Source> = Vec::with_capacity(specs.len());
+    for spec in specs {
+        let url = substitute(&spec.url, mac, model)?;
+        let location = locate(&url, base_dir)?;
+        let name = match &spec.name {
+            Some(n) => n.clone(),
+            None => name_from(&location, &url)?,
+        };
+        crate::naming::check_file_name(&name).map_err(SourceError::BadName)?;
+        if out.iter().any(|s| s.name == name) {
+            return Err(SourceError::DuplicateName(name));
+        }
+        let format = spec.format.unwrap_or_else(|| FileFormat::guess(&name));
+        out.push(Source {
+            name,
+            location,
+            format,
+        });
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(url: &str) -> FileSpec {
+        FileSpec {
+            name: None,
+            url: url.into(),
+            format: None,
+        }
+    }
+
+    #[test]
+    fn credentials_are_taken_out_of_the_url() {
+        let loc = locate(
+            "http://admin:s%40cret@prov.example:8080/p/a.cfg",
+            Path::new("."),
+        )
+        .unwrap();
+        let Location::Http { url, credentials } = &loc else {
+            panic!("{loc:?}")
+        };
+        assert_eq!(url.as_str(), "http://prov.example:8080/p/a.cfg");
+        let c = credentials.clone().unwrap();
+        assert_eq!((c.user.as_str(), c.password.as_str()), ("admin", "s@cret"));
+        assert_eq!(format!("{c:?}"), "Credentials(***)");
+        assert!(!format!("{loc} {loc:?}").contains("cret"));
+    }
+
+    #[test]
+    fn placeholders_are_replaced_or_reported() {
+        let got = resolve_all(
+            &[spec("http://h/{MODEL}/{MAC}.cfg")],
+            Some("0080F0A1B2C3"),
+            Some("KX HDV230"),
+            Path::new("."),
+        )
+        .unwrap();
+        assert_eq!(got[0].name, "0080F0A1B2C3.cfg");
+        assert_eq!(got[0].format, FileFormat::Panasonic);
+        assert_eq!(
+            got[0].location.to_string(),
+            "http://h/KX%20HDV230/0080F0A1B2C3.cfg"
+        );
+        let e = resolve_all(
+            &[spec("http://u:p@h/{MAC}.cfg")],
+            None,
+            None,
+            Path::new("."),
+        )
+        .unwrap_err();
+        assert!(
+            e.to_string().contains("provisioning.mac or run with --mac"),
+            "{e}"
+        );
+        assert!(!e.to_string().contains("u:p"), "{e}");
+    }
+
+    #[test]
+    fn file_urls_absolute_and_relative() {
+        let base = Path::new("/etc/sip-resync");
+        assert_eq!(
+            locate("file:///srv/prov/a.cfg", base).unwrap(),
+            Location::File {
+                path: "/srv/prov/a.cfg".into()
+            }
+        );
+        assert_eq!(
+            locate("file://localhost/srv/a%20b.cfg", base).unwrap(),
+            Location::File {
+                path: "/srv/a b.cfg".into()
+            }
+        );
+        assert_eq!(
+            locate("file://provisioning/a.cfg", base).unwrap(),
+            Location::File {
+                path: "/etc/sip-resync/provisioning/a.cfg".into()
+            }
+        );
+    }
+
+    #[test]
+    fn names_must_be_distinct_and_plain() {
+        let e = resolve_all(
+            &[spec("http://a/x/p.cfg"), spec("http://b/y/p.cfg")],
+            None,
+            None,
+            Path::new("."),
+        )
+        .unwrap_err();
+        assert_eq!(e, SourceError::DuplicateName("p.cfg".into()));
+        assert!(matches!(
+            resolve_all(&[spec("http://a/dir/")], None, None, Path::new(".")),
+            Err(SourceError::NoName { .. })
+        ));
+        assert!(matches!(
+            resolve_all(&[spec("ftp://a/x.cfg")], None, None, Path::new(".")),
+            Err(SourceError::BadUrl { .. })
+        ));
+    }
+}

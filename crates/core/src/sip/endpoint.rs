@@ -1,0 +1,1414 @@
+//! The SIP endpoint: a framed message in, a decision out. No I/O, no clock.
+//!
+//! [`Endpoint::handle`] implements the response table of the behaviour contract (section 1).
+//! After framing (unanswerable input is dropped and counted) and ACK absorption, a UDP request
+//! is first matched against completed transactions (§17.2.3; a retransmission gets the stored
+//! response again). A new request is then inspected in the order RFC 3261 §8.2 gives:
+//! version (505), syntax (400), method (405 / 501), CSeq consistency (400), Request-URI
+//! scheme (416), `Require` (420), then the NOTIFY rules: a missing Event is 400, a To-tag is
+//! 481 (no dialogs exist here), an event outside the accepted list is 489 with
+//! `Allow-Events`, and an accepted event is 200 OK plus one [`ResyncRequest`].
+//!
+//! Trust comes first. A message from a source outside the allowlist ([`EndpointConfig::allow`])
+//! is answered `403 Forbidden` or, with [`RefusedAction::Drop`], not at all; either way it is
+//! never acted upon. Every message is then charged to its source's and to the global request
+//! budget ([`RateLimits`]) before it is read: over budget, it is dropped unread. An accepted
+//! NOTIFY is charged to the trigger budgets too: over budget it is still answered 200, but the
+//! resync request is held back (the latest one only) and released by
+//! [`Endpoint::poll_deferred`] when the budget allows, unless another request has gone out
+//! in the meantime and covers it.
+//!
+//! The reply is part of the returned [`Handled`]; the caller sends it before acting on the
+//! resync request, so the PBX is answered before any work starts.
+
+use std::collections::HashMap;
+use std::hash::BuildHasher;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+
+use super::allow::{Allowlist, RefusedAction};
+use super::claim;
+use super::event::{event_type, EventHeader, EventMatcher};
+use super::headers::{self, Name};
+use super::limits::Limits;
+use super::message::{self, Defect, Framing, Request, Unanswerable};
+use super::rate::{GlobalBudget, Limit, RateLimiter, RateLimits};
+use super::response::{self, Status, ALLOW};
+use super::transaction::{DupKey, Lookup, TransactionTable, TxKey, TIMER_J_UDP};
+use super::Counters;
+use crate::digest::{AuthConfig, AuthFailure, DigestState};
+use crate::resync::{ResyncRequest, Transport};
+
+/// Methods defined by the SIP RFCs. A request with one of these that is not NOTIFY or OPTIONS
+/// gets 405; any other method is unknown and gets 501 (RFC 3261 §8.2.1).
+const KNOWN_METHODS: &[&str] = &[
+    "INVITE",
+    "ACK",
+    "BYE",
+    "CANCEL",
+    "REGISTER",
+    "OPTIONS",
+    "INFO",
+    "PRACK",
+    "SUBSCRIBE",
+    "NOTIFY",
+    "UPDATE",
+    "MESSAGE",
+    "REFER",
+    "PUBLISH",
+];
+
+/// Settings of the endpoint.
+#[derive(Debug, Clone)]
+pub struct EndpointConfig {
+    /// The accepted events and how they are compared.
+    pub events: EventMatcher,
+    /// Bounds on received messages.
+    pub limits: Limits,
+    /// Most completed UDP transactions remembered at once (each for Timer J = 32 s).
+    pub max_transactions: usize,
+    /// Most bytes of responses remembered for them together.
+    pub max_transaction_bytes: usize,
+    /// A dropped message is logged at most once per source address per this interval.
+    pub drop_log_interval: Duration,
+    /// Most source addresses remembered for drop logging.
+    pub max_drop_log_sources: usize,
+    /// Sources allowed to send requests; empty (the default) allows every source.
+    pub allow: Allowlist,
+    /// What a request from a source outside `allow` gets: 403, or nothing.
+    pub refused: RefusedAction,
+    /// Request and trigger rate limits, per source and global.
+    pub rate_limits: RateLimits,
+    /// The digest challenge of NOTIFY (off by default).
+    pub auth: AuthConfig,
+}
+
+impl Default for EndpointConfig {
+    fn default() -> Self {
+        EndpointConfig {
+            events: EventMatcher::default(),
+            limits: Limits::default(),
+            max_transactions: 4096,
+            max_transaction_bytes: 8 * 1024 * 1024,
+            drop_log_interval: Duration::from_secs(60),
+            max_drop_log_sources: 1024,
+            allow: Allowlist::default(),
+            refused: RefusedAction::default(),
+            rate_limits: RateLimits::default(),
+            auth: AuthConfig::default(),
+        }
+    }
+}
+
+/// What happened to a message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Disposition {
+    /// An accepted NOTIFY: answered 200 and a resync request produced.
+    Resync,
+    /// Answered with this status code (OPTIONS, errors).
+    Answered(u16),
+    /// A retransmission: the stored response is sent again; nothing else happens.
+    Retransmission,
+    /// Same Call-ID, From-tag and CSeq as a recent request: stored response sent again.
+    Duplicate,
+    /// An ACK: never answered.
+    Absorbed,
+    /// From a source outside the allowlist: answered 403 (the reply is set), or not answered
+    /// at all with [`RefusedAction::Drop`]. Never a resync request.
+    Refused {
+        /// True when the caller should log it (once per source per drop-log interval).
+        log: bool,
+    },
+    /// Over a request rate limit: dropped unread, not answered.
+    RateLimited {
+        /// Which limit.
+        limit: Limit,
+        /// True when the caller should log it (per-source limit: once per source per drop-log
+        /// interval; global limit: once per interval in all).
+        log: bool,
+    },
+    /// An accepted NOTIFY over a trigger rate limit: answered 200 without a resync request.
+    /// The latest such request is held back and released by
+    /// [`crate::Embedded::handle_timeout`] (in the listeners: their once-a-second tick) when
+    /// the budget allows, unless another resync request goes out first.
+    TriggerLimited {
+        /// Which limit.
+        limit: Limit,
+        /// As for [`Disposition::RateLimited`].
+        log: bool,
+    },
+    /// A NOTIFY that would trigger a resync, answered 401 with a digest challenge because
+    /// its credentials were missing, wrong or stale. Never a resync request.
+    Challenged {
+        /// Why.
+        reason: AuthFailure,
+        /// True when the caller should log it: refused credentials, once per source per
+        /// drop-log interval (a missing or stale credential is the normal exchange).
+        log: bool,
+    },
+    /// Dropped without an answer.
+    Dropped {
+        /// Why.
+        reason: Unanswerable,
+        /// True when this source has not been logged within the drop-log interval; the caller
+        /// logs the drop only then, so a flood produces a bounded number of log lines.
+        log: bool,
+    },
+}
+
+/// The decision for one message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Handled {
+    /// Bytes to send back: to the source address over UDP, on the same connection over TCP
+    /// and TLS.
+    pub reply: Option<Bytes>,
+    /// The resync request to hand to the engine, after the reply has been sent.
+    pub resync: Option<ResyncRequest>,
+    /// What happened.
+    pub disposition: Disposition,
+    /// Over TCP and TLS: the message framing can no longer be trusted; close after sending
+    /// the reply.
+    pub close: bool,
+}
+
+impl Handled {
+    fn dropped(reason: Unanswerable, log: bool) -> Handled {
+        Handled::silent(Disposition::Dropped { reason, log })
+    }
+
+    fn silent(disposition: Disposition) -> Handled {
+        Handled {
+            reply: None,
+            resync: None,
+            disposition,
+            close: false,
+        }
+    }
+}
+
+/// Whether a new TCP connection is served.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ConnectionAdmission {
+    /// Serve it.
+    Accept,
+    /// Close it at once without reading: its source is outside the allowlist and refused
+    /// sources are dropped ([`RefusedAction::Drop`]).
+    Refuse {
+        /// True when the caller should log it (once per source per drop-log interval).
+        log: bool,
+    },
+}
+
+/// What is remembered of a completed transaction: the response, and the decision behind it
+/// (to answer a duplicate with a new branch, whose response must carry its own Via).
+#[derive(Debug, Clone)]
+struct Completed {
+    reply: Bytes,
+    status: Status,
+    /// The extra headers of the answer; `None` for most (every 200 to a NOTIFY).
+    extra: Option<Arc<[(&'static str, String)]>>,
+}
+
+/// The sans-IO SIP endpoint.
+#[derive(Debug)]
+pub struct Endpoint {
+    config: EndpointConfig,
+    udp_transactions: TransactionTable<Completed>,
+    counters: Counters,
+    tag_key: std::collections::hash_map::RandomState,
+    /// When drops were last logged, by this endpoint.
+    log: LogMemory,
+    /// The same, shared with the endpoints of other workers (`None` for a lone endpoint).
+    shared_log: Option<Arc<Mutex<LogMemory>>>,
+    limiter: RateLimiter,
+    /// The latest resync request held back by a trigger limit.
+    deferred: Option<ResyncRequest>,
+    /// Nonce key and `nc` table of the digest challenge.
+    digest: DigestState,
+    /// Where replies are written before they are copied into their own bytes.
+    scratch: Vec<u8>,
+}
+
+impl Endpoint {
+    /// A new endpoint.
+    pub fn new(config: EndpointConfig) -> Endpoint {
+        Endpoint::sharing(config, GlobalBudget::new(), None)
+    }
+
+    /// A new endpoint whose global rate limits draw on `global`, and whose drop logging is
+    /// rationed with `shared_log`, both shared with other endpoints (one per UDP worker).
+    /// Everything else is its own.
+    pub fn sharing(
+        config: EndpointConfig,
+        global: Arc<GlobalBudget>,
+        shared_log: Option<Arc<Mutex<LogMemory>>>,
+    ) -> Endpoint {
+        Endpoint {
+            udp_transactions: TransactionTable::new(
+                config.max_transactions,
+                config.max_transaction_bytes,
+                TIMER_J_UDP,
+            ),
+            limiter: RateLimiter::sharing(config.rate_limits, global),
+            config,
+            counters: Counters::default(),
+            tag_key: Default::default(),
+            log: LogMemory::default(),
+            shared_log,
+            deferred: None,
+            digest: DigestState::new(),
+            scratch: Vec::with_capacity(1024),
+        }
+    }
+
+    /// The current settings.
+    pub fn config(&self) -> &EndpointConfig {
+        &self.config
+    }
+
+    /// Replaces the accepted events (a settings change takes effect for the next message).
+    #[cfg(test)]
+    pub fn set_events(&mut self, events: EventMatcher) {
+        self.config.events = events;
+    }
+
+    /// Replaces the settings for the next message, keeping the state: remembered
+    /// transactions, rate-limit budgets (rebuilt only when the limits change) and counters.
+    /// The transaction bounds of the first configuration stay in force.
+    pub fn reconfigure(&mut self, config: EndpointConfig) {
+        self.reconfigure_sharing(config, GlobalBudget::new);
+    }
+
+    /// [`Endpoint::reconfigure`] for endpoints that share their global budget: when the
+    /// limits change, the new one comes from `global` (the same for every endpoint).
+    pub fn reconfigure_sharing(
+        &mut self,
+        config: EndpointConfig,
+        global: impl FnOnce() -> Arc<GlobalBudget>,
+    ) {
+        if config.rate_limits != self.config.rate_limits {
+            self.limiter = RateLimiter::sharing(config.rate_limits, global());
+        }
+        self.config = config;
+    }
+
+    /// A snapshot of the counters.
+    pub fn counters(&self) -> Counters {
+        Counters {
+            transactions_evicted: self.udp_transactions.evicted(),
+            rate_limit_evictions: self.limiter.evicted(),
+            ..self.counters
+        }
+    }
+
+    /// When [`Endpoint::handle_timeout`] (a transaction's Timer J) or
+    /// [`Endpoint::poll_deferred`] (a held-back resync request) next has work.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        let deferred = self
+            .deferred
+            .as_ref()
+            .and_then(|r| self.limiter.trigger_ready_at(r.source.ip()));
+        match (self.udp_transactions.next_expiry(), deferred) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// The resync request held back by a trigger limit, once the limit admits it at `now`.
+    /// Call it at [`Endpoint::poll_timeout`] or every second or so, and hand what it returns
+    /// to the engine like [`Handled::resync`].
+    pub fn poll_deferred(&mut self, now: Instant) -> Option<ResyncRequest> {
+        let ip = self.deferred.as_ref()?.source.ip();
+        self.limiter.admit_trigger(now, ip).ok()?;
+        self.counters.resync_requests += 1;
+        self.deferred.take()
+    }
+
+    /// True while a resync request is held back by a trigger limit.
+    #[cfg(test)]
+    pub fn has_deferred(&self) -> bool {
+        self.deferred.is_some()
+    }
+
+    /// Decides whether a new TCP connection from `peer` is served. Only a source outside the
+    /// allowlist, when refused sources are dropped, is refused here (and counted in
+    /// `refused_source`); with [`RefusedAction::Answer`] its requests are read and answered 403.
+    pub fn admit_connection(&mut self, now: Instant, peer: SocketAddr) -> ConnectionAdmission {
+        if self.config.refused == RefusedAction::Drop && !self.config.allow.permits(peer.ip()) {
+            self.counters.refused_source += 1;
+            return ConnectionAdmission::Refuse {
+                log: self.should_log(now, peer.ip()),
+            };
+        }
+        ConnectionAdmission::Accept
+    }
+
+    /// Expires completed transactions whose Timer J has fired by `now`.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        self.udp_transactions.expire(now);
+    }
+
+    /// Number of completed transactions currently remembered.
+    #[cfg(test)]
+    pub fn transactions(&self) -> usize {
+        self.udp_transactions.len()
+    }
+
+    /// The claim rule (`claim::is_resync_notify`) and [`Endpoint::handle`] with one parse between them: `None`
+    /// (nothing counted, nothing answered) when the message is not a resync NOTIFY.
+    pub fn handle_if_claimed(
+        &mut self,
+        now: Instant,
+        source: SocketAddr,
+        transport: Transport,
+        bytes: &[u8],
+    ) -> Option<Handled> {
+        if !claim::starts_like_notify(bytes) {
+            return None;
+        }
+        let req = message::parse(bytes, Framing::of(transport), &self.config.limits).ok()?;
+        if !claim::is_resync_request(&req, &self.config.events) {
+            return None;
+        }
+        self.counters.received += 1;
+        let allowed = match self.admit(now, source) {
+            Ok(allowed) => allowed,
+            Err(refused) => return Some(Handled::silent(refused)),
+        };
+        Some(self.handle_request(now, source, transport, allowed, &req))
+    }
+
+    /// Handles one message: a whole UDP datagram, or one message framed off a TCP stream by
+    /// [`super::StreamFramer`].
+    pub fn handle(
+        &mut self,
+        now: Instant,
+        source: SocketAddr,
+        transport: Transport,
+        bytes: &[u8],
+    ) -> Handled {
+        self.counters.received += 1;
+        let allowed = match self.admit(now, source) {
+            Ok(allowed) => allowed,
+            Err(refused) => return Handled::silent(refused),
+        };
+        match message::parse(bytes, Framing::of(transport), &self.config.limits) {
+            Ok(req) => self.handle_request(now, source, transport, allowed, &req),
+            Err(reason) => self.drop(now, source, reason),
+        }
+    }
+
+    /// Trust and request rate limits, before the message is read. `Ok(allowed)` when it is
+    /// to be read (a source outside the allowlist is read to be answered 403).
+    fn admit(&mut self, now: Instant, source: SocketAddr) -> Result<bool, Disposition> {
+        let allowed = self.config.allow.permits(source.ip());
+        if !allowed && self.config.refused == RefusedAction::Drop {
+            // Not even read: nothing from this source is acted upon or answered.
+            self.counters.refused_source += 1;
+            let log = self.should_log(now, source.ip());
+            return Err(Disposition::Refused { log });
+        }
+        if let Err(limit) = self.limiter.admit_request(now, source.ip(), !allowed) {
+            self.counters.rate_limited_requests += 1;
+            let log = self.should_log_limit(now, source.ip(), limit);
+            return Err(Disposition::RateLimited { limit, log });
+        }
+        Ok(allowed)
+    }
+
+    /// The reply to `req`, built in the endpoint's buffer and copied once into its own bytes
+    /// (which the transaction table keeps for retransmissions).
+    fn reply(
+        &mut self,
+        req: &Request,
+        status: Status,
+        source: SocketAddr,
+        extra: &[(&str, &str)],
+    ) -> Bytes {
+        let tag = self.to_tag(req);
+        let tag = std::str::from_utf8(&tag).unwrap_or_default();
+        response::write(req, status, tag, source, extra, &mut self.scratch);
+        Bytes::copy_from_slice(&self.scratch)
+    }
+
+    /// Everything after trust and rate limits, for a message that has been read.
+    fn handle_request(
+        &mut self,
+        now: Instant,
+        source: SocketAddr,
+        transport: Transport,
+        allowed: bool,
+        req: &Request,
+    ) -> Handled {
+        if req.method == "ACK" {
+            // RFC 3261 §17.2.1: an ACK is never answered, whether it matches a transaction or not.
+            self.counters.acks += 1;
+            return Handled::silent(Disposition::Absorbed);
+        }
+        let close = transport.is_stream()
+            && matches!(
+                req.defect,
+                Some(
+                    Defect::ContentLength
+                        | Defect::ConflictingContentLength
+                        | Defect::MissingContentLength
+                )
+            );
+        if !allowed {
+            // 403 to whatever the request is (OPTIONS included), before any other check, so
+            // the answer tells a refused sender nothing about this endpoint. Not stored as a
+            // transaction: refused sources never take room from allowed ones, and a
+            // retransmission gets the same bytes anyway (the To-tag is derived from the
+            // request).
+            self.counters.refused_source += 1;
+            self.counters.responses += 1;
+            self.counters.rejected += 1;
+            let reply = self.reply(req, Status::Forbidden, source, &[]);
+            let log = self.should_log(now, source.ip());
+            return Handled {
+                reply: Some(reply),
+                resync: None,
+                disposition: Disposition::Refused { log },
+                close,
+            };
+        }
+
+        let keys = match (transport, &req.cseq, &req.top_via) {
+            (Transport::Udp, Some(_), Some(_)) => Some(self.transaction_keys(req, source)),
+            _ => None,
+        };
+        if let Some((key, dup)) = &keys {
+            match self.udp_transactions.lookup(now, key, dup) {
+                Lookup::New => {}
+                Lookup::Retransmission(done) => {
+                    self.counters.retransmissions += 1;
+                    self.counters.responses += 1;
+                    return Handled {
+                        reply: Some(done.reply),
+                        resync: None,
+                        disposition: Disposition::Retransmission,
+                        close: false,
+                    };
+                }
+                Lookup::Duplicate(done) => {
+                    // Same answer, but built for this request: its Via (branch, received,
+                    // rport) is what the sender matches the response with.
+                    self.counters.duplicates += 1;
+                    self.counters.responses += 1;
+                    let extra: Vec<(&str, &str)> = done
+                        .extra
+                        .iter()
+                        .flat_map(|e| e.iter())
+                        .map(|(n, v)| (*n, v.as_str()))
+                        .collect();
+                    let reply = self.reply(req, done.status, source, &extra);
+                    return Handled {
+                        reply: Some(reply),
+                        resync: None,
+                        disposition: Disposition::Duplicate,
+                        close: false,
+                    };
+                }
+            }
+        }
+
+        let (mut status, mut extra, mut event) = self.decide(req);
+        let mut challenged = None;
+        if event.is_some() && self.config.auth.challenge {
+            let verified = self.digest.verify(
+                now,
+                &self.config.auth,
+                req.method,
+                req.uri,
+                req.values(Name::Authorization),
+            );
+            if let Err(reason) = verified {
+                let values = self
+                    .digest
+                    .challenge(now, &self.config.auth, reason.stale());
+                status = Status::Unauthorized;
+                extra = values
+                    .into_iter()
+                    .map(|v| ("WWW-Authenticate", Extra::Text(v)))
+                    .collect();
+                event = None;
+                challenged = Some(reason);
+            }
+        }
+        // Most answers (every 200 to a NOTIFY) carry no extra header: nothing is allocated.
+        let extra: Option<Arc<[(&'static str, String)]>> = (!extra.is_empty()).then(|| {
+            extra
+                .into_iter()
+                .map(|(n, v)| match v {
+                    Extra::AllowEvents => (n, self.config.events.allow_events().to_owned()),
+                    Extra::Text(t) => (n, t),
+                })
+                .collect()
+        });
+        let reply = {
+            let borrowed: Vec<(&str, &str)> = extra
+                .iter()
+                .flat_map(|e| e.iter())
+                .map(|(n, v)| (*n, v.as_str()))
+                .collect();
+            self.reply(req, status, source, &borrowed)
+        };
+        if let Some((key, dup)) = keys {
+            let extra_bytes = extra
+                .iter()
+                .flat_map(|e| e.iter())
+                .map(|(_, v)| v.len())
+                .sum::<usize>();
+            let cost = reply.len() + extra_bytes + 128;
+            let done = Completed {
+                reply: reply.clone(),
+                status,
+                extra,
+            };
+            self.udp_transactions.insert(now, key, dup, done, cost);
+        }
+        self.counters.responses += 1;
+        match event {
+            Some(value) => {
+                let event = EventHeader::parse(value, self.config.limits.max_event_params)
+                    .expect("decide checked that the event type is not empty");
+                let request = ResyncRequest {
+                    source,
+                    transport,
+                    reboot: event.reboot(),
+                    event: event.event,
+                    params: event.params,
+                    call_id: req.call_id().to_owned(),
+                    received_at: now,
+                };
+                match self.limiter.admit_trigger(now, source.ip()) {
+                    Ok(()) => {
+                        // This request covers any held-back one: the engine acts after it.
+                        self.deferred = None;
+                        self.counters.resync_requests += 1;
+                        Handled {
+                            reply: Some(reply),
+                            resync: Some(request),
+                            disposition: Disposition::Resync,
+                            close,
+                        }
+                    }
+                    Err(limit) => {
+                        // The PBX did nothing wrong: it gets its 200. The latest request is
+                        // kept, so the last change is still fetched once the budget allows.
+                        self.counters.rate_limited_triggers += 1;
+                        self.deferred = Some(request);
+                        let log = self.should_log_limit(now, source.ip(), limit);
+                        Handled {
+                            reply: Some(reply),
+                            resync: None,
+                            disposition: Disposition::TriggerLimited { limit, log },
+                            close,
+                        }
+                    }
+                }
+            }
+            None if challenged.is_some() => {
+                let reason = challenged.expect("checked");
+                self.counters.rejected += 1;
+                self.counters.auth_challenges += 1;
+                if reason.is_refusal() {
+                    self.counters.auth_failures += 1;
+                } else if reason.stale() {
+                    self.counters.auth_stale += 1;
+                }
+                let log = reason.is_refusal() && self.should_log(now, source.ip());
+                Handled {
+                    reply: Some(reply),
+                    resync: None,
+                    disposition: Disposition::Challenged { reason, log },
+                    close,
+                }
+            }
+            None => {
+                if status.code() >= 400 {
+                    self.counters.rejected += 1;
+                }
+                Handled {
+                    reply: Some(reply),
+                    resync: None,
+                    disposition: Disposition::Answered(status.code()),
+                    close,
+                }
+            }
+        }
+    }
+
+    /// The response to a new request, and the accepted Event value when it is a resync
+    /// trigger.
+    fn decide<'r>(
+        &self,
+        req: &'r Request,
+    ) -> (Status, Vec<(&'static str, Extra)>, Option<&'r str>) {
+        let allow = || vec![("Allow", Extra::Text(ALLOW.to_owned()))];
+        if !req.is_sip2() {
+            return (Status::VersionNotSupported, vec![], None);
+        }
+        if let Some(defect) = &req.defect {
+            return (Status::BadRequest(defect.reason()), vec![], None);
+        }
+        let method = req.method;
+        if method != "NOTIFY" && method != "OPTIONS" {
+            let status = if KNOWN_METHODS.contains(&method) {
+                Status::MethodNotAllowed
+            } else {
+                Status::NotImplemented
+            };
+            return (status, allow(), None);
+        }
+        if req.cseq.as_ref().is_some_and(|c| c.method != req.method) {
+            return (
+                Status::BadRequest(Defect::CSeqMethodMismatch.reason()),
+                vec![],
+                None,
+            );
+        }
+        let scheme = req.uri.split(':').next().unwrap_or_default();
+        if !["sip", "sips", "tel"]
+            .iter()
+            .any(|s| s.eq_ignore_ascii_case(scheme))
+        {
+            return (Status::UnsupportedUriScheme, vec![], None);
+        }
+        if req.first(Name::Require).is_some() {
+            let required: Vec<&str> = req
+                .values(Name::Require)
+                .flat_map(headers::split_values)
+                .collect();
+            if !required.is_empty() {
+                // Joined with a bare comma (RFC 3261 COMMA allows it): ", " would add a byte
+                // per tag, so `Require: a,a,a,…` would get a response half again as large.
+                return (
+                    Status::BadExtension,
+                    vec![("Unsupported", Extra::Text(required.join(",")))],
+                    None,
+                );
+            }
+        }
+        if method == "OPTIONS" {
+            let mut extra = allow();
+            extra.push(("Allow-Events", Extra::AllowEvents));
+            extra.push((
+                "Accept",
+                Extra::Text("application/simple-message-summary, text/plain".into()),
+            ));
+            return (Status::Ok, extra, None);
+        }
+        let Some(value) = req.first(Name::Event) else {
+            return (Status::BadRequest("Missing Event Header"), vec![], None);
+        };
+        let event_type = event_type(value);
+        if event_type.is_empty() {
+            return (Status::BadRequest("Empty Event Header"), vec![], None);
+        }
+        if headers::param(req.to(), "tag").is_some() {
+            return (Status::CallDoesNotExist, vec![], None);
+        }
+        if !self.config.events.matches(event_type) {
+            return (
+                Status::BadEvent,
+                vec![("Allow-Events", Extra::AllowEvents)],
+                None,
+            );
+        }
+        (Status::Ok, vec![], Some(value))
+    }
+
+    /// A To-tag derived from the transaction, so a retransmission answered after its
+    /// transaction expired still carries the same tag; keyed per process, so it is not
+    /// predictable from the request. 16 hex digits.
+    fn to_tag(&self, req: &Request) -> [u8; 16] {
+        let branch = req.top_via.as_ref().and_then(|v| v.branch.as_deref());
+        let h = self
+            .tag_key
+            .hash_one((req.call_id(), from_tag(req), req.cseq_raw(), branch));
+        let mut out = [0u8; 16];
+        for (i, b) in out.iter_mut().enumerate() {
+            *b = b"0123456789abcdef"[((h >> (60 - 4 * i)) & 0xf) as usize];
+        }
+        out
+    }
+
+    fn transaction_keys(&self, req: &Request, source: SocketAddr) -> (TxKey, DupKey) {
+        let hasher = self.udp_transactions.hasher();
+        let from_tag = from_tag(req);
+        let cseq = req.cseq.as_ref().expect("checked by caller");
+        let via = req.top_via.as_ref().expect("checked by caller");
+        let method = if req.method == "ACK" {
+            "INVITE"
+        } else {
+            req.method
+        };
+        let key = match via.branch.as_deref() {
+            Some(b) if b.starts_with("z9hG4bK") && b.len() > "z9hG4bK".len() => {
+                hasher.branch(b, &via.sent_by, method)
+            }
+            _ => hasher.legacy(
+                req.uri,
+                from_tag,
+                headers::param(req.to(), "tag")
+                    .flatten()
+                    .unwrap_or_default(),
+                req.call_id(),
+                cseq.number,
+                method,
+                req.first(Name::Via).unwrap_or_default(),
+            ),
+        };
+        let dup = hasher.dup(source, req.call_id(), from_tag, cseq.number, &cseq.method);
+        (key, dup)
+    }
+
+    /// Records that a stream from `source` could not be framed (or stalled) and was closed.
+    /// Returns true when the driver should log it: once per source per drop-log interval.
+    pub fn note_stream_error(&mut self, now: Instant, source: SocketAddr) -> bool {
+        self.counters.stream_errors += 1;
+        self.should_log(now, source.ip())
+    }
+
+    fn drop(&mut self, now: Instant, source: SocketAddr, reason: Unanswerable) -> Handled {
+        let counter = match reason {
+            Unanswerable::KeepAlive => {
+                self.counters.keepalives += 1;
+                return Handled::dropped(reason, false);
+            }
+            Unanswerable::Response => &mut self.counters.dropped_responses,
+            Unanswerable::TooLarge(_) => &mut self.counters.dropped_oversize,
+            Unanswerable::Garbage(_) => &mut self.counters.dropped_garbage,
+            Unanswerable::MissingField(_) => &mut self.counters.dropped_unanswerable,
+        };
+        *counter += 1;
+        let log = self.should_log(now, source.ip());
+        Handled::dropped(reason, log)
+    }
+
+    /// Per-source limits are logged like drops; a global limit, hit by many sources at once,
+    /// once per interval in all.
+    fn should_log_limit(&mut self, now: Instant, ip: IpAddr, limit: Limit) -> bool {
+        match limit {
+            Limit::Source => self.should_log(now, ip),
+            Limit::Global => {
+                let interval = self.config.drop_log_interval;
+                self.log.global(now, interval)
+                    && self
+                        .shared_log
+                        .as_ref()
+                        .is_none_or(|s| crate::sync::lock(s).global(now, interval))
+            }
+        }
+    }
+
+    /// Once per source per drop-log interval: this endpoint's memory decides first, without
+    /// a lock, so a flood from one source touches the memory shared with other workers'
+    /// endpoints at most once per interval.
+    fn should_log(&mut self, now: Instant, ip: IpAddr) -> bool {
+        let (interval, max) = (
+            self.config.drop_log_interval,
+            self.config.max_drop_log_sources,
+        );
+        self.log.source(now, ip, interval, max)
+            && self
+                .shared_log
+                .as_ref()
+                .is_none_or(|s| crate::sync::lock(s).source(now, ip, interval, max))
+    }
+}
+
+/// When drops were last logged: per source, and for the global limits.
+#[derive(Debug, Default)]
+pub struct LogMemory {
+    sources: HashMap<IpAddr, Instant>,
+    global: Option<Instant>,
+}
+
+impl LogMemory {
+    /// A memory to share between the endpoints of several workers.
+    pub fn shared() -> Arc<Mutex<LogMemory>> {
+        Arc::default()
+    }
+
+    fn global(&mut self, now: Instant, interval: Duration) -> bool {
+        match self.global {
+            Some(last) if now.saturating_duration_since(last) < interval => false,
+            _ => {
+                self.global = Some(now);
+                true
+            }
+        }
+    }
+
+    fn source(&mut self, now: Instant, ip: IpAddr, interval: Duration, max: usize) -> bool {
+        if let Some(last) = self.sources.get_mut(&ip) {
+            if now.saturating_duration_since(*last) < interval {
+                return false;
+            }
+            *last = now;
+            return true;
+        }
+        if self.sources.len() >= max {
+            self.sources
+                .retain(|_, last| now.saturating_duration_since(*last) < interval);
+            if self.sources.len() >= max {
+                return false;
+            }
+        }
+        self.sources.insert(ip, now);
+        true
+    }
+}
+
+/// An extra response header's value.
+enum Extra {
+    AllowEvents,
+    Text(String),
+}
+
+fn from_tag<'r>(req: &'r Request) -> &'r str {
+    headers::param(req.from(), "tag")
+        .flatten()
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SRC: &str = "127.0.0.1:5070";
+
+    fn notify(branch: &str, cseq: u32, event: Option<&str>, to_tag: bool) -> Vec<u8> {
+        let event = event.map(|e| format!("Event: {e}\r\n")).unwrap_or_default();
+        let tag = if to_tag { ";tag=abc" } else { "" };
+        format!(
+            "NOTIFY sip:1001@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5070;branch={branch}\r\nFrom: <sip:pbx@127.0.0.1>;tag=f1\r\nTo: <sip:1001@127.0.0.1>{tag}\r\nCall-ID: cid-1\r\nCSeq: {cseq} NOTIFY\r\n{event}Content-Length: 0\r\n\r\n"
+        )
+        .into_bytes()
+    }
+
+    fn code(h: &Handled) -> Option<u16> {
+        let r = h.reply.as_ref()?;
+        std::str::from_utf8(r).ok()?.split(' ').nth(1)?.parse().ok()
+    }
+
+    fn ep() -> Endpoint {
+        Endpoint::new(EndpointConfig::default())
+    }
+
+    #[test]
+    fn many_require_tags_do_not_make_a_larger_420() {
+        let tags = vec!["a"; 3000].join(",");
+        let msg = String::from_utf8(notify("z9hG4bKr", 1, Some("check-sync"), false))
+            .unwrap()
+            .replace(
+                "Content-Length",
+                &format!("Require: {tags}, b\r\nContent-Length"),
+            );
+        let src = SRC.parse().unwrap();
+        let h = ep().handle(Instant::now(), src, Transport::Udp, msg.as_bytes());
+        assert_eq!(code(&h), Some(420));
+        let reply = String::from_utf8(h.reply.unwrap().to_vec()).unwrap();
+        assert!(reply.contains("\r\nUnsupported: a,a,"), "{reply}");
+        assert!(reply.contains(",a,b\r\n"), "{reply}");
+        assert!(
+            reply.len() <= msg.len() + 100,
+            "{} for {}",
+            reply.len(),
+            msg.len()
+        );
+    }
+
+    #[test]
+    fn response_table() {
+        let now = Instant::now();
+        let src = SRC.parse().unwrap();
+        let mut e = ep();
+        let cases: Vec<(Vec<u8>, Option<u16>, bool)> = vec![
+            (notify("z9hG4bK1", 1, Some("check-sync"), false), Some(200), true),
+            (notify("z9hG4bK2", 2, Some("Check-Sync;reboot=true"), false), Some(200), true),
+            (notify("z9hG4bK3", 3, Some("presence"), false), Some(489), false),
+            (notify("z9hG4bK4", 4, None, false), Some(400), false),
+            (notify("z9hG4bK5", 5, Some("check-sync"), true), Some(481), false),
+            (
+                b"OPTIONS sip:a@b SIP/2.0\r\nv: SIP/2.0/UDP h;branch=z9hG4bK6\r\nf: <sip:x@y>;tag=1\r\nt: <sip:a@b>\r\ni: o1\r\nCSeq: 1 OPTIONS\r\n\r\n".to_vec(),
+                Some(200),
+                false,
+            ),
+            (
+                b"ACK sip:a@b SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK7\r\nFrom: <sip:x@y>;tag=1\r\nTo: <sip:a@b>;tag=2\r\nCall-ID: a1\r\nCSeq: 1 ACK\r\n\r\n".to_vec(),
+                None,
+                false,
+            ),
+            (
+                b"SUBSCRIBE sip:a@b SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK8\r\nFrom: <sip:x@y>;tag=1\r\nTo: <sip:a@b>\r\nCall-ID: s1\r\nCSeq: 1 SUBSCRIBE\r\n\r\n".to_vec(),
+                Some(405),
+                false,
+            ),
+            (
+                b"NOTIFY sip:a@b SIP/3.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK9\r\nFrom: <sip:x@y>;tag=1\r\nTo: <sip:a@b>\r\nCall-ID: v1\r\nCSeq: 1 NOTIFY\r\nEvent: check-sync\r\n\r\n".to_vec(),
+                Some(505),
+                false,
+            ),
+            (
+                b"NOTIFY sip:a@b SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK10\r\nFrom: <sip:x@y>;tag=1\r\nTo: <sip:a@b>\r\nCall-ID: m1\r\nCSeq: 1 OPTIONS\r\nEvent: check-sync\r\n\r\n".to_vec(),
+                Some(400),
+                false,
+            ),
+            (b"garbage\r\n\r\n".to_vec(), None, false),
+        ];
+        for (i, (msg, want, resync)) in cases.iter().enumerate() {
+            let h = e.handle(now, src, Transport::Udp, msg);
+            assert_eq!(code(&h), *want, "case {i}: {h:?}");
+            assert_eq!(h.resync.is_some(), *resync, "case {i}");
+        }
+        let c = e.counters();
+        assert_eq!(c.resync_requests, 2);
+        assert_eq!(c.acks, 1);
+        assert_eq!(c.dropped_garbage, 1);
+    }
+
+    #[test]
+    fn reasons_and_extra_headers() {
+        let now = Instant::now();
+        let mut e = ep();
+        let src = SRC.parse().unwrap();
+        let text = |h: Handled| String::from_utf8(h.reply.unwrap().to_vec()).unwrap();
+        let r = text(e.handle(
+            now,
+            src,
+            Transport::Udp,
+            &notify("z9hG4bKa", 1, None, false),
+        ));
+        assert!(r.starts_with("SIP/2.0 400 Missing Event Header\r\n"), "{r}");
+        let r = text(e.handle(
+            now,
+            src,
+            Transport::Udp,
+            &notify("z9hG4bKb", 2, Some("resync"), false),
+        ));
+        assert!(r.contains("\r\nAllow-Events: check-sync\r\n"), "{r}");
+        assert!(r.contains("\r\nTo: <sip:1001@127.0.0.1>;tag="), "{r}");
+    }
+
+    #[test]
+    fn retransmission_gets_the_same_response_and_no_second_signal_for_timer_j() {
+        let t0 = Instant::now();
+        let src = SRC.parse().unwrap();
+        let mut e = ep();
+        let msg = notify("z9hG4bKr", 7, Some("check-sync"), false);
+        let first = e.handle(t0, src, Transport::Udp, &msg);
+        assert!(first.resync.is_some());
+        // Retransmissions across Timer J, on a virtual clock.
+        for ms in [500u64, 1500, 3500, 7500, 15_500, 31_999] {
+            let h = e.handle(t0 + Duration::from_millis(ms), src, Transport::Udp, &msg);
+            assert_eq!(h.disposition, Disposition::Retransmission, "at {ms} ms");
+            assert_eq!(h.reply, first.reply, "byte-identical response at {ms} ms");
+            assert!(h.resync.is_none());
+        }
+        // Same Call-ID/From-tag/CSeq, new branch: a duplicate.
+        let dup = e.handle(
+            t0 + Duration::from_secs(5),
+            src,
+            Transport::Udp,
+            &notify("z9hG4bKnew", 7, Some("check-sync"), false),
+        );
+        assert_eq!(dup.disposition, Disposition::Duplicate);
+        assert!(dup.resync.is_none());
+        let dup_reply = String::from_utf8(dup.reply.unwrap().to_vec()).unwrap();
+        assert!(dup_reply.starts_with("SIP/2.0 200 OK\r\n"), "{dup_reply}");
+        assert!(
+            dup_reply.contains(";branch=z9hG4bKnew"),
+            "answered with its own Via: {dup_reply}"
+        );
+        assert_eq!(e.poll_timeout(), Some(t0 + TIMER_J_UDP));
+        // After Timer J the transaction is gone; the same bytes are a new request.
+        e.handle_timeout(t0 + TIMER_J_UDP);
+        assert_eq!(e.transactions(), 0);
+        let later = e.handle(t0 + TIMER_J_UDP, src, Transport::Udp, &msg);
+        assert!(later.resync.is_some());
+        assert_eq!(e.counters().resync_requests, 2);
+        assert_eq!(e.counters().retransmissions, 6);
+        assert_eq!(e.counters().duplicates, 1);
+    }
+
+    #[test]
+    fn tcp_keeps_no_transactions() {
+        let t0 = Instant::now();
+        let src = SRC.parse().unwrap();
+        let mut e = ep();
+        let msg = notify("z9hG4bKt", 1, Some("check-sync"), false);
+        assert!(e.handle(t0, src, Transport::Tcp, &msg).resync.is_some());
+        assert!(e.handle(t0, src, Transport::Tcp, &msg).resync.is_some());
+        assert_eq!(e.transactions(), 0);
+    }
+
+    #[test]
+    fn drops_are_logged_once_per_source_per_interval() {
+        let t0 = Instant::now();
+        let mut e = ep();
+        let a: SocketAddr = "127.0.0.1:1".parse().unwrap();
+        let b: SocketAddr = "127.0.0.2:1".parse().unwrap();
+        let logged = |h: Handled| matches!(h.disposition, Disposition::Dropped { log: true, .. });
+        assert!(logged(e.handle(t0, a, Transport::Udp, b"junk")));
+        assert!(!logged(e.handle(
+            t0 + Duration::from_secs(1),
+            a,
+            Transport::Udp,
+            b"junk"
+        )));
+        assert!(logged(e.handle(
+            t0 + Duration::from_secs(1),
+            b,
+            Transport::Udp,
+            b"junk"
+        )));
+        assert!(logged(e.handle(
+            t0 + Duration::from_secs(61),
+            a,
+            Transport::Udp,
+            b"junk"
+        )));
+        assert_eq!(e.counters().dropped_garbage, 4);
+    }
+
+    #[test]
+    fn strict_matching_and_settings_change() {
+        let now = Instant::now();
+        let src = SRC.parse().unwrap();
+        let mut e = ep();
+        e.set_events(EventMatcher::new(
+            ["resync"],
+            super::super::EventMatch::Strict,
+        ));
+        assert_eq!(
+            code(&e.handle(
+                now,
+                src,
+                Transport::Udp,
+                &notify("z9hG4bKs1", 1, Some("RESYNC"), false)
+            )),
+            Some(489)
+        );
+        assert_eq!(
+            code(&e.handle(
+                now,
+                src,
+                Transport::Udp,
+                &notify("z9hG4bKs2", 2, Some("resync"), false)
+            )),
+            Some(200)
+        );
+    }
+
+    fn trusting(allow: &[&str], refused: RefusedAction) -> Endpoint {
+        Endpoint::new(EndpointConfig {
+            allow: Allowlist::new(allow.iter().map(|a| a.parse().unwrap())),
+            refused,
+            ..EndpointConfig::default()
+        })
+    }
+
+    fn options(branch: &str) -> Vec<u8> {
+        format!("OPTIONS sip:a@b SIP/2.0\r\nVia: SIP/2.0/UDP h;branch={branch}\r\nFrom: <sip:x@y>;tag=1\r\nTo: <sip:a@b>\r\nCall-ID: o-{branch}\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n").into_bytes()
+    }
+
+    #[test]
+    fn refused_sources_get_403_whatever_they_send_and_never_a_resync() {
+        let t0 = Instant::now();
+        let mut e = trusting(&["192.0.2.0/24", "::1"], RefusedAction::Answer);
+        let pbx: SocketAddr = "192.0.2.10:5060".parse().unwrap();
+        let stranger: SocketAddr = "203.0.113.5:5060".parse().unwrap();
+        let msg = notify("z9hG4bKf1", 1, Some("check-sync"), false);
+        let h = e.handle(t0, stranger, Transport::Udp, &msg);
+        assert_eq!(code(&h), Some(403));
+        assert!(h.resync.is_none());
+        assert_eq!(h.disposition, Disposition::Refused { log: true });
+        let text = String::from_utf8(h.reply.clone().unwrap().to_vec()).unwrap();
+        assert!(text.starts_with("SIP/2.0 403 Forbidden\r\n"), "{text}");
+        assert!(text.contains(";branch=z9hG4bKf1"), "{text}");
+        assert!(text.contains("\r\nCall-ID: cid-1\r\n"), "{text}");
+        // A retransmission: the same bytes again, logged no more, nothing stored.
+        let again = e.handle(
+            t0 + Duration::from_millis(500),
+            stranger,
+            Transport::Udp,
+            &msg,
+        );
+        assert_eq!(again.reply, h.reply);
+        assert_eq!(again.disposition, Disposition::Refused { log: false });
+        assert_eq!(e.transactions(), 0);
+        // OPTIONS and other methods get 403 too; an ACK is still absorbed.
+        assert_eq!(
+            code(&e.handle(t0, stranger, Transport::Udp, &options("z9hG4bKo1"))),
+            Some(403)
+        );
+        let ack = b"ACK sip:a@b SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bKa\r\nFrom: <sip:x@y>;tag=1\r\nTo: <sip:a@b>;tag=2\r\nCall-ID: a1\r\nCSeq: 1 ACK\r\n\r\n";
+        assert_eq!(
+            e.handle(t0, stranger, Transport::Udp, ack).disposition,
+            Disposition::Absorbed
+        );
+        // Over TCP as well; an IPv4-mapped source is compared as IPv4.
+        assert_eq!(
+            code(&e.handle(t0, stranger, Transport::Tcp, &msg)),
+            Some(403)
+        );
+        let mapped: SocketAddr = "[::ffff:192.0.2.10]:5060".parse().unwrap();
+        assert!(e.handle(t0, mapped, Transport::Tcp, &msg).resync.is_some());
+        // The allowed sources trigger as usual.
+        assert!(e.handle(t0, pbx, Transport::Udp, &msg).resync.is_some());
+        let v6: SocketAddr = "[::1]:5060".parse().unwrap();
+        assert!(e
+            .handle(
+                t0,
+                v6,
+                Transport::Udp,
+                &notify("z9hG4bKv6", 9, Some("check-sync"), false)
+            )
+            .resync
+            .is_some());
+        let c = e.counters();
+        assert_eq!(c.refused_source, 4);
+        assert_eq!(c.resync_requests, 3);
+        assert_eq!(
+            e.admit_connection(t0, stranger),
+            ConnectionAdmission::Accept,
+            "answer mode reads the requests"
+        );
+    }
+
+    #[test]
+    fn dropped_refusals_are_silent_and_counted() {
+        let t0 = Instant::now();
+        let mut e = trusting(&["10.1.2.3"], RefusedAction::Drop);
+        let stranger: SocketAddr = "10.1.2.4:5060".parse().unwrap();
+        let msg = notify("z9hG4bKd1", 1, Some("check-sync"), false);
+        for (i, t) in [Transport::Udp, Transport::Tcp, Transport::Udp]
+            .into_iter()
+            .enumerate()
+        {
+            let h = e.handle(t0, stranger, t, &msg);
+            assert!(h.reply.is_none() && h.resync.is_none());
+            assert_eq!(h.disposition, Disposition::Refused { log: i == 0 });
+        }
+        // Garbage from a refused source is not even read.
+        e.handle(t0, stranger, Transport::Udp, b"junk");
+        assert_eq!(e.counters().dropped_garbage, 0);
+        assert_eq!(
+            e.admit_connection(t0, stranger),
+            ConnectionAdmission::Refuse { log: false }
+        );
+        assert_eq!(
+            e.admit_connection(t0 + Duration::from_secs(61), stranger),
+            ConnectionAdmission::Refuse { log: true }
+        );
+        assert_eq!(
+            e.admit_connection(t0, "10.1.2.3:1".parse().unwrap()),
+            ConnectionAdmission::Accept
+        );
+        let c = e.counters();
+        assert_eq!(c.refused_source, 6);
+        assert_eq!(c.responses, 0);
+        let ok = e.handle(t0, "10.1.2.3:5060".parse().unwrap(), Transport::Udp, &msg);
+        assert!(ok.resync.is_some());
+    }
+
+    #[test]
+    fn a_flood_from_one_source_is_cut_to_its_budget_before_it_is_read() {
+        let t0 = Instant::now();
+        let mut e = ep();
+        let flood: SocketAddr = "192.0.2.66:5060".parse().unwrap();
+        let pbx: SocketAddr = "192.0.2.1:5060".parse().unwrap();
+        let mut answered = 0;
+        for i in 0..1000u32 {
+            let h = e.handle(
+                t0,
+                flood,
+                Transport::Udp,
+                &options(&format!("z9hG4bKfl{i}")),
+            );
+            match h.disposition {
+                Disposition::Answered(200) => answered += 1,
+                Disposition::RateLimited {
+                    limit: Limit::Source,
+                    log,
+                } => assert_eq!(log, i == 100),
+                other => panic!("{other:?}"),
+            }
+        }
+        assert_eq!(answered, 100, "the per-source burst");
+        assert_eq!(e.counters().rate_limited_requests, 900);
+        // The PBX is not affected.
+        let h = e.handle(
+            t0,
+            pbx,
+            Transport::Udp,
+            &notify("z9hG4bKp1", 1, Some("check-sync"), false),
+        );
+        assert!(h.resync.is_some());
+        // A second later the flooding source has 50 more.
+        let t1 = t0 + Duration::from_secs(1);
+        let answered = (0..100u32)
+            .filter(|i| {
+                e.handle(t1, flood, Transport::Tcp, &options(&format!("z9hG4bKg{i}")))
+                    .reply
+                    .is_some()
+            })
+            .count();
+        assert_eq!(answered, 50);
+    }
+
+    #[test]
+    fn the_global_request_limit_is_logged_once_per_interval() {
+        let t0 = Instant::now();
+        let mut e = Endpoint::new(EndpointConfig {
+            rate_limits: RateLimits {
+                requests_per_second: 10,
+                ..RateLimits::default()
+            },
+            ..EndpointConfig::default()
+        });
+        let mut logged = 0;
+        let mut answered = 0;
+        for i in 0..100u32 {
+            let src = SocketAddr::from(([198, 51, 100, i as u8], 5060));
+            match e
+                .handle(t0, src, Transport::Udp, &options(&format!("z9hG4bKgl{i}")))
+                .disposition
+            {
+                Disposition::RateLimited {
+                    limit: Limit::Global,
+                    log,
+                } => logged += usize::from(log),
+                Disposition::Answered(200) => answered += 1,
+                other => panic!("{other:?}"),
+            }
+        }
+        assert_eq!((answered, logged), (10, 1));
+        assert_eq!(e.counters().rate_limited_requests, 90);
+    }
+
+    #[test]
+    fn triggers_over_the_limit_are_answered_and_the_latest_is_released_later() {
+        let t0 = Instant::now();
+        let mut e = ep();
+        let pbx: SocketAddr = "192.0.2.1:5060".parse().unwrap();
+        let mut resyncs = 0;
+        for i in 0..15u32 {
+            let h = e.handle(
+                t0,
+                pbx,
+                Transport::Tcp,
+                &notify(&format!("z9hG4bKtr{i}"), i, Some("check-sync"), false),
+            );
+            assert_eq!(code(&h), Some(200), "always answered 200");
+            match h.disposition {
+                Disposition::Resync => resyncs += 1,
+                Disposition::TriggerLimited {
+                    limit: Limit::Source,
+                    log,
+                } => assert_eq!(log, i == 10),
+                other => panic!("{other:?}"),
+            }
+        }
+        assert_eq!(resyncs, 10);
+        assert_eq!(e.counters().rate_limited_triggers, 5);
+        assert!(e.has_deferred());
+        // 10 per minute: the next one fits 6 s later, and that is when it is due.
+        assert_eq!(e.poll_timeout(), Some(t0 + Duration::from_secs(6)));
+        assert!(e.poll_deferred(t0 + Duration::from_secs(5)).is_none());
+        let released = e
+            .poll_deferred(t0 + Duration::from_secs(6))
+            .expect("released");
+        assert_eq!(released.call_id, "cid-1");
+        assert_eq!(
+            released.received_at, t0,
+            "the time of the NOTIFY, not of the release"
+        );
+        assert!(
+            e.poll_deferred(t0 + Duration::from_secs(60)).is_none(),
+            "released once"
+        );
+        assert_eq!(e.counters().resync_requests, 11);
+        assert_eq!(e.poll_timeout(), None);
+    }
+
+    #[test]
+    fn a_trigger_that_goes_out_covers_the_held_back_one() {
+        let t0 = Instant::now();
+        let mut e = Endpoint::new(EndpointConfig {
+            rate_limits: RateLimits {
+                triggers_per_minute_per_source: 1,
+                ..RateLimits::default()
+            },
+            ..EndpointConfig::default()
+        });
+        let a: SocketAddr = "192.0.2.1:5060".parse().unwrap();
+        let b: SocketAddr = "192.0.2.2:5060".parse().unwrap();
+        let n = |i: u32| notify(&format!("z9hG4bKc{i}"), i, Some("check-sync"), false);
+        assert!(e.handle(t0, a, Transport::Udp, &n(1)).resync.is_some());
+        assert!(e.handle(t0, a, Transport::Udp, &n(2)).resync.is_none());
+        assert!(e.has_deferred());
+        // Another source's trigger goes out: the engine fetches after it, which covers a's.
+        assert!(e.handle(t0, b, Transport::Udp, &n(3)).resync.is_some());
+        assert!(!e.has_deferred());
+        assert!(e.poll_deferred(t0 + Duration::from_secs(120)).is_none());
+        // A UDP retransmission of the held-back NOTIFY gets its 200 again, nothing more.
+        let h = e.handle(t0, a, Transport::Udp, &n(2));
+        assert_eq!(h.disposition, Disposition::Retransmission);
+        assert!(!e.has_deferred());
+    }
+
+    #[test]
+    fn unlimited_limits_let_everything_through() {
+        let t0 = Instant::now();
+        let mut e = Endpoint::new(EndpointConfig {
+            rate_limits: RateLimits::unlimited(),
+            ..EndpointConfig::default()
+        });
+        let src: SocketAddr = SRC.parse().unwrap();
+        for i in 0..5000u32 {
+            let h = e.handle(
+                t0,
+                src,
+                Transport::Tcp,
+                &notify(&format!("z9hG4bKu{i}"), i, Some("check-sync"), false),
+            );
+            assert!(h.resync.is_some(), "{i}");
+        }
+        let c = e.counters();
+        assert_eq!((c.rate_limited_requests, c.rate_limited_triggers), (0, 0));
+    }
+
+    #[test]
+    fn counters_since_and_unwanted() {
+        let t0 = Instant::now();
+        let mut e = trusting(&["192.0.2.1"], RefusedAction::Answer);
+        let before = e.counters();
+        let pbx: SocketAddr = "192.0.2.1:5060".parse().unwrap();
+        e.handle(t0, pbx, Transport::Udp, &options("z9hG4bKq1"));
+        let quiet = e.counters().since(&before);
+        assert_eq!(quiet.received, 1);
+        assert_eq!(quiet.unwanted(), 0, "a PBX keep-alive is not unwanted");
+        let mid = e.counters();
+        e.handle(
+            t0,
+            "203.0.113.1:5060".parse().unwrap(),
+            Transport::Udp,
+            &options("z9hG4bKq2"),
+        );
+        e.handle(t0, pbx, Transport::Udp, b"junk");
+        let d = e.counters().since(&mid);
+        assert_eq!(
+            (d.refused_source, d.dropped_garbage, d.unwanted()),
+            (1, 1, 2)
+        );
+    }
+}

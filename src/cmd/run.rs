@@ -1,0 +1,124 @@
+//! `sip-resync run`: the agent, until SIGINT or SIGTERM; SIGHUP reloads the configuration.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use sip_resync::config::{self, ListenAddr};
+use sip_resync::{Agent, AgentError, AgentOptions};
+
+use crate::exit;
+
+pub(crate) async fn run(
+    config_path: PathBuf,
+    listen: Vec<ListenAddr>,
+    state_dir: Option<PathBuf>,
+    mac: Option<String>,
+    model: Option<String>,
+) -> ExitCode {
+    let mut options = match AgentOptions::load(&config_path) {
+        Ok(o) => o.listen(listen),
+        Err(e) => return agent_error(e),
+    };
+    if let Some(dir) = state_dir {
+        options = options.state_dir(dir);
+    }
+    if let Some(mac) = mac {
+        options = options.mac(mac);
+    }
+    if let Some(model) = model {
+        options = options.model(model);
+    }
+    // Installed before the agent starts, so that a SIGHUP never meets the default action
+    // (which ends the process).
+    let hangups = hangups();
+    match Agent::start(options).await {
+        Ok(agent) => {
+            let reload = tokio::spawn(reload_on_hangup(hangups, config_path, agent.handle()));
+            agent.run(shutdown_signal()).await;
+            reload.abort();
+            ExitCode::SUCCESS
+        }
+        Err(e) => agent_error(e),
+    }
+}
+
+#[cfg(unix)]
+type Hangups = Option<tokio::signal::unix::Signal>;
+#[cfg(not(unix))]
+type Hangups = Option<()>;
+
+/// The stream of SIGHUPs, where there are signals.
+pub(crate) fn hangups() -> Hangups {
+    #[cfg(unix)]
+    {
+        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok()
+    }
+    #[cfg(not(unix))]
+    {
+        None
+    }
+}
+
+/// On each SIGHUP: reads the configuration file again and hands it to the agent, which also
+/// reads the TLS certificate files again. A file that cannot be used is refused with its
+/// error, and the settings in force stay.
+pub(crate) async fn reload_on_hangup(
+    hangups: Hangups,
+    path: PathBuf,
+    handle: sip_resync::AgentHandle,
+) {
+    #[cfg(unix)]
+    if let Some(mut hangups) = hangups {
+        while hangups.recv().await.is_some() {
+            // Reading the files (the configuration, the certificates) blocks: not on the
+            // runtime's threads, which serve TCP and TLS.
+            let (file, handle) = (path.clone(), handle.clone());
+            let reloaded = tokio::task::spawn_blocking(move || {
+                config::load(&file)
+                    .map_err(AgentError::from)
+                    .and_then(|settings| handle.update_settings(settings))
+            })
+            .await
+            .expect("the reload does not panic");
+            match reloaded {
+                Ok(()) => tracing::info!("SIGHUP: reloaded {}", path.display()),
+                Err(e) => tracing::error!("SIGHUP: {e}; the settings in force stay"),
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = (hangups, path, handle);
+}
+
+/// Prints why the agent cannot run; a socket that cannot be bound exits 4, anything else 2.
+pub(crate) fn agent_error(e: AgentError) -> ExitCode {
+    eprintln!("error: {e}");
+    match e {
+        AgentError::Bind(_) => ExitCode::from(exit::NETWORK),
+        _ => ExitCode::from(exit::CONFIG),
+    }
+}
+
+pub(crate) async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+    tracing::info!("shutting down");
+}

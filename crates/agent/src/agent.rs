@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use tokio::sync::{broadcast, oneshot, watch};
+use tokio::sync::{broadcast, watch};
 use tokio::task::JoinHandle;
 
 use crate::config::TcpOptions;
@@ -19,6 +19,8 @@ use crate::transport::{
 };
 use sip_resync_core::sip::{Counters, RefusedAction};
 use sip_resync_core::sync::lock;
+
+use crate::settings::SettingsOwner;
 use sip_resync_core::ResyncSink;
 use sip_resync_core::{ResyncRequest, Transport};
 
@@ -208,7 +210,6 @@ pub struct Agent {
     handle: AgentHandle,
     listeners: Option<Listeners>,
     engine: Option<(EngineHandle, JoinHandle<()>)>,
-    engine_outcomes: Option<broadcast::Receiver<Outcome>>,
     tcp: TcpOptions,
     /// Where the listeners hand accepted resync requests: the application's sink, else the
     /// engine, else nowhere (no files configured: the NOTIFY was answered, nothing to fetch).
@@ -285,45 +286,44 @@ impl Agent {
             udp,
         )
         .await?;
-        let (engine, engine_outcomes) = if settings.provisioning.files.is_empty() {
+        // The one owner of the settings in effect: the engine publishes the applied files to
+        // it, update_settings the local ones; the endpoints and the engine subscribe.
+        let owner = SettingsOwner::new(settings.clone(), zone.clone());
+        let engine = if settings.provisioning.files.is_empty() {
             tracing::warn!(target: LOG_TARGET, "no provisioning files configured: NOTIFYs are answered, nothing is fetched (set [provisioning] files, or CFG_MASTER_FILE_PATH in a Panasonic file)");
-            (None, None)
+            None
         } else {
             let Some(dir) = settings.provisioning.state_dir.clone() else {
                 return Err(AgentError::NoStateDir);
             };
-            let (handle, outcomes, task) = Engine::start_subscribed(EngineConfig {
-                settings: settings.clone(),
-                state_dir: dir,
-                time_zone: zone,
-                clock,
-            })?;
-            (Some((handle, task)), Some(outcomes))
+            let (handle, task) = Engine::start_with_owner(
+                EngineConfig {
+                    settings: settings.clone(),
+                    state_dir: dir,
+                    time_zone: zone,
+                    clock,
+                },
+                owner.clone(),
+            )?;
+            Some((handle, task))
         };
         // The applied set may carry its own SIP settings (CFG_RESYNC_FROM_SIP).
-        let effective = match &engine {
-            Some((h, _)) => h.settings().borrow().clone(),
-            None => Arc::new(settings.clone()),
-        };
-        let endpoint_config = effective.sip.endpoint_config();
+        let effective = owner.current();
         let local_addrs = listeners.local_addrs();
         for (transport, addr) in &local_addrs {
             tracing::info!(
                 target: LOG_TARGET,
                 "listening on {transport}:{addr} for NOTIFY with Event {}",
-                endpoint_config.events.allow_events()
+                effective.sip.matcher().allow_events()
             );
         }
         log_allowlist(&settings.sip);
-        let (outcomes, _) = broadcast::channel(crate::engine::OUTCOME_BUFFER);
         let handle = AgentHandle {
             inner: Arc::new(Inner {
-                endpoint: listeners.endpoints(endpoint_config),
+                endpoint: listeners.endpoints(owner.subscribe()),
                 engine: engine.as_ref().map(|(h, _)| h.clone()),
                 local_addrs,
-                outcomes: Mutex::new(Some(outcomes)),
-                last_outcome: Mutex::new(None),
-                settings: Mutex::new(effective),
+                settings: owner,
                 started: StartedWith {
                     listen: settings.sip.listen.clone(),
                     listen_override,
@@ -335,18 +335,6 @@ impl Agent {
                 running: Mutex::new(false),
             }),
         };
-        if let Some((h, _)) = &engine {
-            // Settings the engine publishes (a fetched CFG_RESYNC_FROM_SIP, or
-            // AgentHandle::update_settings) re-arm the endpoint synchronously, in order; those
-            // published since the endpoint was built are taken now. A weak reference: the
-            // engine must not keep the agent alive.
-            let weak = Arc::downgrade(&handle.inner);
-            h.set_settings_hook(Box::new(move |settings| {
-                if let Some(inner) = weak.upgrade() {
-                    inner.take_settings(settings);
-                }
-            }));
-        }
         let sink: Sink = match (sink.0, &engine) {
             (Some(custom), _) => custom,
             (None, Some((h, _))) => Arc::new(h.clone()),
@@ -357,7 +345,6 @@ impl Agent {
             handle,
             listeners: Some(listeners),
             engine,
-            engine_outcomes,
             tcp: settings.sip.tcp,
         })
     }
@@ -384,45 +371,12 @@ impl Agent {
         let inner = self.handle.inner.clone();
         *lock(&inner.running) = true;
         let listeners = self.listeners.take().expect("an agent runs once");
-        // The endpoint is already current: the engine calls the settings hook installed by
-        // `start` with every change, before the change is visible anywhere else.
-        let mut guard = RunGuard {
+        // The endpoints follow the settings owner on their own; outcomes go from the engine
+        // to the subscribers directly.
+        let guard = RunGuard {
             inner: inner.clone(),
-            tasks: Vec::new(),
         };
-        // Outcomes go to the agent's subscribers, and the latest is kept for status().
-        let (forward_stop, mut forward_stopped) = oneshot::channel::<()>();
-        let forwarder = self.engine_outcomes.take().map(|mut outcomes| {
-            let inner = inner.clone();
-            tokio::spawn(async move {
-                let publish = |o: Outcome| {
-                    *lock(&inner.last_outcome) = Some(o.clone());
-                    if let Some(tx) = lock(&inner.outcomes).as_ref() {
-                        let _ = tx.send(o);
-                    }
-                };
-                loop {
-                    tokio::select! {
-                        r = outcomes.recv() => match r {
-                            Ok(o) => publish(o),
-                            Err(broadcast::error::RecvError::Lagged(_)) => {}
-                            Err(broadcast::error::RecvError::Closed) => return,
-                        },
-                        _ = &mut forward_stopped => {
-                            // The engine has stopped: pass on what it sent last.
-                            while let Ok(o) = outcomes.try_recv() {
-                                publish(o);
-                            }
-                            return;
-                        }
-                    }
-                }
-            })
-        });
         let mut stop = inner.stop.subscribe();
-        if let Some(forwarder) = &forwarder {
-            guard.tasks.push(forwarder.abort_handle());
-        }
         let stop_requested = async move {
             let _ = stop.wait_for(|s| *s).await;
         };
@@ -441,10 +395,6 @@ impl Agent {
             h.shutdown();
             let _ = task.await;
         }
-        if let Some(forwarder) = forwarder {
-            let _ = forward_stop.send(());
-            let _ = forwarder.await;
-        }
         drop(guard);
         let c = inner.endpoint.counters();
         sip_resync_core::log_counters!(INFO, LOG_TARGET, c, "stopped");
@@ -453,19 +403,17 @@ impl Agent {
 }
 
 /// Ends what [`Agent::run`] started, also when its future is dropped before it completes:
-/// the helper tasks stop, subscribers see the outcome channel close once they have read
-/// everything, and the status no longer says running.
+/// the engine is told to stop (its outcome channel then closes, once subscribers have read
+/// everything), and the status no longer says running.
 struct RunGuard {
     inner: Arc<Inner>,
-    tasks: Vec<tokio::task::AbortHandle>,
 }
 
 impl Drop for RunGuard {
     fn drop(&mut self) {
-        for task in &self.tasks {
-            task.abort();
+        if let Some(engine) = &self.inner.engine {
+            engine.shutdown();
         }
-        lock(&self.inner.outcomes).take();
         *lock(&self.inner.running) = false;
     }
 }
@@ -516,11 +464,8 @@ struct Inner {
     endpoint: SharedEndpoint,
     engine: Option<EngineHandle>,
     local_addrs: Vec<(Transport, SocketAddr)>,
-    /// `None` once the agent has stopped.
-    outcomes: Mutex<Option<broadcast::Sender<Outcome>>>,
-    last_outcome: Mutex<Option<Outcome>>,
-    /// The settings in effect (the engine's, when there is one).
-    settings: Mutex<Arc<Settings>>,
+    /// The one owner of the settings in effect.
+    settings: Arc<SettingsOwner>,
     started: StartedWith,
     overrides: Overrides,
     /// The configuration of the TLS listeners, when there are any.
@@ -529,21 +474,8 @@ struct Inner {
     running: Mutex<bool>,
 }
 
-impl Inner {
-    /// Makes `settings` the settings in effect and re-arms the endpoint with them, unless
-    /// they are already.
-    fn take_settings(&self, settings: &Arc<Settings>) {
-        let mut current = lock(&self.settings);
-        if Arc::ptr_eq(&current, settings) {
-            return;
-        }
-        let previous = std::mem::replace(&mut *current, settings.clone());
-        rearm_endpoint(&self.endpoint, &previous.sip, &settings.sip);
-    }
-}
-
 /// Logs who may send requests.
-fn log_allowlist(sip: &SipSettings) {
+pub(crate) fn log_allowlist(sip: &SipSettings) {
     if sip.allow.is_empty() {
         tracing::info!(target: LOG_TARGET, "accepting requests from any source: set [sip] allow to the PBX's addresses so that no other host can trigger a resync");
     } else {
@@ -593,23 +525,6 @@ fn log_tls(what: &str, config: &TlsSettings, server: &TlsServer) {
     );
 }
 
-/// Gives the endpoint new settings, keeping its transactions, budgets and counters. Says so
-/// in the log only for what changed: the accepted events, the allowlist.
-fn rearm_endpoint(endpoint: &SharedEndpoint, previous: &SipSettings, sip: &SipSettings) {
-    let config = sip.endpoint_config();
-    if previous.events != sip.events || previous.event_match != sip.event_match {
-        tracing::info!(
-            target: LOG_TARGET,
-            "accepting NOTIFY with Event {}",
-            config.events.allow_events()
-        );
-    }
-    if previous.allow != sip.allow || previous.refused != sip.refused {
-        log_allowlist(sip);
-    }
-    endpoint.reconfigure(config);
-}
-
 /// A handle on an [`Agent`]; cheap to clone, usable from any thread.
 #[derive(Debug, Clone)]
 pub struct AgentHandle {
@@ -639,8 +554,8 @@ impl AgentHandle {
     /// `Lagged`). The channel closes when the agent stops; a receiver taken after that is
     /// closed at once.
     pub fn subscribe(&self) -> broadcast::Receiver<Outcome> {
-        match lock(&self.inner.outcomes).as_ref() {
-            Some(tx) => tx.subscribe(),
+        match &self.inner.engine {
+            Some(h) => h.subscribe(),
             None => broadcast::channel(1).1,
         }
     }
@@ -672,7 +587,7 @@ impl AgentHandle {
     pub fn update_settings(&self, mut settings: Settings) -> Result<(), AgentError> {
         let inner = &self.inner;
         inner.overrides.apply(&mut settings);
-        settings.zone()?;
+        let zone = settings.zone()?;
         let tls = match &inner.tls {
             Some(shared) => {
                 let config = settings.sip.tls.clone().ok_or(TlsError::NotConfigured)?;
@@ -690,19 +605,10 @@ impl AgentHandle {
         {
             tracing::warn!(target: LOG_TARGET, "the listening addresses and [sip.tcp] settings changed; they take effect when the agent is started again");
         }
-        match &inner.engine {
-            // The engine overlays the applied files and publishes the result before it
-            // returns; its settings hook re-arms the endpoint (see Agent::start).
-            Some(h) => h.update_settings(settings)?,
-            None => {
-                let settings = Arc::new(settings);
-                let previous = std::mem::replace(&mut *lock(&inner.settings), settings.clone());
-                if previous.provisioning != settings.provisioning {
-                    tracing::warn!(target: LOG_TARGET, "the [provisioning] settings changed; they take effect when the agent is started again");
-                }
-                rearm_endpoint(&inner.endpoint, &previous.sip, &settings.sip);
-            }
-        }
+        // The owner overlays the applied files and publishes the result before this returns:
+        // the next message each endpoint handles is handled with it; the engine re-arms its
+        // schedule when it sees the change.
+        inner.settings.set_local(settings, zone);
         if let Some((shared, config, server)) = tls {
             log_tls("TLS reloaded:", &config, &server);
             shared.replace(server);
@@ -717,8 +623,8 @@ impl AgentHandle {
         AgentStatus {
             counters: inner.endpoint.counters(),
             listening: inner.local_addrs.clone(),
-            last_outcome: lock(&inner.last_outcome).clone(),
-            settings: lock(&inner.settings).clone(),
+            last_outcome: inner.engine.as_ref().and_then(EngineHandle::last_outcome),
+            settings: inner.settings.current(),
             engine: inner.engine.as_ref().map(EngineHandle::status),
             running: *lock(&inner.running),
         }

@@ -103,6 +103,7 @@ mod agent;
 pub mod config;
 pub mod engine;
 mod pem;
+mod settings;
 mod transport;
 
 /// `docs/embedding.md`, whose code blocks are compiled with the documentation tests.

@@ -20,10 +20,11 @@ use super::fetch::{Conditional, Fetched, Fetcher};
 use super::set::{self, AppliedSet, FileRecord};
 use super::store::{State, StoreError};
 use super::{
-    hook, lock, validate, EngineConfig, EngineError, EngineHandle, EngineStatus, Inbox, ParsedSet,
-    Published, Shared, OUTCOME_BUFFER,
+    hook, lock, validate, EngineConfig, EngineError, EngineHandle, EngineStatus, Inbox, Shared,
+    OUTCOME_BUFFER,
 };
-use crate::config::{self, ParsedFile, ProvisioningSettings};
+use crate::config::{self, ParsedFile, ProvisioningSettings, Settings};
+use crate::settings::{ParsedSet, SettingsOwner};
 use sip_resync_core::engine::{resolve_all, Source};
 use sip_resync_core::engine::{Cause, FileChange, Outcome, RunResult};
 use sip_resync_core::engine::{Finished, Now, Planner, PlannerOptions, Run, RunBudget};
@@ -68,6 +69,10 @@ enum Applied {
 /// The engine task's state; see [`Engine::start`].
 pub struct Engine {
     shared: Arc<Shared>,
+    /// The settings in effect, as the owner publishes them: a change re-arms the schedule.
+    settings: watch::Receiver<Arc<Settings>>,
+    /// The wait ended on a change of `settings` (which `changed` marks as seen).
+    settings_changed: bool,
     prov: ProvisioningSettings,
     sources: Vec<Source>,
     state_dir: PathBuf,
@@ -97,7 +102,16 @@ impl Engine {
     pub fn start(
         config: EngineConfig,
     ) -> Result<(EngineHandle, tokio::task::JoinHandle<()>), EngineError> {
-        let (handle, _, task) = Engine::start_subscribed(config)?;
+        let (handle, _, task) = Engine::start_subscribed(config, None)?;
+        Ok((handle, task))
+    }
+
+    /// [`Engine::start`] with the settings owner the agent shares with its listeners.
+    pub(crate) fn start_with_owner(
+        config: EngineConfig,
+        owner: Arc<SettingsOwner>,
+    ) -> Result<(EngineHandle, tokio::task::JoinHandle<()>), EngineError> {
+        let (handle, _, task) = Engine::start_subscribed(config, Some(owner))?;
         Ok((handle, task))
     }
 
@@ -105,6 +119,7 @@ impl Engine {
     /// that not even the start-up run's outcome can be missed.
     pub(crate) fn start_subscribed(
         config: EngineConfig,
+        owner: Option<Arc<SettingsOwner>>,
     ) -> Result<
         (
             EngineHandle,
@@ -113,7 +128,7 @@ impl Engine {
         ),
         EngineError,
     > {
-        let engine = Engine::prepare(config, read_now())?;
+        let engine = Engine::prepare(config, owner, read_now())?;
         let handle = EngineHandle {
             shared: engine.shared.clone(),
         };
@@ -122,7 +137,13 @@ impl Engine {
         Ok((handle, outcomes, task))
     }
 
-    fn prepare(config: EngineConfig, now: Now) -> Result<Engine, EngineError> {
+    /// With `owner`, the settings owner the agent shares with its listeners; else one of the
+    /// engine's own.
+    fn prepare(
+        config: EngineConfig,
+        owner: Option<Arc<SettingsOwner>>,
+        now: Now,
+    ) -> Result<Engine, EngineError> {
         let prov = config.settings.provisioning.clone();
         let sources = resolve_all(
             &prov.files,
@@ -157,10 +178,12 @@ impl Engine {
         // The applied set is parsed once here; from then on only fetched files are parsed,
         // once each, by their validation.
         let applied = parse_applied(&sources, current.as_ref());
-        let (effective, warnings) = super::overlay(&config.settings, &applied);
-        for w in warnings {
-            tracing::warn!(target: LOG_TARGET, "{w}");
-        }
+        let owner = owner.unwrap_or_else(|| {
+            SettingsOwner::new(config.settings.clone(), config.time_zone.clone())
+        });
+        owner.set_applied(applied, "the applied set");
+        let settings = owner.subscribe();
+        let effective = settings.borrow().clone();
         let persisted = PersistedState {
             changed_at: state.settings_changed_at,
             last_success: state.last_success,
@@ -182,26 +205,20 @@ impl Engine {
         }
         let (outcomes, _) = broadcast::channel(OUTCOME_BUFFER);
         let armed = (effective.schedule.clone(), config.time_zone.clone());
-        let effective = Arc::new(effective);
-        let (settings_tx, _) = watch::channel(effective.clone());
         let shared = Arc::new(Shared {
             inbox: Mutex::new(Inbox::default()),
             wake: Notify::new(),
             run_pending: AtomicBool::new(false),
-            outcomes,
-            settings: settings_tx,
-            published: Mutex::new(Published {
-                local: config.settings,
-                zone: config.time_zone,
-                applied,
-                effective,
-                hook: None,
-            }),
+            outcomes: Mutex::new(Some(outcomes)),
+            last_outcome: Mutex::new(None),
+            settings: owner,
             stop: watch::channel(false).0,
             status: Mutex::new(EngineStatus::default()),
         });
         Ok(Engine {
             shared,
+            settings,
+            settings_changed: false,
             prov,
             sources,
             state_dir,
@@ -231,7 +248,9 @@ impl Engine {
                 break;
             }
             let now = read_now();
-            if inbox.rearm {
+            if std::mem::take(&mut self.settings_changed)
+                || self.settings.has_changed().unwrap_or(false)
+            {
                 self.rearm_if_changed(now, "the local configuration").await;
             }
             let was_valid = self.planner.clock_valid();
@@ -279,14 +298,20 @@ impl Engine {
             }
             let wake = self.planner.poll_timeout();
             let notified = self.shared.wake.notified();
-            match wake {
-                Some(at) => {
-                    let _ =
-                        tokio::time::timeout_at(tokio::time::Instant::from_std(at), notified).await;
+            let deadline = async {
+                match wake {
+                    Some(at) => tokio::time::sleep_until(tokio::time::Instant::from_std(at)).await,
+                    None => std::future::pending().await,
                 }
-                None => notified.await,
+            };
+            tokio::select! {
+                _ = notified => {}
+                _ = deadline => {}
+                r = self.settings.changed() => self.settings_changed = r.is_ok(),
             }
         }
+        // Subscribers see the channel close once they have read every outcome.
+        lock(&self.shared.outcomes).take();
         tracing::info!(target: LOG_TARGET, runs = self.planner.runs(), "provisioning engine stopped");
     }
 
@@ -359,7 +384,10 @@ impl Engine {
             }
             _ => tracing::info!(target: LOG_TARGET, outcome = outcome.result.kind(), "{outcome}"),
         });
-        let _ = self.shared.outcomes.send(outcome.clone());
+        *lock(&self.shared.last_outcome) = Some(outcome.clone());
+        if let Some(tx) = lock(&self.shared.outcomes).as_ref() {
+            let _ = tx.send(outcome.clone());
+        }
         if matches!(outcome.result, RunResult::Updated { .. })
             && !self.prov.post_update_command.is_empty()
         {
@@ -419,11 +447,7 @@ impl Engine {
                     Some((record, bytes)) if record.source == location => {
                         tracing::debug!(target: LOG_TARGET, file = %src.name, "304 not modified");
                         // The applied copy was parsed when it was fetched (or loaded).
-                        let known = lock(&self.shared.published)
-                            .applied
-                            .iter()
-                            .find(|(n, _)| *n == src.name)
-                            .map(|(_, p)| p.clone());
+                        let known = self.shared.settings.applied(&src.name);
                         let file = match known {
                             Some(p) => Some(p),
                             None => validate(src.format, &src.name, bytes).ok().map(Arc::new),
@@ -517,13 +541,11 @@ impl Engine {
             retry_after: None,
         })?;
         self.current = Some(applied);
-        let before = self.shared.settings.borrow().clone();
-        {
-            let mut p = lock(&self.shared.published);
-            p.applied = parsed;
-            p.recompute("a provisioned file", &self.shared.settings);
-        }
-        let after = self.shared.settings.borrow().clone();
+        let before = self.shared.settings.current();
+        self.shared
+            .settings
+            .set_applied(parsed, "a provisioned file");
+        let after = self.shared.settings.current();
         let schedule_changed = self
             .rearm_if_changed(read_now(), "a provisioned file")
             .await;
@@ -539,10 +561,8 @@ impl Engine {
     /// from what it was armed with, recording the change time (Snom's multi-day random
     /// polling starts the day after it). Returns whether it did.
     async fn rearm_if_changed(&mut self, now: Now, by: &str) -> bool {
-        let (schedule, zone) = {
-            let p = lock(&self.shared.published);
-            (p.effective.schedule.clone(), p.zone.clone())
-        };
+        let schedule = self.settings.borrow_and_update().schedule.clone();
+        let zone = self.shared.settings.zone();
         if (&schedule, &zone) == (&self.armed.0, &self.armed.1) {
             return false;
         }

@@ -10,7 +10,7 @@
 //! ```
 //!
 //! Who decides is sans-IO and takes `now`: the `Planner` (pending triggers, run admission
-//! by `Admission`, spread delay, the schedule and its retries, clock validity) and the
+//! by `RunBudget`, spread delay, the schedule and its retries, clock validity) and the
 //! settings overlay (a pure function of the local settings and the applied files, parsed once
 //! when they were fetched). The task around them (`driver.rs`) is the only code that reads a
 //! clock; it owns the HTTP client and the file system, sleeps until
@@ -33,7 +33,8 @@ use jiff::tz::TimeZone;
 use jiff::Timestamp;
 use tokio::sync::{broadcast, watch, Notify};
 
-use crate::config::{self, ConfigError, ParsedFile, Provisioned, Settings};
+use crate::config::{self, ConfigError, ParsedFile, Settings};
+use crate::settings::SettingsOwner;
 use sip_resync_core::sync::lock;
 
 pub use driver::Engine;
@@ -77,68 +78,7 @@ struct Inbox {
     /// Triggers that do not (start-up, schedule, retry given by the application).
     exempt: Option<Causes>,
     clock_valid: Option<bool>,
-    /// The local settings changed: re-arm the schedule if it (or the zone) changed.
-    rearm: bool,
     shutdown: bool,
-}
-
-/// Called with the settings in effect each time they change, in order, before the change is
-/// visible anywhere else (the agent re-arms its SIP endpoint with it).
-pub(crate) type SettingsHook = Box<dyn Fn(&Arc<Settings>) + Send + Sync>;
-
-/// The applied files, parsed, in configured order.
-pub(crate) type ParsedSet = Vec<(String, Arc<ParsedFile>)>;
-
-/// The inputs of the settings in effect, and the result; changed only under its lock, so that
-/// every publication is computed from the latest inputs and seen in order.
-struct Published {
-    local: Settings,
-    zone: TimeZone,
-    applied: ParsedSet,
-    effective: Arc<Settings>,
-    hook: Option<SettingsHook>,
-}
-
-impl std::fmt::Debug for Published {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Published")
-            .field("effective", &self.effective)
-            .finish_non_exhaustive()
-    }
-}
-
-impl Published {
-    /// Recomputes the settings in effect from the local settings and the applied files, and
-    /// publishes them if they changed. `by` names the change in log lines.
-    fn recompute(&mut self, by: &str, watch: &watch::Sender<Arc<Settings>>) {
-        let (effective, warnings) = overlay(&self.local, &self.applied);
-        for w in warnings {
-            tracing::warn!("{w}");
-        }
-        if effective == *self.effective {
-            return;
-        }
-        if effective.sip.events != self.effective.sip.events
-            || effective.sip.event_match != self.effective.sip.event_match
-        {
-            tracing::info!(events = ?effective.sip.events, "accepted NOTIFY events changed by {by}");
-        }
-        let effective = Arc::new(effective);
-        self.effective = effective.clone();
-        if let Some(hook) = &self.hook {
-            hook(&effective);
-        }
-        watch.send_replace(effective);
-    }
-}
-
-/// The settings in effect: the local settings overlaid by the applied files.
-pub(crate) fn overlay(local: &Settings, applied: &ParsedSet) -> (Settings, Vec<config::Warning>) {
-    let provisioned: Vec<Provisioned<'_>> = applied
-        .iter()
-        .map(|(name, file)| Provisioned { name, file })
-        .collect();
-    config::overlay(local, &provisioned)
 }
 
 /// Validates a fetched file for its format, returning it parsed (see `ParsedFile::parse`).
@@ -159,9 +99,12 @@ struct Shared {
     /// and after it finishes, so the trigger need not wake the task. Cleared by the task before
     /// it sleeps with nothing pending, and the inbox checked once more after that.
     run_pending: AtomicBool,
-    outcomes: broadcast::Sender<Outcome>,
-    settings: watch::Sender<Arc<Settings>>,
-    published: Mutex<Published>,
+    /// `None` once the engine task has ended: subscribers then see the channel close.
+    outcomes: Mutex<Option<broadcast::Sender<Outcome>>>,
+    /// The outcome of the last run that finished.
+    last_outcome: Mutex<Option<Outcome>>,
+    /// The one owner of the settings in effect (shared with the agent, when there is one).
+    settings: Arc<SettingsOwner>,
     stop: watch::Sender<bool>,
     status: Mutex<EngineStatus>,
 }
@@ -226,9 +169,13 @@ impl EngineHandle {
         }
     }
 
-    /// Outcomes of the runs that finish from now on.
+    /// Outcomes of the runs that finish from now on. The channel closes when the engine
+    /// task ends; a receiver taken after that is closed at once.
     pub fn subscribe(&self) -> broadcast::Receiver<Outcome> {
-        self.shared.outcomes.subscribe()
+        match lock(&self.shared.outcomes).as_ref() {
+            Some(tx) => tx.subscribe(),
+            None => broadcast::channel(1).1,
+        }
     }
 
     /// Declares the wall clock valid (after NTP) or not; daily schedules wait for it.
@@ -243,6 +190,11 @@ impl EngineHandle {
         self.shared.settings.subscribe()
     }
 
+    /// The outcome of the last run that finished, if any.
+    pub(crate) fn last_outcome(&self) -> Option<Outcome> {
+        lock(&self.shared.last_outcome).clone()
+    }
+
     /// Replaces the local configuration the applied files are overlaid on, as a fetched file
     /// changes the agent's settings. The settings in effect are recomputed and published
     /// through [`EngineHandle::settings`] before this returns; the engine task re-arms the
@@ -252,29 +204,10 @@ impl EngineHandle {
     /// The `[provisioning]` settings (files, state directory, limits) are read at start only:
     /// a change to them is logged and takes effect when the engine is started again. Fails,
     /// changing nothing, when the settings name an unknown time zone.
-    pub fn update_settings(&self, mut settings: Settings) -> Result<(), ConfigError> {
+    pub fn update_settings(&self, settings: Settings) -> Result<(), ConfigError> {
         let zone = settings.zone()?;
-        {
-            let mut p = lock(&self.shared.published);
-            if settings.provisioning != p.local.provisioning {
-                tracing::warn!("the [provisioning] settings changed; they take effect when the agent is started again");
-                settings.provisioning = p.local.provisioning.clone();
-            }
-            p.local = settings;
-            p.zone = zone;
-            p.recompute("the local configuration", &self.shared.settings);
-        }
-        lock(&self.shared.inbox).rearm = true;
-        self.shared.wake.notify_one();
+        self.shared.settings.set_local(settings, zone);
         Ok(())
-    }
-
-    /// Installs the hook called with the settings in effect each time they change, and
-    /// calls it once at once with the current ones.
-    pub(crate) fn set_settings_hook(&self, hook: SettingsHook) {
-        let mut p = lock(&self.shared.published);
-        hook(&p.effective);
-        p.hook = Some(hook);
     }
 
     /// The next timed poll, the schedule in words and the number of runs, as of the engine

@@ -31,7 +31,9 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 use crate::config::TcpOptions;
-use sip_resync_core::sip::{Counters, Disposition, EndpointConfig, Handled};
+use sip_resync_core::config::Settings;
+use sip_resync_core::sip::{Counters, Disposition, Handled};
+use sip_resync_core::ResyncRequest;
 use sip_resync_core::Transport;
 
 #[cfg(doc)]
@@ -175,9 +177,9 @@ impl Listeners {
     }
 
     /// The endpoints these listeners serve with: one per UDP socket, one for TCP and TLS, all
-    /// with `config` and one global budget.
-    pub(crate) fn endpoints(&self, config: EndpointConfig) -> SharedEndpoint {
-        Arc::new(Endpoints::new(config, self.udp.len()))
+    /// following `settings` and sharing one global budget.
+    pub(crate) fn endpoints(&self, settings: watch::Receiver<Arc<Settings>>) -> SharedEndpoint {
+        Arc::new(Endpoints::new(settings, self.udp.len()))
     }
 
     /// Serves until `shutdown` completes, with `endpoint` from [`Listeners::endpoints`].
@@ -221,7 +223,7 @@ impl Listeners {
                 stop_rx.clone(),
             ));
         }
-        tasks.spawn(tick(endpoint.clone(), sink.clone(), stop_rx.clone()));
+        tasks.spawn(timer(endpoint.clone(), sink.clone(), stop_rx.clone()));
         tasks.spawn(summarize(
             endpoint.clone(),
             SUMMARY_INTERVAL,
@@ -234,22 +236,14 @@ impl Listeners {
     }
 }
 
-/// Once a second: keeps the transaction table tidy between messages, and releases a resync
-/// request held back by a trigger limit once the limit allows it.
-async fn tick(endpoint: SharedEndpoint, sink: Sink, mut stop: watch::Receiver<bool>) {
-    let mut tick = tokio::time::interval(Duration::from_secs(1));
-    loop {
-        tokio::select! {
-            _ = tick.tick() => {
-                let now = tokio::time::Instant::now().into_std();
-                for req in endpoint.tick(now) {
-                    tracing::info!(source = %req.source, transport = %req.transport, "releasing the resync held back by the trigger rate limit");
-                    sink.resync(req);
-                }
-            }
-            _ = stop.changed() => return,
-        }
-    }
+/// The endpoints' timer: at their [`Endpoint::poll_timeout`], expires transactions and
+/// releases a resync request held back by a trigger limit once the limit allows it.
+async fn timer(endpoint: SharedEndpoint, sink: Sink, stop: watch::Receiver<bool>) {
+    let release = |req: ResyncRequest| {
+        tracing::info!(source = %req.source, transport = %req.transport, "releasing the resync held back by the trigger rate limit");
+        sink.resync(req);
+    };
+    endpoint.run_timer(release, stop).await;
 }
 
 /// What a periodic summary reports: the counts since the previous snapshot, when any of
@@ -333,8 +327,7 @@ pub(crate) fn after_reply(handled: Handled, source: SocketAddr, transport: Trans
 #[cfg(test)]
 mod tests {
     use super::*;
-    use sip_resync_core::sip::Endpoint;
-    use sip_resync_core::ResyncRequest;
+    use sip_resync_core::sip::{Endpoint, EndpointConfig};
     use std::time::Instant;
 
     #[test]
@@ -386,10 +379,11 @@ mod tests {
                     let listeners = Listeners::bind_with(&[local], &[], None, udp)
                         .await
                         .unwrap();
-                    let endpoint = listeners.endpoints(EndpointConfig {
-                        rate_limits: sip_resync_core::sip::RateLimits::unlimited(),
-                        ..EndpointConfig::default()
-                    });
+                    let mut settings =
+                        crate::config::from_bytes(b"", "loopback.toml".as_ref()).unwrap();
+                    settings.sip.limits = sip_resync_core::sip::RateLimits::unlimited();
+                    let (_owner, subscription) = watch::channel(Arc::new(settings));
+                    let endpoint = listeners.endpoints(subscription);
                     ready_tx
                         .send((listeners.local_addrs()[0].1, endpoint.clone()))
                         .unwrap();

@@ -17,9 +17,9 @@ use std::sync::{Arc, Mutex};
 use tokio::net::UdpSocket;
 use tokio::sync::watch;
 
-use super::endpoints::lock;
+use super::endpoints::{lock_armed, Armed};
 use super::{after_reply, Sink};
-use sip_resync_core::sip::{Endpoint, Handled};
+use sip_resync_core::sip::Handled;
 use sip_resync_core::Transport;
 
 /// Largest UDP payload (65,535 minus the IP and UDP headers is less; this is a safe bound).
@@ -135,7 +135,7 @@ impl Drop for HaltOnDrop {
 pub(super) fn spawn(
     tasks: &mut tokio::task::JoinSet<()>,
     socket: UdpSocket,
-    endpoint: Arc<Mutex<Endpoint>>,
+    endpoint: Arc<Mutex<Armed>>,
     sink: Sink,
     batch: usize,
     stop: watch::Receiver<bool>,
@@ -172,7 +172,7 @@ pub(super) fn spawn(
 /// One `recv_from` and one `send_to` per datagram.
 async fn plain(
     socket: UdpSocket,
-    endpoint: Arc<Mutex<Endpoint>>,
+    endpoint: Arc<Mutex<Armed>>,
     sink: Sink,
     mut stop: watch::Receiver<bool>,
 ) {
@@ -191,7 +191,7 @@ async fn plain(
             _ = stop.changed() => return,
         };
         let now = tokio::time::Instant::now().into_std();
-        let handled = lock(&endpoint).handle(now, source, Transport::Udp, &buf[..n]);
+        let handled = lock_armed(&endpoint).handle(now, source, Transport::Udp, &buf[..n]);
         if let Some(reply) = &handled.reply {
             if let Err(e) = socket.send_to(reply, source).await {
                 tracing::debug!(%source, error = %e, "UDP send failed");
@@ -221,8 +221,9 @@ mod batched {
     };
     use smallvec::SmallVec;
 
-    use super::{after_reply, lock, Handled, Sink, DATAGRAM_BUFFER, MAX_BATCH, STOP_POLL};
-    use sip_resync_core::sip::Endpoint;
+    use super::{
+        after_reply, lock_armed, Armed, Handled, Sink, DATAGRAM_BUFFER, MAX_BATCH, STOP_POLL,
+    };
     use sip_resync_core::Transport;
 
     fn std_addr(a: &SockaddrStorage) -> Option<SocketAddr> {
@@ -239,7 +240,7 @@ mod batched {
     /// once per worker. Returns within [`STOP_POLL`] of `halt` being set.
     pub(super) fn serve(
         socket: std::net::UdpSocket,
-        endpoint: Arc<Mutex<Endpoint>>,
+        endpoint: Arc<Mutex<Armed>>,
         sink: Sink,
         batch: usize,
         halt: Arc<AtomicBool>,
@@ -291,7 +292,7 @@ mod batched {
             }
             let now = Instant::now();
             {
-                let mut endpoint = lock(&endpoint);
+                let mut endpoint = lock_armed(&endpoint);
                 for (i, &(n, source)) in received.iter().enumerate() {
                     let Some(source) = source else { continue };
                     let at = i * DATAGRAM_BUFFER;

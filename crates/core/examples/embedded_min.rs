@@ -43,7 +43,7 @@ fn main() -> std::io::Result<()> {
                     std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
                 ) =>
             {
-                for request in embedded.handle_timeout(Instant::now()) {
+                if let Some(request) = embedded.handle_timeout(Instant::now()) {
                     println!("resync released: {}", request.event);
                 }
                 continue;

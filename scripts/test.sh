@@ -9,11 +9,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # command → Debian package
-declare -A PACKAGES=([sipp]=sip-tester [sipsak]=sipsak [kamailio]=kamailio [openssl]=openssl)
+declare -A PACKAGES=([sipp]=sip-tester [sipsak]=sipsak [kamailio]=kamailio [openssl]=openssl [python3]=python3)
 have() { command -v "$1" >/dev/null 2>&1 || [ -x "/usr/bin/$1" ] || [ -x "/usr/sbin/$1" ]; }
 
 missing=()
-for cmd in sipp sipsak kamailio openssl; do
+for cmd in sipp sipsak kamailio openssl python3; do
     have "$cmd" || missing+=("${PACKAGES[$cmd]}")
 done
 if [ ${#missing[@]} -gt 0 ]; then
@@ -31,7 +31,7 @@ if [ ${#missing[@]} -gt 0 ]; then
     $SUDO apt-get install -y -qq "${missing[@]}" >&2 \
         || { echo "test.sh: FAILED: cannot install ${missing[*]}" >&2; exit 1; }
 fi
-for cmd in sipp sipsak kamailio openssl; do
+for cmd in sipp sipsak kamailio openssl python3; do
     have "$cmd" || { echo "test.sh: FAILED: ${PACKAGES[$cmd]} is installed but no $cmd was found" >&2; exit 1; }
 done
 SIPP="$(command -v sipp || echo /usr/bin/sipp)"

@@ -1,4 +1,11 @@
-//! The `sip-resync` command: a thin layer over the library.
+//! The `sip-resync` command: a thin layer over the agent crate (`sip-resync`).
+//!
+//! This crate parses the arguments (clap), sets up logging (tracing-subscriber, text or JSON)
+//! and the tokio runtime, and calls one module per subcommand (`cmd/`): `run`, `notify`,
+//! `check`, `schedule`, `fleet`. It also owns the fleet preview's SVG plot (`fleet_svg.rs`,
+//! plotters), so that no library pulls in plotting or argument parsing. It holds no logic an
+//! application embedding the library would need: every decision is the core's, every I/O path
+//! the agent's. Exit codes are documented in docs/cli.md.
 
 use std::path::PathBuf;
 use std::process::ExitCode;

@@ -5,26 +5,28 @@
 //! answers such requests by the book and turns each accepted one into exactly one
 //! [`ResyncRequest`] for the provisioning engine.
 //!
-//! The crate is layered the way sans-IO protocol stacks are:
+//! # What this crate holds, and what it never does
+//!
+//! The decisions live in the core crate, [`sip_resync_core`]: the SIP front end and endpoint,
+//! the digest challenge, the schedule, the engine's planner and every configuration reader,
+//! all sans-IO (no socket, no file, no task, no clock). This crate is the agent on tokio that
+//! drives it:
 //!
 //! ```text
-//!   bytes + source + transport + now
-//!            │
-//!   ┌────────▼─────────┐   framing (TCP only: Content-Length, CRLF keep-alives)
-//!   │   SIP endpoint   │   front end (one parse, a view of the bytes) → transactions → decision
-//!   └────────┬─────────┘
-//!            │ reply bytes, optional ResyncRequest
-//!   ┌────────▼─────────┐
-//!   │    listeners     │   UDP workers (batched) / TCP: bytes in, replies out,
-//!   └────────┬─────────┘   requests to a ResyncSink
-//!   ┌────────▼─────────┐
-//!   │      engine      │   triggers coalesce into runs: fetch, validate, apply, outcome
-//!   └──────────────────┘
+//!   Agent ── listeners (UDP workers, TCP, TLS) ── bytes + now ──► core: Endpoint ─► reply
+//!     │          │  accepted ResyncRequest ─► ResyncSink (the engine, or the application's)
+//!     │          └─ timer task at Endpoint::poll_timeout
+//!     ├── engine task ── core: Planner (now) ─► fetch (HTTP(S), file://) ─► validate (core)
+//!     │                                          ─► apply the set on disk ─► outcome, hook
+//!     └── settings owner: local settings + applied files ─► watch ─► endpoints, engine
 //! ```
 //!
-//! The SIP endpoint performs no I/O and reads no clock: time is always an argument, so tests
-//! can run 32 s of Timer J in microseconds. The listeners are thin tokio drivers, the
-//! [`engine`] fetches and applies the provisioning files, and [`Agent`] puts them together.
+//! It holds the sockets, the tasks, the clock, HTTP, TLS, the state directory and the
+//! post-update command; [`config::load`] reads the configuration file and the files it
+//! names. It never parses a SIP message or decides an answer, a schedule or a run itself: it
+//! hands bytes and `now` to the core and carries out what comes back. Its public types are
+//! mostly the core's, re-exported under the same paths (`sip_resync::config`,
+//! `sip_resync::schedule`, [`Embedded`], …), so an application names one crate.
 //! `docs/architecture.md` draws the layers and the path of a NOTIFY and of a timed poll.
 //!
 //! # Two ways to use it
@@ -94,8 +96,9 @@
 //! [`Counters`]) and the one-shot NOTIFY sender ([`send_notify`]). Then four modules:
 //! [`config`] (the settings and their loaders), [`engine`] (provisioning runs, their causes
 //! and outcomes), [`schedule`] (the timed polls, previewable without running anything) and
-//! [`fleet`] (the load a fleet of phones puts on a provisioning server). `public-api.txt`
-//! lists every public item; `tests/public_api.rs` keeps the two in step.
+//! [`fleet`] (the load a fleet of phones puts on a provisioning server).
+//! `crates/agent/public-api.txt` lists every public item; `tests/public_api.rs` keeps the two
+//! in step.
 #![forbid(unsafe_code)]
 #![warn(missing_docs, unreachable_pub)]
 

@@ -10,8 +10,8 @@
 //! time and succeeds (no retries), and counts as one fetch at the instant it starts.
 //!
 //! Sans-IO: [`preview`] reads no clock and no file; the caller loads the configurations.
-//! [`Preview::text`], [`Preview::json`] and [`Preview::svg`] render the result. The command
-//! is `sip-resync fleet` (docs/fleet.md).
+//! [`Preview::text`] and [`Preview::json`] render the result. The command is
+//! `sip-resync fleet` (docs/fleet.md), which also draws the SVG plot.
 //!
 //! ```
 //! use sip_resync_core::config;

@@ -67,7 +67,7 @@ pub fn tcp_framer(data: &[u8]) {
     cuts.dedup();
 
     let mut endpoint = Endpoint::new(EndpointConfig {
-        limits,
+        message_limits: limits,
         ..EndpointConfig::default()
     });
     let cut = connection(limits, stream, &cuts, Some(&mut endpoint));
@@ -170,10 +170,10 @@ pub fn small_limits() -> Limits {
 /// regression tests' own assertions.
 pub fn datagram_with(limits: Limits, data: &[u8]) -> Handled {
     let config = EndpointConfig {
-        limits,
+        message_limits: limits,
         ..EndpointConfig::default()
     };
-    let ours = is_resync_notify(data, Transport::Udp, &config.limits, &config.events);
+    let ours = is_resync_notify(data, Transport::Udp, &config.message_limits, &config.events);
     let mut endpoint = Endpoint::new(config);
     let first = endpoint.handle(now(), source(), Transport::Udp, data);
     if let Some(reply) = &first.reply {
@@ -221,7 +221,7 @@ fn embedded(limits: Limits, data: &[u8]) -> Option<(Option<Bytes>, bool)> {
         }
     } else {
         let mut endpoint = Endpoint::new(EndpointConfig {
-            limits,
+            message_limits: limits,
             ..EndpointConfig::default()
         });
         endpoint

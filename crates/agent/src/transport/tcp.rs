@@ -144,7 +144,7 @@ impl Connection {
     {
         let name = label(self.transport);
         let peer = self.peer;
-        let limits = self.endpoint.tcp().config().limits;
+        let limits = self.endpoint.tcp().config().message_limits;
         let mut framer = StreamFramer::new(limits);
         let mut buf = vec![0u8; 16 * 1024];
         // Deadline for the message currently being received, set by its first byte.

@@ -7,8 +7,7 @@
 //! counted, answered or charged to a rate limit, so that the host can pass everything else to
 //! its own stack untouched.
 
-use super::event::{event_type, EventMatcher};
-use super::headers::{self, Name};
+use super::event::EventMatcher;
 #[cfg(any(test, fuzzing))]
 use super::limits::Limits;
 use super::message::Request;
@@ -70,12 +69,11 @@ pub(super) fn starts_like_notify(bytes: &[u8]) -> bool {
 
 /// Steps 3 and 4 of the rule, on a request the front end has read (step 2).
 pub(super) fn is_resync_request(req: &Request, events: &EventMatcher) -> bool {
-    if req.method != "NOTIFY" || headers::param(req.to(), "tag").is_some() {
+    if req.method != "NOTIFY" || req.to_tag().is_some() {
         return false;
     }
     // The event type only: its parameters are read when the endpoint makes the request.
-    req.first(Name::Event)
-        .map(event_type)
+    req.event_type()
         .is_some_and(|event| !event.is_empty() && events.matches(event))
 }
 

@@ -5,6 +5,9 @@
 //! reports counts ([`log_counters!`]) are generated from it, so a new counter is added in one
 //! place and shows up everywhere.
 
+use super::message::Unanswerable;
+use super::Disposition;
+
 /// Calls `$callback!` with `($($args)*)` followed by every counter field (its documentation,
 /// its name and a comma).
 #[doc(hidden)]
@@ -119,6 +122,44 @@ macro_rules! log_counters_fields {
 }
 
 impl Counters {
+    /// Counts one message the endpoint has handled, by what happened to it: `received`, plus
+    /// `responses` when a reply went back (`answered`: a refused source is answered 403 or
+    /// not at all), plus the counters its disposition names. The endpoint calls this once for
+    /// each message it handles and changes no other counter for a message.
+    pub(super) fn record(&mut self, disposition: &Disposition, answered: bool) {
+        self.received += 1;
+        self.responses += u64::from(answered);
+        match disposition {
+            Disposition::Resync => self.resync_requests += 1,
+            Disposition::Answered(code) => self.rejected += u64::from(*code >= 400),
+            Disposition::Retransmission => self.retransmissions += 1,
+            Disposition::Duplicate => self.duplicates += 1,
+            Disposition::Absorbed => self.acks += 1,
+            Disposition::Refused { .. } => {
+                self.refused_source += 1;
+                self.rejected += u64::from(answered);
+            }
+            Disposition::RateLimited { .. } => self.rate_limited_requests += 1,
+            Disposition::TriggerLimited { .. } => self.rate_limited_triggers += 1,
+            Disposition::Challenged { reason, .. } => {
+                self.rejected += 1;
+                self.auth_challenges += 1;
+                if reason.is_refusal() {
+                    self.auth_failures += 1;
+                } else if reason.stale() {
+                    self.auth_stale += 1;
+                }
+            }
+            Disposition::Dropped { reason, .. } => match reason {
+                Unanswerable::KeepAlive => self.keepalives += 1,
+                Unanswerable::Response => self.dropped_responses += 1,
+                Unanswerable::TooLarge(_) => self.dropped_oversize += 1,
+                Unanswerable::Garbage(_) => self.dropped_garbage += 1,
+                Unanswerable::MissingField(_) => self.dropped_unanswerable += 1,
+            },
+        }
+    }
+
     /// Messages dropped without an answer because they could not be used (garbage,
     /// oversize, responses, requests without the fields an answer needs).
     pub fn dropped(&self) -> u64 {

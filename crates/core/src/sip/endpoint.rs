@@ -20,6 +20,12 @@
 //!
 //! The reply is part of the returned [`Handled`]; the caller sends it before acting on the
 //! resync request, so the PBX is answered before any work starts.
+//!
+//! In the code, a message that has been read goes through named steps: ACK absorption, the
+//! 403 of a refused source, the completed transactions, `decide` (the response table, whose
+//! verdict is a `Decision`: one variant per kind of answer), the digest check, and `respond`.
+//! The counters follow from the [`Disposition`] of each handled message, in one place
+//! ([`Counters::record`](super::Counters)).
 
 use std::collections::HashMap;
 use std::hash::BuildHasher;
@@ -31,7 +37,7 @@ use bytes::Bytes;
 
 use super::allow::{Allowlist, RefusedAction};
 use super::claim;
-use super::event::{event_type, EventHeader, EventMatcher};
+use super::event::{EventHeader, EventMatcher};
 use super::headers::{self, Name};
 use super::limits::Limits;
 use super::message::{self, Defect, Framing, Request, Unanswerable};
@@ -66,8 +72,8 @@ const KNOWN_METHODS: &[&str] = &[
 pub struct EndpointConfig {
     /// The accepted events and how they are compared.
     pub events: EventMatcher,
-    /// Bounds on received messages.
-    pub limits: Limits,
+    /// Bounds on received messages: size, headers, Event parameters.
+    pub message_limits: Limits,
     /// Most completed UDP transactions remembered at once (each for Timer J = 32 s).
     pub max_transactions: usize,
     /// Most bytes of responses remembered for them together.
@@ -90,7 +96,7 @@ impl Default for EndpointConfig {
     fn default() -> Self {
         EndpointConfig {
             events: EventMatcher::default(),
-            limits: Limits::default(),
+            message_limits: Limits::default(),
             max_transactions: 4096,
             max_transaction_bytes: 8 * 1024 * 1024,
             drop_log_interval: Duration::from_secs(60),
@@ -204,14 +210,12 @@ pub enum ConnectionAdmission {
     },
 }
 
-/// What is remembered of a completed transaction: the response, and the decision behind it
+/// What is remembered of a completed transaction: the response, and the answer behind it
 /// (to answer a duplicate with a new branch, whose response must carry its own Via).
 #[derive(Debug, Clone)]
 struct Completed {
     reply: Bytes,
-    status: Status,
-    /// The extra headers of the answer; `None` for most (every 200 to a NOTIFY).
-    extra: Option<Arc<[(&'static str, String)]>>,
+    answer: Answer,
 }
 
 /// The sans-IO SIP endpoint.
@@ -371,16 +375,16 @@ impl Endpoint {
         if !claim::starts_like_notify(bytes) {
             return None;
         }
-        let req = message::parse(bytes, Framing::of(transport), &self.config.limits).ok()?;
+        let req =
+            message::parse(bytes, Framing::of(transport), &self.config.message_limits).ok()?;
         if !claim::is_resync_request(&req, &self.config.events) {
             return None;
         }
-        self.counters.received += 1;
-        let allowed = match self.admit(now, source) {
-            Ok(allowed) => allowed,
-            Err(refused) => return Some(Handled::silent(refused)),
+        let handled = match self.admit(now, source) {
+            Ok(allowed) => self.handle_request(now, source, transport, allowed, &req),
+            Err(refused) => Handled::silent(refused),
         };
-        Some(self.handle_request(now, source, transport, allowed, &req))
+        Some(self.counted(handled))
     }
 
     /// Handles one message: a whole UDP datagram, or one message framed off a TCP stream by
@@ -392,15 +396,24 @@ impl Endpoint {
         transport: Transport,
         bytes: &[u8],
     ) -> Handled {
-        self.counters.received += 1;
-        let allowed = match self.admit(now, source) {
-            Ok(allowed) => allowed,
-            Err(refused) => return Handled::silent(refused),
+        let handled = match self.admit(now, source) {
+            Ok(allowed) => {
+                match message::parse(bytes, Framing::of(transport), &self.config.message_limits) {
+                    Ok(req) => self.handle_request(now, source, transport, allowed, &req),
+                    Err(reason) => self.drop(now, source, reason),
+                }
+            }
+            Err(refused) => Handled::silent(refused),
         };
-        match message::parse(bytes, Framing::of(transport), &self.config.limits) {
-            Ok(req) => self.handle_request(now, source, transport, allowed, &req),
-            Err(reason) => self.drop(now, source, reason),
-        }
+        self.counted(handled)
+    }
+
+    /// Counts a handled message by its disposition ([`Counters::record`]): the one place
+    /// where the counters of a message change.
+    fn counted(&mut self, handled: Handled) -> Handled {
+        self.counters
+            .record(&handled.disposition, handled.reply.is_some());
+        handled
     }
 
     /// Trust and request rate limits, before the message is read. `Ok(allowed)` when it is
@@ -409,34 +422,19 @@ impl Endpoint {
         let allowed = self.config.allow.permits(source.ip());
         if !allowed && self.config.refused == RefusedAction::Drop {
             // Not even read: nothing from this source is acted upon or answered.
-            self.counters.refused_source += 1;
             let log = self.should_log(now, source.ip());
             return Err(Disposition::Refused { log });
         }
         if let Err(limit) = self.limiter.admit_request(now, source.ip(), !allowed) {
-            self.counters.rate_limited_requests += 1;
             let log = self.should_log_limit(now, source.ip(), limit);
             return Err(Disposition::RateLimited { limit, log });
         }
         Ok(allowed)
     }
 
-    /// The reply to `req`, built in the endpoint's buffer and copied once into its own bytes
-    /// (which the transaction table keeps for retransmissions).
-    fn reply(
-        &mut self,
-        req: &Request,
-        status: Status,
-        source: SocketAddr,
-        extra: &[(&str, &str)],
-    ) -> Bytes {
-        let tag = self.to_tag(req);
-        let tag = std::str::from_utf8(&tag).unwrap_or_default();
-        response::write(req, status, tag, source, extra, &mut self.scratch);
-        Bytes::copy_from_slice(&self.scratch)
-    }
-
-    /// Everything after trust and rate limits, for a message that has been read.
+    /// Everything after trust and rate limits, for a message that has been read: ACK
+    /// absorption, the 403 of a refused source, the completed transactions, the response
+    /// table, the digest check, then the answer (and the resync request it may come with).
     fn handle_request(
         &mut self,
         now: Instant,
@@ -447,7 +445,6 @@ impl Endpoint {
     ) -> Handled {
         if req.method == "ACK" {
             // RFC 3261 §17.2.1: an ACK is never answered, whether it matches a transaction or not.
-            self.counters.acks += 1;
             return Handled::silent(Disposition::Absorbed);
         }
         let close = transport.is_stream()
@@ -460,225 +457,92 @@ impl Endpoint {
                 )
             );
         if !allowed {
-            // 403 to whatever the request is (OPTIONS included), before any other check, so
-            // the answer tells a refused sender nothing about this endpoint. Not stored as a
-            // transaction: refused sources never take room from allowed ones, and a
-            // retransmission gets the same bytes anyway (the To-tag is derived from the
-            // request).
-            self.counters.refused_source += 1;
-            self.counters.responses += 1;
-            self.counters.rejected += 1;
-            let reply = self.reply(req, Status::Forbidden, source, &[]);
-            let log = self.should_log(now, source.ip());
-            return Handled {
-                reply: Some(reply),
-                resync: None,
-                disposition: Disposition::Refused { log },
-                close,
-            };
+            return self.refuse(now, source, req, close);
         }
-
         let keys = match (transport, &req.cseq, &req.top_via) {
             (Transport::Udp, Some(_), Some(_)) => Some(self.transaction_keys(req, source)),
             _ => None,
         };
         if let Some((key, dup)) = &keys {
-            match self.udp_transactions.lookup(now, key, dup) {
-                Lookup::New => {}
-                Lookup::Retransmission(done) => {
-                    self.counters.retransmissions += 1;
-                    self.counters.responses += 1;
-                    return Handled {
-                        reply: Some(done.reply),
-                        resync: None,
-                        disposition: Disposition::Retransmission,
-                        close: false,
-                    };
-                }
-                Lookup::Duplicate(done) => {
-                    // Same answer, but built for this request: its Via (branch, received,
-                    // rport) is what the sender matches the response with.
-                    self.counters.duplicates += 1;
-                    self.counters.responses += 1;
-                    let extra: Vec<(&str, &str)> = done
-                        .extra
-                        .iter()
-                        .flat_map(|e| e.iter())
-                        .map(|(n, v)| (*n, v.as_str()))
-                        .collect();
-                    let reply = self.reply(req, done.status, source, &extra);
-                    return Handled {
-                        reply: Some(reply),
-                        resync: None,
-                        disposition: Disposition::Duplicate,
-                        close: false,
-                    };
-                }
+            if let Some(again) = self.answer_again(now, source, req, key, dup) {
+                return again;
             }
         }
+        let decision = self.decide(req);
+        let decision = self.check_digest(now, req, decision);
+        self.respond(now, source, transport, req, decision, keys, close)
+    }
 
-        let (mut status, mut extra, mut event) = self.decide(req);
-        let mut challenged = None;
-        if event.is_some() && self.config.auth.challenge {
-            let verified = self.digest.verify(
-                now,
-                &self.config.auth,
-                req.method,
-                req.uri,
-                req.values(Name::Authorization),
-            );
-            if let Err(reason) = verified {
-                let values = self
-                    .digest
-                    .challenge(now, &self.config.auth, reason.stale());
-                status = Status::Unauthorized;
-                extra = values
-                    .into_iter()
-                    .map(|v| ("WWW-Authenticate", Extra::Text(v)))
-                    .collect();
-                event = None;
-                challenged = Some(reason);
-            }
-        }
-        // Most answers (every 200 to a NOTIFY) carry no extra header: nothing is allocated.
-        let extra: Option<Arc<[(&'static str, String)]>> = (!extra.is_empty()).then(|| {
-            extra
-                .into_iter()
-                .map(|(n, v)| match v {
-                    Extra::AllowEvents => (n, self.config.events.allow_events().to_owned()),
-                    Extra::Text(t) => (n, t),
-                })
-                .collect()
-        });
-        let reply = {
-            let borrowed: Vec<(&str, &str)> = extra
-                .iter()
-                .flat_map(|e| e.iter())
-                .map(|(n, v)| (*n, v.as_str()))
-                .collect();
-            self.reply(req, status, source, &borrowed)
-        };
-        if let Some((key, dup)) = keys {
-            let extra_bytes = extra
-                .iter()
-                .flat_map(|e| e.iter())
-                .map(|(_, v)| v.len())
-                .sum::<usize>();
-            let cost = reply.len() + extra_bytes + 128;
-            let done = Completed {
-                reply: reply.clone(),
-                status,
-                extra,
-            };
-            self.udp_transactions.insert(now, key, dup, done, cost);
-        }
-        self.counters.responses += 1;
-        match event {
-            Some(value) => {
-                let event = EventHeader::parse(value, self.config.limits.max_event_params)
-                    .expect("decide checked that the event type is not empty");
-                let request = ResyncRequest {
-                    source,
-                    transport,
-                    reboot: event.reboot(),
-                    event: event.event,
-                    params: event.params,
-                    call_id: req.call_id().to_owned(),
-                    received_at: now,
-                };
-                match self.limiter.admit_trigger(now, source.ip()) {
-                    Ok(()) => {
-                        // This request covers any held-back one: the engine acts after it.
-                        self.deferred = None;
-                        self.counters.resync_requests += 1;
-                        Handled {
-                            reply: Some(reply),
-                            resync: Some(request),
-                            disposition: Disposition::Resync,
-                            close,
-                        }
-                    }
-                    Err(limit) => {
-                        // The PBX did nothing wrong: it gets its 200. The latest request is
-                        // kept, so the last change is still fetched once the budget allows.
-                        self.counters.rate_limited_triggers += 1;
-                        self.deferred = Some(request);
-                        let log = self.should_log_limit(now, source.ip(), limit);
-                        Handled {
-                            reply: Some(reply),
-                            resync: None,
-                            disposition: Disposition::TriggerLimited { limit, log },
-                            close,
-                        }
-                    }
-                }
-            }
-            None if challenged.is_some() => {
-                let reason = challenged.expect("checked");
-                self.counters.rejected += 1;
-                self.counters.auth_challenges += 1;
-                if reason.is_refusal() {
-                    self.counters.auth_failures += 1;
-                } else if reason.stale() {
-                    self.counters.auth_stale += 1;
-                }
-                let log = reason.is_refusal() && self.should_log(now, source.ip());
-                Handled {
-                    reply: Some(reply),
-                    resync: None,
-                    disposition: Disposition::Challenged { reason, log },
-                    close,
-                }
-            }
-            None => {
-                if status.code() >= 400 {
-                    self.counters.rejected += 1;
-                }
-                Handled {
-                    reply: Some(reply),
-                    resync: None,
-                    disposition: Disposition::Answered(status.code()),
-                    close,
-                }
-            }
+    /// 403 to whatever a source outside the allowlist sent (OPTIONS included), before any
+    /// other check, so the answer tells a refused sender nothing about this endpoint. Not
+    /// stored as a transaction: refused sources never take room from allowed ones, and a
+    /// retransmission gets the same bytes anyway (the To-tag is derived from the request).
+    fn refuse(&mut self, now: Instant, source: SocketAddr, req: &Request, close: bool) -> Handled {
+        let reply = self.reply(req, &Answer::plain(Status::Forbidden), source);
+        let log = self.should_log(now, source.ip());
+        Handled {
+            reply: Some(reply),
+            resync: None,
+            disposition: Disposition::Refused { log },
+            close,
         }
     }
 
-    /// The response to a new request, and the accepted Event value when it is a resync
-    /// trigger.
-    fn decide<'r>(
-        &self,
-        req: &'r Request,
-    ) -> (Status, Vec<(&'static str, Extra)>, Option<&'r str>) {
-        let allow = || vec![("Allow", Extra::Text(ALLOW.to_owned()))];
+    /// A UDP request matched against the completed transactions (RFC 3261 §17.2.3): a
+    /// retransmission gets the stored response again, a duplicate the same answer. `None`
+    /// for a new request.
+    fn answer_again(
+        &mut self,
+        now: Instant,
+        source: SocketAddr,
+        req: &Request,
+        key: &TxKey,
+        dup: &DupKey,
+    ) -> Option<Handled> {
+        let (reply, disposition) = match self.udp_transactions.lookup(now, key, dup) {
+            Lookup::New => return None,
+            Lookup::Retransmission(done) => (done.reply, Disposition::Retransmission),
+            // Same answer, but built for this request: its Via (branch, received, rport) is
+            // what the sender matches the response with.
+            Lookup::Duplicate(done) => (
+                self.reply(req, &done.answer, source),
+                Disposition::Duplicate,
+            ),
+        };
+        Some(Handled {
+            reply: Some(reply),
+            resync: None,
+            disposition,
+            close: false,
+        })
+    }
+
+    /// The response table for a new request from an allowed source, checked in the order
+    /// RFC 3261 §8.2 gives: the first row that applies decides.
+    fn decide<'r>(&self, req: &'r Request) -> Decision<'r> {
         if !req.is_sip2() {
-            return (Status::VersionNotSupported, vec![], None);
+            return Decision::Reject(Status::VersionNotSupported);
         }
         if let Some(defect) = &req.defect {
-            return (Status::BadRequest(defect.reason()), vec![], None);
+            return Decision::Reject(Status::BadRequest(defect.reason()));
         }
         let method = req.method;
         if method != "NOTIFY" && method != "OPTIONS" {
-            let status = if KNOWN_METHODS.contains(&method) {
+            return Decision::NotAllowed(if KNOWN_METHODS.contains(&method) {
                 Status::MethodNotAllowed
             } else {
                 Status::NotImplemented
-            };
-            return (status, allow(), None);
+            });
         }
         if req.cseq.as_ref().is_some_and(|c| c.method != req.method) {
-            return (
-                Status::BadRequest(Defect::CSeqMethodMismatch.reason()),
-                vec![],
-                None,
-            );
+            return Decision::Reject(Status::BadRequest(Defect::CSeqMethodMismatch.reason()));
         }
         let scheme = req.uri.split(':').next().unwrap_or_default();
         if !["sip", "sips", "tel"]
             .iter()
             .any(|s| s.eq_ignore_ascii_case(scheme))
         {
-            return (Status::UnsupportedUriScheme, vec![], None);
+            return Decision::Reject(Status::UnsupportedUriScheme);
         }
         if req.first(Name::Require).is_some() {
             let required: Vec<&str> = req
@@ -688,40 +552,153 @@ impl Endpoint {
             if !required.is_empty() {
                 // Joined with a bare comma (RFC 3261 COMMA allows it): ", " would add a byte
                 // per tag, so `Require: a,a,a,…` would get a response half again as large.
-                return (
-                    Status::BadExtension,
-                    vec![("Unsupported", Extra::Text(required.join(",")))],
-                    None,
-                );
+                return Decision::BadExtension {
+                    unsupported: required.join(","),
+                };
             }
         }
         if method == "OPTIONS" {
-            let mut extra = allow();
-            extra.push(("Allow-Events", Extra::AllowEvents));
-            extra.push((
-                "Accept",
-                Extra::Text("application/simple-message-summary, text/plain".into()),
-            ));
-            return (Status::Ok, extra, None);
+            return Decision::Capabilities;
         }
-        let Some(value) = req.first(Name::Event) else {
-            return (Status::BadRequest("Missing Event Header"), vec![], None);
+        let (Some(value), Some(event_type)) = (req.event(), req.event_type()) else {
+            return Decision::Reject(Status::BadRequest("Missing Event Header"));
         };
-        let event_type = event_type(value);
         if event_type.is_empty() {
-            return (Status::BadRequest("Empty Event Header"), vec![], None);
+            return Decision::Reject(Status::BadRequest("Empty Event Header"));
         }
-        if headers::param(req.to(), "tag").is_some() {
-            return (Status::CallDoesNotExist, vec![], None);
+        if req.to_tag().is_some() {
+            return Decision::Reject(Status::CallDoesNotExist);
         }
         if !self.config.events.matches(event_type) {
-            return (
-                Status::BadEvent,
-                vec![("Allow-Events", Extra::AllowEvents)],
-                None,
-            );
+            return Decision::BadEvent;
         }
-        (Status::Ok, vec![], Some(value))
+        Decision::Accept { event_type, value }
+    }
+
+    /// With the digest challenge on, a NOTIFY the table accepts must carry good
+    /// credentials; without them it is challenged instead.
+    fn check_digest<'r>(
+        &mut self,
+        now: Instant,
+        req: &Request,
+        decision: Decision<'r>,
+    ) -> Decision<'r> {
+        if !self.config.auth.challenge || !matches!(decision, Decision::Accept { .. }) {
+            return decision;
+        }
+        let verified = self.digest.verify(
+            now,
+            &self.config.auth,
+            req.method,
+            req.uri,
+            req.values(Name::Authorization),
+        );
+        match verified {
+            Ok(_) => decision,
+            Err(reason) => Decision::Challenge {
+                reason,
+                challenges: self
+                    .digest
+                    .challenge(now, &self.config.auth, reason.stale()),
+            },
+        }
+    }
+
+    /// Answers a new request as decided, remembers the answer for the request's
+    /// retransmissions (UDP), and turns an accepted NOTIFY into a resync request.
+    #[allow(clippy::too_many_arguments)]
+    fn respond(
+        &mut self,
+        now: Instant,
+        source: SocketAddr,
+        transport: Transport,
+        req: &Request,
+        decision: Decision<'_>,
+        keys: Option<(TxKey, DupKey)>,
+        close: bool,
+    ) -> Handled {
+        // What follows the answer, taken before the decision becomes the answer.
+        let follow = match &decision {
+            Decision::Accept { event_type, value } => Follow::Trigger { event_type, value },
+            Decision::Challenge { reason, .. } => Follow::Challenged(*reason),
+            _ => Follow::Nothing,
+        };
+        let answer = decision.into_answer(&self.config.events);
+        let status = answer.status;
+        let reply = self.reply(req, &answer, source);
+        if let Some((key, dup)) = keys {
+            let extra_bytes = answer.extra().map(|(_, v)| v.len()).sum::<usize>();
+            let cost = reply.len() + extra_bytes + 128;
+            let done = Completed {
+                reply: reply.clone(),
+                answer,
+            };
+            self.udp_transactions.insert(now, key, dup, done, cost);
+        }
+        let (resync, disposition) = match follow {
+            Follow::Trigger { event_type, value } => {
+                self.trigger(now, source, transport, req, event_type, value)
+            }
+            Follow::Challenged(reason) => {
+                let log = reason.is_refusal() && self.should_log(now, source.ip());
+                (None, Disposition::Challenged { reason, log })
+            }
+            Follow::Nothing => (None, Disposition::Answered(status.code())),
+        };
+        Handled {
+            reply: Some(reply),
+            resync,
+            disposition,
+            close,
+        }
+    }
+
+    /// The resync request of an accepted NOTIFY (its Event `value`, whose event-type the
+    /// front end has read), unless a trigger limit holds it back.
+    fn trigger(
+        &mut self,
+        now: Instant,
+        source: SocketAddr,
+        transport: Transport,
+        req: &Request,
+        event_type: &str,
+        value: &str,
+    ) -> (Option<ResyncRequest>, Disposition) {
+        let max_params = self.config.message_limits.max_event_params;
+        let event = EventHeader::new(event_type, value, max_params);
+        let request = ResyncRequest {
+            source,
+            transport,
+            reboot: event.reboot(),
+            event: event.event,
+            params: event.params,
+            call_id: req.call_id().to_owned(),
+            received_at: now,
+        };
+        match self.limiter.admit_trigger(now, source.ip()) {
+            Ok(()) => {
+                // This request covers any held-back one: the engine acts after it.
+                self.deferred = None;
+                (Some(request), Disposition::Resync)
+            }
+            Err(limit) => {
+                // The PBX did nothing wrong: it gets its 200. The latest request is kept,
+                // so the last change is still fetched once the budget allows.
+                self.deferred = Some(request);
+                let log = self.should_log_limit(now, source.ip(), limit);
+                (None, Disposition::TriggerLimited { limit, log })
+            }
+        }
+    }
+
+    /// The reply to `req`, built in the endpoint's buffer and copied once into its own bytes
+    /// (which the transaction table keeps for retransmissions).
+    fn reply(&mut self, req: &Request, answer: &Answer, source: SocketAddr) -> Bytes {
+        let tag = self.to_tag(req);
+        let tag = std::str::from_utf8(&tag).unwrap_or_default();
+        let extra = answer.extra().map(|(n, v)| (n, v.as_str()));
+        response::write(req, answer.status, tag, source, extra, &mut self.scratch);
+        Bytes::copy_from_slice(&self.scratch)
     }
 
     /// A To-tag derived from the transaction, so a retransmission answered after its
@@ -731,7 +708,7 @@ impl Endpoint {
         let branch = req.top_via.as_ref().and_then(|v| v.branch.as_deref());
         let h = self
             .tag_key
-            .hash_one((req.call_id(), from_tag(req), req.cseq_raw(), branch));
+            .hash_one((req.call_id(), req.from_tag(), req.cseq_raw(), branch));
         let mut out = [0u8; 16];
         for (i, b) in out.iter_mut().enumerate() {
             *b = b"0123456789abcdef"[((h >> (60 - 4 * i)) & 0xf) as usize];
@@ -741,7 +718,7 @@ impl Endpoint {
 
     fn transaction_keys(&self, req: &Request, source: SocketAddr) -> (TxKey, DupKey) {
         let hasher = self.udp_transactions.hasher();
-        let from_tag = from_tag(req);
+        let from_tag = req.from_tag();
         let cseq = req.cseq.as_ref().expect("checked by caller");
         let via = req.top_via.as_ref().expect("checked by caller");
         let method = if req.method == "ACK" {
@@ -756,9 +733,7 @@ impl Endpoint {
             _ => hasher.legacy(
                 req.uri,
                 from_tag,
-                headers::param(req.to(), "tag")
-                    .flatten()
-                    .unwrap_or_default(),
+                req.to_tag().unwrap_or_default(),
                 req.call_id(),
                 cseq.number,
                 method,
@@ -776,19 +751,9 @@ impl Endpoint {
         self.should_log(now, source.ip())
     }
 
+    /// Input that cannot be answered. A keep-alive is ordinary traffic and never logged.
     fn drop(&mut self, now: Instant, source: SocketAddr, reason: Unanswerable) -> Handled {
-        let counter = match reason {
-            Unanswerable::KeepAlive => {
-                self.counters.keepalives += 1;
-                return Handled::dropped(reason, false);
-            }
-            Unanswerable::Response => &mut self.counters.dropped_responses,
-            Unanswerable::TooLarge(_) => &mut self.counters.dropped_oversize,
-            Unanswerable::Garbage(_) => &mut self.counters.dropped_garbage,
-            Unanswerable::MissingField(_) => &mut self.counters.dropped_unanswerable,
-        };
-        *counter += 1;
-        let log = self.should_log(now, source.ip());
+        let log = reason != Unanswerable::KeepAlive && self.should_log(now, source.ip());
         Handled::dropped(reason, log)
     }
 
@@ -867,16 +832,106 @@ impl LogMemory {
     }
 }
 
-/// An extra response header's value.
-enum Extra {
-    AllowEvents,
-    Text(String),
+/// The response table's verdict on a new request from an allowed source: one variant per
+/// kind of answer, each turned into its status and extra headers by
+/// [`Decision::into_answer`].
+#[derive(Debug)]
+enum Decision<'r> {
+    /// 200 OK and a resync request: an out-of-dialog NOTIFY for an accepted event (the value
+    /// of its Event header, and the event-type the front end read from it).
+    Accept { event_type: &'r str, value: &'r str },
+    /// 200 OK to OPTIONS, saying what this endpoint accepts.
+    Capabilities,
+    /// 405 for a method RFC 3261 or its extensions define, 501 for any other (neither is
+    /// NOTIFY nor OPTIONS).
+    NotAllowed(Status),
+    /// 420: the request requires these extensions (comma-separated).
+    BadExtension { unsupported: String },
+    /// 489: a NOTIFY for an event that is not accepted.
+    BadEvent,
+    /// Refused with no extra header: 400, 416, 481 or 505.
+    Reject(Status),
+    /// 401: a NOTIFY the table accepts, without good credentials, and the new challenges.
+    Challenge {
+        reason: AuthFailure,
+        challenges: Vec<String>,
+    },
 }
 
-fn from_tag<'r>(req: &'r Request) -> &'r str {
-    headers::param(req.from(), "tag")
-        .flatten()
-        .unwrap_or_default()
+impl Decision<'_> {
+    /// The response of each row: its status and extra headers.
+    fn into_answer(self, events: &EventMatcher) -> Answer {
+        let allow = || ("Allow", ALLOW.to_owned());
+        let allow_events = || ("Allow-Events", events.allow_events().to_owned());
+        match self {
+            Decision::Accept { .. } => Answer::plain(Status::Ok),
+            Decision::Capabilities => Answer::with(
+                Status::Ok,
+                [allow(), allow_events(), ("Accept", ACCEPT.to_owned())],
+            ),
+            Decision::NotAllowed(status) => Answer::with(status, [allow()]),
+            Decision::BadExtension { unsupported } => {
+                Answer::with(Status::BadExtension, [("Unsupported", unsupported)])
+            }
+            Decision::BadEvent => Answer::with(Status::BadEvent, [allow_events()]),
+            Decision::Reject(status) => Answer::plain(status),
+            Decision::Challenge { challenges, .. } => Answer {
+                status: Status::Unauthorized,
+                extra: (!challenges.is_empty()).then(|| {
+                    challenges
+                        .into_iter()
+                        .map(|v| ("WWW-Authenticate", v))
+                        .collect()
+                }),
+            },
+        }
+    }
+}
+
+/// What follows the answer to a new request.
+enum Follow<'r> {
+    /// A resync request (or a trigger limit holding it back).
+    Trigger { event_type: &'r str, value: &'r str },
+    /// A challenge, logged when credentials were refused.
+    Challenged(AuthFailure),
+    /// Nothing more.
+    Nothing,
+}
+
+/// The types of message body an OPTIONS answer says this endpoint accepts.
+const ACCEPT: &str = "application/simple-message-summary, text/plain";
+
+/// A response's status and extra headers: what a completed transaction keeps to answer a
+/// duplicate.
+#[derive(Debug, Clone)]
+struct Answer {
+    status: Status,
+    /// `None` for most answers (every 200 to a NOTIFY): nothing is allocated for them.
+    extra: Option<Arc<[(&'static str, String)]>>,
+}
+
+impl Answer {
+    fn plain(status: Status) -> Answer {
+        Answer {
+            status,
+            extra: None,
+        }
+    }
+
+    fn with<const N: usize>(status: Status, extra: [(&'static str, String); N]) -> Answer {
+        Answer {
+            status,
+            extra: Some(Arc::from(extra)),
+        }
+    }
+
+    /// The extra headers, name and value, in order.
+    fn extra(&self) -> impl Iterator<Item = (&'static str, &String)> + '_ {
+        self.extra
+            .iter()
+            .flat_map(|e| e.iter())
+            .map(|(n, v)| (*n, v))
+    }
 }
 
 #[cfg(test)]

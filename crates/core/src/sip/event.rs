@@ -32,11 +32,15 @@ pub(super) struct EventHeader {
 
 impl EventHeader {
     /// Parses an Event header value; `None` when the event-type is empty.
+    #[cfg(test)]
     pub(super) fn parse(value: &str, max_params: usize) -> Option<EventHeader> {
         let event = event_type(value);
-        if event.is_empty() {
-            return None;
-        }
+        (!event.is_empty()).then(|| EventHeader::new(event, value, max_params))
+    }
+
+    /// The Event header `value` whose event-type the front end has read as `event`: the
+    /// parameters are read here, at most `max_params` of them.
+    pub(super) fn new(event: &str, value: &str, max_params: usize) -> EventHeader {
         let params = headers::params(value)
             .take(max_params)
             .map(|(name, value)| EventParam {
@@ -44,10 +48,10 @@ impl EventHeader {
                 value: value.map(str::to_owned),
             })
             .collect();
-        Some(EventHeader {
+        EventHeader {
             event: event.to_owned(),
             params,
-        })
+        }
     }
 
     /// The `reboot` parameter: `Some(true)` for `reboot=true`, `Some(false)` for

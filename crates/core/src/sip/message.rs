@@ -4,7 +4,9 @@
 //! line is split by hand (so that a bad version still gets 505 and an unknown method 501),
 //! headers are normalised by [`super::headers`] into spans of the message, and the body is cut
 //! to `Content-Length` (RFC 3261 §18.3: on UDP, octets past it are discarded; a value larger
-//! than the datagram is an error, answered with 400). Trust, rate limits, transaction keys,
+//! than the datagram is an error, answered with 400). The fields the endpoint and the claim
+//! rule act on beyond those a response copies are read here too, each once: the event-type of
+//! the first Event header, the To-tag and the From-tag. Trust, rate limits, transaction keys,
 //! the decision, the digest check and the response all read this one view.
 //!
 //! A request whose fields are present but broken is still returned, with its first
@@ -12,6 +14,7 @@
 
 use std::borrow::Cow;
 
+use super::event::event_type;
 use super::headers::{self, is_token_char, Fields, HeaderError, Name};
 use super::limits::Limits;
 use crate::escape::excerpt;
@@ -158,8 +161,39 @@ pub(crate) struct Request<'a> {
     pub cseq: Option<CSeq<'a>>,
     /// Parsed top Via, when it parses.
     pub top_via: Option<TopVia<'a>>,
+    /// The first Event header (index in `headers`) and its event-type within its value.
+    event: Option<(usize, Span)>,
+    /// The To header's `tag` parameter within its value, when it has one (empty when it has
+    /// no value).
+    to_tag: Option<Span>,
+    /// The From header's `tag` parameter within its value (empty when it has none).
+    from_tag: Span,
     /// The first thing wrong with the request, if any.
     pub defect: Option<Defect>,
+}
+
+/// Where a part of a header value lies in that value, so that the view can keep what it read
+/// of a field whose value is a copy (a folded line) as well as of one that borrows the message.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Span {
+    start: usize,
+    end: usize,
+}
+
+impl Span {
+    /// The span of `part`, a slice of `value`.
+    fn within(value: &str, part: &str) -> Span {
+        let start = part.as_ptr() as usize - value.as_ptr() as usize;
+        debug_assert!(start + part.len() <= value.len(), "not a part of the value");
+        Span {
+            start,
+            end: start + part.len(),
+        }
+    }
+
+    fn of(self, value: &str) -> &str {
+        &value[self.start..self.end]
+    }
 }
 
 impl<'a> Request<'a> {
@@ -189,6 +223,25 @@ impl<'a> Request<'a> {
     /// The raw CSeq value.
     pub(crate) fn cseq_raw(&self) -> &str {
         &self.headers[self.cseq_index].value
+    }
+    /// The value of the first Event header (`Event` or `o`).
+    pub(crate) fn event(&self) -> Option<&str> {
+        self.event.map(|(i, _)| &*self.headers[i].value)
+    }
+    /// The event-type of the first Event header: the token before the first `;`, trimmed
+    /// (RFC 6665 §8.2.1); empty when there is none.
+    pub(crate) fn event_type(&self) -> Option<&str> {
+        self.event.map(|(i, span)| span.of(&self.headers[i].value))
+    }
+    /// The To header's `tag` parameter: `None` when there is none, `Some("")` when it has no
+    /// value. A request with a To-tag is inside a dialog.
+    pub(crate) fn to_tag(&self) -> Option<&str> {
+        self.to_tag.map(|span| span.of(self.to()))
+    }
+    /// The From header's `tag` parameter, empty when it has none or no value.
+    #[allow(clippy::wrong_self_convention)] // the From-tag of SIP, not a conversion
+    pub(crate) fn from_tag(&self) -> &str {
+        self.from_tag.of(self.from())
     }
     /// Is the version `SIP/2.0`?
     pub(crate) fn is_sip2(&self) -> bool {
@@ -267,28 +320,55 @@ pub(crate) fn parse<'a>(
     }
     let fields = section.fields;
 
-    let find = |name: Name, label: &'static str| -> Result<(usize, bool), Unanswerable> {
-        let mut it = fields.iter().enumerate().filter(|(_, h)| h.name == name);
-        let (first, _) = it.next().ok_or(Unanswerable::MissingField(label))?;
-        Ok((first, it.next().is_some()))
-    };
-    if !fields.iter().any(|h| h.name == Name::Via) {
-        return Err(Unanswerable::MissingField("Via"));
+    // One pass over the fields finds the first Via and Event, and the first of each field
+    // that may appear once, with whether it appears again.
+    let (mut via, mut event) = (None, None);
+    let mut once = [
+        (Name::From, "From", None, false),
+        (Name::To, "To", None, false),
+        (Name::CallId, "Call-ID", None, false),
+        (Name::CSeq, "CSeq", None, false),
+    ];
+    for (i, h) in fields.iter().enumerate() {
+        match h.name {
+            Name::Via => {
+                via.get_or_insert(i);
+            }
+            Name::Event => {
+                event.get_or_insert(i);
+            }
+            name => {
+                if let Some((_, _, first, again)) = once.iter_mut().find(|f| f.0 == name) {
+                    match first {
+                        None => *first = Some(i),
+                        Some(_) => *again = true,
+                    }
+                }
+            }
+        }
     }
+    let via = via.ok_or(Unanswerable::MissingField("Via"))?;
     let mut indices = [0usize; 4];
-    for (slot, (name, label)) in indices.iter_mut().zip([
-        (Name::From, "From"),
-        (Name::To, "To"),
-        (Name::CallId, "Call-ID"),
-        (Name::CSeq, "CSeq"),
-    ]) {
-        let (i, dup) = find(name, label)?;
-        *slot = i;
-        if dup {
+    for (slot, (_, label, first, again)) in indices.iter_mut().zip(once) {
+        *slot = first.ok_or(Unanswerable::MissingField(label))?;
+        if again {
             defect.get_or_insert(Defect::Duplicate(label));
         }
     }
     let [from, to, call_id, cseq_index] = indices;
+    // The fields the endpoint and the claim rule act on, each read here once.
+    let tag = |i: usize| {
+        let value = &*fields[i].value;
+        headers::param(value, "tag")
+            .map(|v| v.map_or_else(Span::default, |v| Span::within(value, v)))
+    };
+    let (to_tag, from_tag) = (tag(to), tag(from).unwrap_or_default());
+    let event = event.map(|i| {
+        (
+            i,
+            Span::within(&fields[i].value, event_type(&fields[i].value)),
+        )
+    });
 
     for (i, label) in [(from, "From"), (to, "To")] {
         if !address_well_formed(&fields[i].value) {
@@ -303,16 +383,13 @@ pub(crate) fn parse<'a>(
     if cseq.is_none() {
         defect.get_or_insert(Defect::CSeq);
     }
-    let top_via = fields
-        .iter()
-        .find(|h| h.name == Name::Via)
-        .and_then(|h| match &h.value {
-            Cow::Borrowed(v) => headers::split_values(v).next().and_then(parse_via),
-            Cow::Owned(v) => headers::split_values(v)
-                .next()
-                .and_then(parse_via)
-                .map(TopVia::into_owned),
-        });
+    let top_via = match &fields[via].value {
+        Cow::Borrowed(v) => headers::split_values(v).next().and_then(parse_via),
+        Cow::Owned(v) => headers::split_values(v)
+            .next()
+            .and_then(parse_via)
+            .map(TopVia::into_owned),
+    };
     if top_via.is_none()
         || fields
             .iter()
@@ -365,6 +442,9 @@ pub(crate) fn parse<'a>(
         cseq_index,
         cseq,
         top_via,
+        event,
+        to_tag,
+        from_tag,
         defect,
     })
 }
@@ -721,6 +801,25 @@ mod tests {
             .map(|h| h.wire)
             .collect();
         assert_eq!(copied, ["o"], "only the folded value is copied");
+    }
+
+    #[test]
+    fn event_type_and_tags_are_read_once_into_the_view() {
+        let r = p(NOTIFY).unwrap();
+        assert_eq!(r.event(), Some("check-sync;reboot=false"));
+        assert_eq!(r.event_type(), Some("check-sync"));
+        assert_eq!(r.to_tag(), None);
+        assert_eq!(r.from_tag(), "1928301774");
+        // Folded (copied) values, compact names, a To-tag without a value, the first Event.
+        let r = p(b"NOTIFY sip:a@b SIP/2.0\r\nv: SIP/2.0/UDP h\r\nf: <sip:a@b>\r\n ;tag=\"x;y\"\r\nt: <sip:a@b;tag=no>;TAG\r\ni: 1\r\nCSeq: 1 NOTIFY\r\no:\r\n  Check-Sync ; reboot=true\r\nEvent: other\r\n\r\n").unwrap();
+        assert_eq!(r.event(), Some("Check-Sync ; reboot=true"));
+        assert_eq!(r.event_type(), Some("Check-Sync"));
+        assert_eq!(r.to_tag(), Some(""));
+        assert_eq!(r.from_tag(), "x;y");
+        let r = p(b"NOTIFY sip:a@b SIP/2.0\r\nVia: SIP/2.0/UDP h\r\nFrom: <sip:a@b>\r\nTo: <sip:a@b>;tag=9\r\nCall-ID: 1\r\nCSeq: 1 NOTIFY\r\nEvent: ;id=1\r\n\r\n").unwrap();
+        assert_eq!(r.event_type(), Some(""));
+        assert_eq!(r.to_tag(), Some("9"));
+        assert_eq!(r.from_tag(), "");
     }
 
     #[test]

@@ -83,24 +83,31 @@ pub(super) const ALLOW: &str = "NOTIFY, OPTIONS";
 pub(super) fn build(
     req: &Request,
     status: Status,
-    to_tag: &str,
+    own_tag: &str,
     source: SocketAddr,
     extra: &[(&str, &str)],
 ) -> Vec<u8> {
     let mut out = Vec::new();
-    write(req, status, to_tag, source, extra, &mut out);
+    write(
+        req,
+        status,
+        own_tag,
+        source,
+        extra.iter().copied(),
+        &mut out,
+    );
     out
 }
 
 /// Writes the response to `req` with `status` and `extra` headers (name, value) into `out`
-/// (cleared first). Nothing else is allocated: a caller that keeps `out` builds every reply
+/// (cleared first); its To gets `;tag=` and `own_tag` when the request's has no tag. Nothing else is allocated: a caller that keeps `out` builds every reply
 /// in the same buffer.
-pub(super) fn write(
+pub(super) fn write<'e>(
     req: &Request,
     status: Status,
-    to_tag: &str,
+    own_tag: &str,
     source: SocketAddr,
-    extra: &[(&str, &str)],
+    extra: impl IntoIterator<Item = (&'e str, &'e str)>,
     out: &mut Vec<u8>,
 ) {
     out.clear();
@@ -134,9 +141,9 @@ pub(super) fn write(
     let to = req.to();
     out.extend_from_slice(b"To: ");
     out.extend_from_slice(to.as_bytes());
-    if headers::param(to, "tag").is_none() {
+    if req.to_tag().is_none() {
         out.extend_from_slice(b";tag=");
-        out.extend_from_slice(to_tag.as_bytes());
+        out.extend_from_slice(own_tag.as_bytes());
     }
     out.extend_from_slice(b"\r\n");
     push_line(out, "Call-ID", req.call_id());

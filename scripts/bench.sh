@@ -13,7 +13,9 @@
 # measurement, divided by the replies the generator received.
 #
 # BENCH_BEFORE=/path/to/an/older/sip-resync adds that binary's capacity rows, measured in the
-# same run (for before/after ratios). Writes:
+# same run (for before/after ratios). BENCH_VARIANTS="NAME=/path/to/sip-resync ..." adds a
+# capacity row at window 64 for each other build of this tree (release profiles compared side
+# by side: scripts/profiles.sh). Writes:
 #
 #   target/bench/results.jsonl   every measurement, raw (loadgen JSON, RSS, CPU, load average)
 #   target/bench/results.csv     the same as a table
@@ -284,6 +286,17 @@ if [ -n "$BEFORE" ]; then
     load sip-resync-before --rate "$HALF_RATE"
     stop_server "$SERVER_PID"
 fi
+
+# --- other builds of this tree (release profiles), capacity, window 64 ----------------------
+for variant in ${BENCH_VARIANTS:-}; do
+    vname="${variant%%=*}"
+    vbin="${variant#*=}"
+    [ -x "$vbin" ] || die "BENCH_VARIANTS: $vbin is not an executable"
+    start_server "sip-resync-variant-$vname" "$OUT/sip-resync-variant-$vname.log" \
+        "$vbin" run --config benches/sip-resync-capacity.toml --listen "udp:127.0.0.1:{PORT}"
+    load "sip-resync-variant-$vname" --window 64
+    stop_server "$SERVER_PID"
+done
 
 # --- (c) Kamailio, stateless, one UDP worker per core ---------------------------------------
 # With the TLSF allocator for private and shared memory (-X, -x): Debian's build defaults to

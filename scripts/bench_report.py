@@ -118,6 +118,18 @@ def ratio(a, b):
     return f"{a / b:.2f}×"
 
 
+def add_variants(records):
+    """Other builds of this tree (BENCH_VARIANTS) join the tables after the before row."""
+    at = ORDER.index("sip-resync-before") + 1
+    for r in records:
+        name = r.get("server", "")
+        if name.startswith("sip-resync-variant-") and name not in ORDER:
+            ORDER.insert(at, name)
+            at += 1
+            NAMES[name] = "sip-resync, release profile " + name[len("sip-resync-variant-"):] + ", capacity"
+            COLOURS[name] = "#8c564b"
+
+
 def rows_of(records):
     """One flat row per measurement."""
     idle = {r["server"]: r for r in records if r["kind"] == "idle"}
@@ -494,6 +506,7 @@ def main():
     ap.add_argument("--svg")
     args = ap.parse_args()
     records = load(args.results)
+    add_variants(records)
     root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(args.results))))
     rows = rows_of(records)
     srows = sipp_rows(root, records)

@@ -37,7 +37,7 @@ pub(crate) fn digest_answer(
                 )))
             }
             Ok(None) => {}
-            Err(why) => refused.push(why),
+            Err(why) => refused.push(why.to_string()),
         }
     }
     if refused.is_empty() {

@@ -33,7 +33,7 @@ use jiff::tz::TimeZone;
 use jiff::Timestamp;
 use tokio::sync::{broadcast, watch, Notify};
 
-use crate::config::{self, ConfigError, ParsedFile, Provisioned, Settings};
+use crate::config::{self, ConfigError, ParseError, ParsedFile, Provisioned, Settings};
 use sip_resync_core::sync::lock;
 
 pub use driver::Engine;
@@ -146,7 +146,7 @@ pub(crate) fn validate(
     format: config::FileFormat,
     name: &str,
     bytes: &[u8],
-) -> Result<ParsedFile, String> {
+) -> Result<ParsedFile, ParseError> {
     ParsedFile::parse(format, name, bytes)
 }
 

@@ -37,7 +37,9 @@ use crate::config::{self, ConfigError, ParseError, ParsedFile, Provisioned, Sett
 use sip_resync_core::sync::lock;
 
 pub use driver::Engine;
+pub use fetch::ClientError;
 pub use sip_resync_core::engine::{Cause, Causes, ClockValidity, FileChange, Outcome, RunResult};
+pub use sip_resync_core::engine::{FetchError, HttpAuthError, RunError};
 
 /// Outcomes kept for a slow subscriber before it starts missing some.
 pub const OUTCOME_BUFFER: usize = 64;
@@ -67,7 +69,7 @@ pub enum EngineError {
     Store(#[from] store::StoreError),
     /// The HTTP client cannot be set up.
     #[error("{0}")]
-    Client(String),
+    Client(#[from] ClientError),
 }
 
 #[derive(Debug, Default)]

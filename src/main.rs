@@ -302,7 +302,10 @@ pub(crate) fn load_or_report(path: &std::path::Path) -> Result<config::Settings,
 }
 
 /// A schedule warning located in its file when the key is known there.
-pub(crate) fn located(settings: &config::Settings, w: &sip_resync::schedule::Warning) -> String {
+pub(crate) fn located(
+    settings: &config::Settings,
+    w: &sip_resync::schedule::ScheduleWarning,
+) -> String {
     match settings.line_of(w.key()) {
         Some(line) => format!("{}:{line}: {w}", settings.path.display()),
         None => format!("{}: {w}", settings.path.display()),

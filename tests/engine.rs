@@ -228,7 +228,7 @@ async fn failures_keep_the_last_good_set_and_retry_at_the_schedules_instant() {
             panic!("{what}: expected a failure, got {o}")
         };
         assert_eq!(file.as_deref(), Some("b.cfg"), "{what}: {o}");
-        assert!(error.contains(expected), "{what}: {error}");
+        assert!(error.to_string().contains(expected), "{what}: {error}");
         assert!(!o.reboot_requested);
         assert_eq!(
             agent.applied("a.cfg"),
@@ -262,7 +262,7 @@ async fn failures_keep_the_last_good_set_and_retry_at_the_schedules_instant() {
     else {
         panic!("{o}")
     };
-    assert!(error.contains("cannot connect"), "{error}");
+    assert!(error.to_string().contains("cannot connect"), "{error}");
     let wait = next_retry.unwrap().as_second() - o.finished_at.as_second();
     assert!((178..=181).contains(&wait), "retry after {wait} s");
     assert!(!down.state.path().join(CURRENT).exists(), "nothing applied");
@@ -282,7 +282,7 @@ async fn failures_keep_the_last_good_set_and_retry_at_the_schedules_instant() {
     else {
         panic!("{o}")
     };
-    assert!(error.contains("Retry-After 3600s"), "{error}");
+    assert!(error.to_string().contains("Retry-After 3600s"), "{error}");
     let wait = next_retry.unwrap().as_second() - o.finished_at.as_second();
     assert!((3598..=3601).contains(&wait), "retry after {wait} s");
 

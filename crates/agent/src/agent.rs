@@ -145,7 +145,7 @@ pub enum AgentError {
     Config(#[from] ConfigError),
     /// The MAC address given in the options is malformed.
     #[error("--mac: {0}")]
-    Mac(String),
+    Mac(config::ValueError),
     /// The state directory cannot be created.
     #[error("cannot create the state directory {}: {source} (choose a writable --state-dir or provisioning.state_dir)", path.display())]
     StateDir {

@@ -9,8 +9,9 @@
 //! parsed and kept in [`ProvisioningSettings::tls`] for the HTTP client. Every error names
 //! the configuration file, the key (and, for a vendor file, the line) and the file named.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
+use crate::pem::PemError;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 pub use sip_resync_core::config::*;
 
@@ -118,7 +119,7 @@ pub(crate) fn provisioning_material(
     }
     let mut roots = Vec::new();
     for path in &prov.ca_files {
-        let certs = ca_certificates(path).map_err(|message| (ca_key(path), message))?;
+        let certs = ca_certificates(path).map_err(|e| (ca_key(path), e.to_string()))?;
         roots.extend(certs.into_iter().map(|c| c.as_ref().to_vec()));
     }
     let identity = match (&prov.client_certificate, &prov.client_key) {
@@ -134,23 +135,53 @@ pub(crate) fn provisioning_material(
     })
 }
 
+/// Why a CA file (`provisioning.ca_files`) is not usable.
+#[derive(Debug, thiserror::Error)]
+enum CaFileError {
+    /// It cannot be read, or is not PEM with a certificate (nor one DER certificate).
+    #[error("{}: {error}", path.display())]
+    Pem {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        error: PemError,
+    },
+    /// A certificate of it is not usable as a trust anchor.
+    #[error("{}: certificate {number}: {error}", path.display())]
+    Anchor {
+        /// The file.
+        path: PathBuf,
+        /// Which certificate, from 1.
+        number: usize,
+        /// rustls's reason.
+        error: rustls::Error,
+    },
+}
+
 /// The certificates of a CA file: PEM (any number of `CERTIFICATE` sections), or a single
 /// DER certificate. Each must be usable as a trust anchor.
-fn ca_certificates(path: &Path) -> Result<Vec<CertificateDer<'static>>, String> {
-    let at = |reason: String| format!("{}: {reason}", path.display());
+fn ca_certificates(path: &Path) -> Result<Vec<CertificateDer<'static>>, CaFileError> {
+    let at = |error| CaFileError::Pem {
+        path: path.to_owned(),
+        error,
+    };
     let bytes = crate::pem::read(path).map_err(at)?;
     let certs = match crate::pem::certificates(&bytes) {
         Ok(certs) => certs,
         // No PEM block, but a DER SEQUENCE: one certificate in DER.
-        Err(reason) if reason == crate::pem::NO_CERTIFICATE && bytes.first() == Some(&0x30) => {
+        Err(PemError::NoCertificate) if bytes.first() == Some(&0x30) => {
             vec![CertificateDer::from(bytes)]
         }
-        Err(reason) => return Err(at(reason)),
+        Err(e) => return Err(at(e)),
     };
     for (i, cert) in certs.iter().enumerate() {
         rustls::RootCertStore::empty()
             .add(cert.clone())
-            .map_err(|e| format!("{}: certificate {}: {e}", path.display(), i + 1))?;
+            .map_err(|error| CaFileError::Anchor {
+                path: path.to_owned(),
+                number: i + 1,
+                error,
+            })?;
     }
     Ok(certs)
 }

@@ -76,6 +76,6 @@ pub mod schedule;
 pub mod fuzzing;
 
 pub use embedded::{Embedded, Verdict};
-pub use naming::{check_file_name, redact, MANIFEST};
+pub use naming::{check_file_name, redact, NameError, MANIFEST};
 pub use resync::{EventParam, ResyncRequest, ResyncSink, Transport};
 pub use sip::{AuthFailure, Counters, Disposition};

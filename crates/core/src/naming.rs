@@ -7,6 +7,18 @@ use crate::escape::excerpt;
 /// Name of the manifest inside a set directory; no provisioned file may take it.
 pub const MANIFEST: &str = "manifest.toml";
 
+/// Why a URL template or a local file name is refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum NameError {
+    /// A file URL with a scheme the engine does not fetch (the URL redacted and escaped).
+    #[error("\"{0}\": a file URL must start with http://, https:// or file://")]
+    Scheme(String),
+    /// Not a plain file name, or the manifest's (the name escaped).
+    #[error("\"{0}\" is not usable as a file name (a plain name, not starting with '.', not \"{MANIFEST}\")")]
+    FileName(String),
+}
+
 /// Masks the credentials of a URL (or URL template) for display: `http://***@host/...`.
 pub fn redact(url: &str) -> String {
     let Some(scheme_end) = url.find("://") else {
@@ -25,7 +37,7 @@ pub fn redact(url: &str) -> String {
 }
 
 /// A URL template must use a scheme the engine fetches.
-pub(crate) fn check_url_template(url: &str) -> Result<(), String> {
+pub(crate) fn check_url_template(url: &str) -> Result<(), NameError> {
     let lower = url.trim().to_ascii_lowercase();
     if ["http://", "https://", "file://"]
         .iter()
@@ -33,15 +45,12 @@ pub(crate) fn check_url_template(url: &str) -> Result<(), String> {
     {
         Ok(())
     } else {
-        Err(format!(
-            "\"{}\": a file URL must start with http://, https:// or file://",
-            excerpt(redact(url).as_bytes())
-        ))
+        Err(NameError::Scheme(excerpt(redact(url).as_bytes())))
     }
 }
 
 /// A local file name: a plain name, no directories, not the manifest's.
-pub fn check_file_name(name: &str) -> Result<(), String> {
+pub fn check_file_name(name: &str) -> Result<(), NameError> {
     let ok = !name.is_empty()
         && name.len() <= 255
         && name != "."
@@ -52,10 +61,7 @@ pub fn check_file_name(name: &str) -> Result<(), String> {
     if ok {
         Ok(())
     } else {
-        Err(format!(
-            "\"{}\" is not usable as a file name (a plain name, not starting with '.', not \"{MANIFEST}\")",
-            excerpt(name.as_bytes()),
-        ))
+        Err(NameError::FileName(excerpt(name.as_bytes())))
     }
 }
 
@@ -75,6 +81,7 @@ mod tests {
         );
         assert!(check_url_template("ftp://a:b@host/x")
             .unwrap_err()
+            .to_string()
             .contains("***@host"));
         assert!(check_url_template("HTTPS://host/x").is_ok());
         for bad in ["", ".", "..", ".hidden", "a/b", "a\\b", MANIFEST] {

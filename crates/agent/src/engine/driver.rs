@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use jiff::tz::TimeZone;
 use jiff::Timestamp;
@@ -26,7 +26,7 @@ use super::{
 use crate::config::{self, ParsedFile, ProvisioningSettings, Settings};
 use crate::settings::{ParsedSet, SettingsOwner};
 use sip_resync_core::engine::{resolve_all, Source};
-use sip_resync_core::engine::{Cause, FileChange, Outcome, RunResult};
+use sip_resync_core::engine::{Cause, FileChange, Outcome, RunError, RunResult};
 use sip_resync_core::engine::{Finished, Now, Planner, PlannerOptions, Run, RunBudget};
 use sip_resync_core::schedule::{PersistedState, ScheduleSettings};
 
@@ -54,8 +54,7 @@ fn fresh_seed(now: Timestamp) -> u64 {
 /// A failed run, before it becomes an outcome.
 struct Failure {
     file: Option<String>,
-    error: String,
-    retry_after: Option<Duration>,
+    error: RunError,
 }
 
 enum Applied {
@@ -166,7 +165,7 @@ impl Engine {
         for name in mismatched {
             tracing::warn!(target: LOG_TARGET, file = %name, "applied file differs from its manifest (changed outside sip-resync); it will be fetched in full");
         }
-        let fetcher = Fetcher::for_settings(&prov).map_err(EngineError::Client)?;
+        let fetcher = Fetcher::for_settings(&prov)?;
         let seed = match prov.mac.as_deref().and_then(config::mac_bytes) {
             Some(mac) => sip_resync_core::schedule::seed_from_mac(mac),
             None => *state.seed.get_or_insert_with(|| fresh_seed(now.wall)),
@@ -354,7 +353,7 @@ impl Engine {
                 let next_retry = self.planner.run_finished(
                     finished,
                     Finished::Failure {
-                        retry_after: failure.retry_after,
+                        retry_after: failure.error.retry_after(),
                     },
                 );
                 (
@@ -432,10 +431,9 @@ impl Engine {
                 },
                 _ => Conditional::default(),
             };
-            let fail = |error: String, retry_after| Failure {
+            let fail = |error| Failure {
                 file: Some(src.name.clone()),
                 error,
-                retry_after,
             };
             let got = self
                 .fetcher
@@ -457,21 +455,18 @@ impl Engine {
                         }
                         fetched.push((src.name.clone(), bytes.clone(), record.clone()));
                     }
-                    _ => {
-                        return Err(fail(
-                            "the server answered 304 Not Modified to an unconditional request"
-                                .into(),
-                            None,
-                        ))
-                    }
+                    _ => return Err(fail(RunError::UnexpectedNotModified)),
                 },
                 Ok(Fetched::Body {
                     bytes,
                     etag,
                     last_modified,
                 }) => {
-                    let file = validate(src.format, &src.name, &bytes).map_err(|e| {
-                        fail(format!("invalid {} file: {e}", src.format.as_str()), None)
+                    let file = validate(src.format, &src.name, &bytes).map_err(|error| {
+                        fail(RunError::Invalid {
+                            format: src.format,
+                            error,
+                        })
                     })?;
                     let record = FileRecord {
                         digest: set::digest(&bytes),
@@ -484,7 +479,12 @@ impl Engine {
                     parsed.push((src.name.clone(), Arc::new(file)));
                     fetched.push((src.name.clone(), bytes, record));
                 }
-                Err(e) => return Err(fail(format!("{location}: {e}"), e.retry_after())),
+                Err(error) => {
+                    return Err(fail(RunError::Fetch {
+                        url: location,
+                        error,
+                    }))
+                }
             }
         }
         let old: BTreeMap<String, FileRecord> = self
@@ -537,8 +537,7 @@ impl Engine {
             .and_then(|r| r.map_err(|e| e.to_string()));
         let applied = applied.map_err(|error| Failure {
             file: None,
-            error: format!("cannot apply the new set (the previous set stays): {error}"),
-            retry_after: None,
+            error: RunError::Apply(error),
         })?;
         self.current = Some(applied);
         let before = self.shared.settings.current();

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use super::http_auth;
 use crate::config::ProvisioningSettings;
-use sip_resync_core::engine::{Credentials, Location};
+use sip_resync_core::engine::{Credentials, FetchError, HttpAuthError, Location};
 use sip_resync_core::sync::lock;
 
 /// Longest `ETag` or `Last-Modified` kept for the next conditional request.
@@ -59,72 +59,28 @@ pub(super) enum Fetched {
     },
 }
 
-/// Why a fetch failed. Messages never contain credentials.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+/// Why the HTTP client cannot be built from the `[provisioning]` settings.
+#[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
-pub(super) enum FetchError {
-    /// No connection could be made.
-    #[error("cannot connect: {0}")]
-    Connect(String),
-    /// The connect or total timeout passed.
-    #[error("timed out after {0:?}")]
-    Timeout(Duration),
-    /// The server answered with a status that is not 200 or 304.
-    #[error("HTTP {code}{hint}")]
-    Status {
-        /// Status code.
-        code: u16,
-        /// What to check, when something useful can be said.
-        hint: &'static str,
+pub enum ClientError {
+    /// A CA file or the client certificate or key cannot be used: the key that names it, and
+    /// why (with the file).
+    #[error("{key}: {message}")]
+    Material {
+        /// The setting, e.g. `provisioning.ca_files`.
+        key: String,
+        /// What is wrong, naming the file.
+        message: String,
     },
-    /// 503 or 429: the server asks to come back later.
-    #[error("HTTP {code}, server busy{}", match retry_after { Some(d) => format!("; Retry-After {}s", d.as_secs()), None => String::new() })]
-    Unavailable {
-        /// 503 or 429.
-        code: u16,
-        /// The honoured `Retry-After`, capped.
-        retry_after: Option<Duration>,
-    },
-    /// The body is larger than the limit.
-    #[error("larger than the limit of {limit} bytes (provisioning.max_file_size)")]
-    TooLarge {
-        /// The limit.
-        limit: u64,
-    },
-    /// The body did not arrive completely.
-    #[error("incomplete body: {0}")]
-    Truncated(String),
-    /// Too many redirects, or a redirect that was not followed.
-    #[error("too many redirects (provisioning.max_redirects is {0})")]
-    Redirects(usize),
-    /// A local file could not be read.
-    #[error("cannot read: {0}")]
-    File(String),
-    /// The credentials were sent and refused.
-    #[error("HTTP 401: wrong user or password for this URL (sent with {scheme} authentication; check the user:pass@ in the file's URL)")]
-    Unauthorized {
-        /// `Basic` or `Digest`.
-        scheme: &'static str,
-    },
-    /// The server asks for credentials in a way this client cannot answer.
-    #[error("HTTP 401: {0}")]
-    Authentication(String),
-    /// The TLS connection failed: the reason, and what to check.
-    #[error("TLS: {0}")]
-    Tls(String),
-    /// Anything else reqwest reports.
-    #[error("{0}")]
-    Other(String),
-}
-
-impl FetchError {
-    /// The wait the server asked for, if any.
-    pub(super) fn retry_after(&self) -> Option<Duration> {
-        match self {
-            FetchError::Unavailable { retry_after, .. } => *retry_after,
-            _ => None,
-        }
-    }
+    /// The HTTP client refuses a CA certificate.
+    #[error("provisioning.ca_files: {0}")]
+    CaFiles(String),
+    /// The HTTP client refuses the client certificate and key.
+    #[error("provisioning.client_certificate: {0}")]
+    ClientCertificate(String),
+    /// The HTTP client cannot be set up.
+    #[error("cannot set up the HTTP client: {0}")]
+    Build(String),
 }
 
 /// Parses a `Retry-After` value (delta-seconds or an HTTP-date, RFC 9110 §10.2.3) relative
@@ -211,7 +167,7 @@ fn describe(e: &reqwest::Error) -> String {
 impl Fetcher {
     /// Builds the client the `[provisioning]` settings describe: their limits, and rustls
     /// with the platform's roots plus `ca_files` and the client certificate, read now.
-    pub(super) fn for_settings(prov: &ProvisioningSettings) -> Result<Fetcher, String> {
+    pub(super) fn for_settings(prov: &ProvisioningSettings) -> Result<Fetcher, ClientError> {
         let limits = FetchLimits {
             connect_timeout: prov.connect_timeout,
             timeout: prov.timeout,
@@ -221,7 +177,7 @@ impl Fetcher {
         };
         let material =
             crate::config::provisioning_material(prov, |_| "provisioning.ca_files".to_owned())
-                .map_err(|(key, message)| format!("{key}: {message}"))?;
+                .map_err(|(key, message)| ClientError::Material { key, message })?;
         let mut builder = reqwest::Client::builder();
         if !material.roots.is_empty() {
             let roots = material
@@ -229,12 +185,12 @@ impl Fetcher {
                 .iter()
                 .map(|der| reqwest::Certificate::from_der(der))
                 .collect::<Result<Vec<_>, _>>()
-                .map_err(|e| format!("provisioning.ca_files: {}", describe(&e)))?;
+                .map_err(|e| ClientError::CaFiles(describe(&e)))?;
             builder = builder.tls_certs_merge(roots);
         }
         if let Some(pem) = &material.identity {
             let identity = reqwest::Identity::from_pem(pem)
-                .map_err(|e| format!("provisioning.client_certificate: {}", describe(&e)))?;
+                .map_err(|e| ClientError::ClientCertificate(describe(&e)))?;
             builder = builder.identity(identity);
         }
         Fetcher::build(
@@ -250,7 +206,7 @@ impl Fetcher {
         builder: reqwest::ClientBuilder,
         ca_files: Vec<PathBuf>,
         client_certificate: Option<PathBuf>,
-    ) -> Result<Fetcher, String> {
+    ) -> Result<Fetcher, ClientError> {
         let redirect = if limits.max_redirects == 0 {
             reqwest::redirect::Policy::none()
         } else {
@@ -262,7 +218,7 @@ impl Fetcher {
             .timeout(limits.timeout)
             .redirect(redirect)
             .build()
-            .map_err(|e| format!("cannot set up the HTTP client: {}", describe(&e)))?;
+            .map_err(|e| ClientError::Build(describe(&e)))?;
         Ok(Fetcher {
             client,
             limits,
@@ -333,9 +289,8 @@ impl Fetcher {
         // The answer goes where the 401 came from (after redirects), on the same origin only.
         let target = resp.url().clone();
         if target.origin() != url.origin() {
-            return Err(FetchError::Authentication(format!(
-                "redirected to {}, which asks for credentials; they are sent only to the host of the file's URL",
-                target.origin().ascii_serialization()
+            return Err(FetchError::Authentication(HttpAuthError::CrossOrigin(
+                target.origin().ascii_serialization(),
             )));
         }
         let challenges: Vec<String> = resp
@@ -359,11 +314,7 @@ impl Fetcher {
             }
             Ok(None) if sent_basic => return Err(FetchError::Unauthorized { scheme: "Basic" }),
             Ok(None) if http_auth::offers_basic(&challenges) => Auth::Basic(c),
-            Ok(None) => {
-                return Err(FetchError::Authentication(
-                    "the server offers neither a Digest nor a Basic challenge".into(),
-                ))
-            }
+            Ok(None) => return Err(FetchError::Authentication(HttpAuthError::NoChallenge)),
             Err(why) => return Err(FetchError::Authentication(why)),
         };
         let scheme = answer.scheme();
@@ -505,15 +456,17 @@ impl Fetcher {
     async fn read_file(&self, path: &std::path::Path) -> Result<Fetched, FetchError> {
         use tokio::io::AsyncReadExt;
         let limit = self.limits.max_bytes;
+        let cannot_read = |e: std::io::Error| FetchError::File {
+            path: path.to_owned(),
+            reason: e.to_string(),
+        };
         let read = async {
-            let file = tokio::fs::File::open(path)
-                .await
-                .map_err(|e| FetchError::File(format!("{}: {e}", path.display())))?;
+            let file = tokio::fs::File::open(path).await.map_err(cannot_read)?;
             let mut bytes = Vec::new();
             file.take(limit + 1)
                 .read_to_end(&mut bytes)
                 .await
-                .map_err(|e| FetchError::File(format!("{}: {e}", path.display())))?;
+                .map_err(cannot_read)?;
             if bytes.len() as u64 > limit {
                 return Err(FetchError::TooLarge { limit });
             }

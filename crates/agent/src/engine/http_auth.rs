@@ -9,7 +9,7 @@
 
 use sip_resync_core::digest::ServerChallenge;
 
-use sip_resync_core::engine::Credentials;
+use sip_resync_core::engine::{Credentials, HttpAuthError};
 
 /// Most `WWW-Authenticate` values read from one response.
 pub(crate) const MAX_CHALLENGES: usize = 8;
@@ -22,7 +22,7 @@ pub(crate) fn digest_answer(
     credentials: &Credentials,
     method: &str,
     uri: &str,
-) -> Result<Option<String>, String> {
+) -> Result<Option<String>, HttpAuthError> {
     let mut refused = Vec::new();
     for value in challenges.iter().take(MAX_CHALLENGES) {
         match ServerChallenge::parse(value) {
@@ -43,10 +43,7 @@ pub(crate) fn digest_answer(
     if refused.is_empty() {
         Ok(None)
     } else {
-        Err(format!(
-            "the server's Digest challenge cannot be answered: {}",
-            refused.join("; ")
-        ))
+        Err(HttpAuthError::Unanswerable(refused))
     }
 }
 
@@ -97,7 +94,7 @@ mod tests {
         let a = answer(&[md5.clone(), sha]).unwrap().unwrap();
         assert!(a.contains("algorithm=MD5,"), "{a}");
         assert_eq!(answer(std::slice::from_ref(&basic)), Ok(None));
-        let e = answer(&[sess]).unwrap_err();
+        let e = answer(&[sess]).unwrap_err().to_string();
         assert!(e.contains("SHA-256-sess is not supported"), "{e}");
         assert!(offers_basic(&[md5, basic]));
         // Two answers never share a cnonce.

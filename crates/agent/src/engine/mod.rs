@@ -33,12 +33,14 @@ use jiff::tz::TimeZone;
 use jiff::Timestamp;
 use tokio::sync::{broadcast, watch, Notify};
 
-use crate::config::{self, ConfigError, ParsedFile, Settings};
+use crate::config::{self, ConfigError, ParseError, ParsedFile, Settings};
 use crate::settings::SettingsOwner;
 use sip_resync_core::sync::lock;
 
 pub use driver::Engine;
+pub use fetch::ClientError;
 pub use sip_resync_core::engine::{Cause, Causes, ClockValidity, FileChange, Outcome, RunResult};
+pub use sip_resync_core::engine::{FetchError, HttpAuthError, RunError};
 
 /// Outcomes kept for a slow subscriber before it starts missing some.
 pub const OUTCOME_BUFFER: usize = 64;
@@ -68,7 +70,7 @@ pub enum EngineError {
     Store(#[from] store::StoreError),
     /// The HTTP client cannot be set up.
     #[error("{0}")]
-    Client(String),
+    Client(#[from] ClientError),
 }
 
 #[derive(Debug, Default)]
@@ -86,7 +88,7 @@ pub(crate) fn validate(
     format: config::FileFormat,
     name: &str,
     bytes: &[u8],
-) -> Result<ParsedFile, String> {
+) -> Result<ParsedFile, ParseError> {
     ParsedFile::parse(format, name, bytes)
 }
 

@@ -128,7 +128,8 @@ pub(super) fn load_current(
     let mut contents = BTreeMap::new();
     let mut mismatched = Vec::new();
     for (name, record) in manifest.files.iter_mut() {
-        sip_resync_core::check_file_name(name).map_err(|m| corrupt(&manifest_path, m))?;
+        sip_resync_core::check_file_name(name)
+            .map_err(|e| corrupt(&manifest_path, e.to_string()))?;
         let bytes = read_capped(&dir.join(name), max_file_size.max(record.size))?;
         let actual = digest(&bytes);
         if actual != record.digest {

@@ -25,7 +25,7 @@ pub enum NotifyError {
     },
     /// The target URI (`--to`) is not a SIP URI.
     #[error("{0}")]
-    Uri(String),
+    Uri(sip_resync_core::sip::client::UriError),
     /// The transport is one this sender does not speak (TLS: see `docs/tls.md` for
     /// sending over TLS with `openssl s_client`).
     #[error(

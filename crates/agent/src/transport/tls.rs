@@ -162,7 +162,7 @@ fn certificates(
 ) -> Result<Vec<CertificateDer<'static>>, TlsError> {
     let certs = crate::pem::read(path)
         .and_then(|bytes| crate::pem::certificates(&bytes))
-        .map_err(|reason| file_error(key, path, reason))?;
+        .map_err(|reason| file_error(key, path, reason.to_string()))?;
     for (i, cert) in certs.iter().enumerate() {
         let Some((not_before, not_after)) = validity(cert) else {
             continue;
@@ -195,7 +195,7 @@ fn certificates(
 fn private_key(path: &Path) -> Result<PrivateKeyDer<'static>, TlsError> {
     crate::pem::read(path)
         .and_then(|bytes| crate::pem::private_key(&bytes))
-        .map_err(|reason| file_error("sip.tls.private_key", path, reason))
+        .map_err(|reason| file_error("sip.tls.private_key", path, reason.to_string()))
 }
 
 /// The verifier of mutual TLS: a peer's certificate must chain to a CA of `path`.

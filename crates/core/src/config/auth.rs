@@ -165,11 +165,11 @@ pub(super) fn is_snom_auth_key(name: &str) -> bool {
 }
 
 /// Snom `challenge_checksync`: on/off.
-pub(super) fn snom_challenge(value: &str) -> Result<bool, String> {
+pub(super) fn snom_challenge(value: &str) -> Result<bool, super::ValueError> {
     match value.trim().to_ascii_lowercase().as_str() {
         "on" | "true" | "1" => Ok(true),
         "off" | "false" | "0" | "" => Ok(false),
-        _ => Err("must be on or off".into()),
+        _ => Err(super::ValueError::OnOff),
     }
 }
 

@@ -1,5 +1,7 @@
 //! How configuration problems are reported: [`ConfigError`] and [`Warning`], both naming the
-//! file, the line and the key, and [`Found`], a setting with the place it was read from.
+//! file, the line and the key, [`ParseError`] for a fetched file that is not valid, and
+//! [`ValueError`] for one value read on its own; and [`Found`], a setting with the place it
+//! was read from.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -83,6 +85,87 @@ pub enum ConfigError {
         key: Option<String>,
         /// What is wrong and what is expected.
         message: String,
+    },
+}
+
+/// Why a fetched file is not valid for its format (see
+/// [`ParsedFile::parse`](super::ParsedFile::parse)). Unlike [`ConfigError`] it holds no OS
+/// error, so a run's outcome can carry it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ParseError {
+    /// The content is invalid.
+    #[error("{}: {message}", Located(path, *line, key.as_deref()))]
+    Invalid {
+        /// File.
+        path: PathBuf,
+        /// 1-based line, when known.
+        line: Option<usize>,
+        /// Key, when known.
+        key: Option<String>,
+        /// What is wrong and what is expected.
+        message: String,
+    },
+}
+
+impl From<ConfigError> for ParseError {
+    fn from(e: ConfigError) -> ParseError {
+        match e {
+            ConfigError::Invalid {
+                path,
+                line,
+                key,
+                message,
+            } => ParseError::Invalid {
+                path,
+                line,
+                key,
+                message,
+            },
+            // Parsing bytes reads no file and has no size limit; should one come, its text
+            // is kept.
+            ConfigError::Read { ref path, .. } | ConfigError::TooLarge { ref path } => {
+                let path = path.clone();
+                let text = e.to_string();
+                let prefix = format!("{}: ", path.display());
+                ParseError::Invalid {
+                    message: text.strip_prefix(&prefix).unwrap_or(&text).to_owned(),
+                    path,
+                    line: None,
+                    key: None,
+                }
+            }
+        }
+    }
+}
+
+/// Why one value read on its own is not usable. Messages say what is expected; the caller
+/// adds where the value was read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ValueError {
+    /// An on/off switch (Snom `challenge_checksync`) with another value.
+    #[error("must be on or off")]
+    OnOff,
+    /// Not a MAC address (the text, escaped).
+    #[error("\"{0}\" is not a MAC address (expected 12 hex digits, e.g. 0080F0A1B2C3 or 00:80:F0:A1:B2:C3)")]
+    Mac(String),
+    /// Not an IANA time zone name (the name, escaped).
+    #[error("unknown time zone \"{0}\" (expected an IANA name such as Europe/Berlin)")]
+    TimeZone(String),
+    /// A listen address without `transport:`.
+    #[error("\"{0}\": expected udp:, tcp: or tls:ADDR:PORT")]
+    ListenForm(String),
+    /// A listen address with an unknown transport.
+    #[error("\"{0}\": transport must be udp, tcp or tls")]
+    ListenTransport(String),
+    /// A listen address whose address part is not `ADDR:PORT`.
+    #[error("\"{text}\": \"{addr}\" is not ADDR:PORT (IPv6 as [::1]:5060)")]
+    ListenAddr {
+        /// The whole value.
+        text: String,
+        /// The part after the transport.
+        addr: String,
     },
 }
 

@@ -38,7 +38,7 @@ pub use crate::sip::{
     Algorithm, Allowlist, AuthConfig, Cidr, Credential, EventMatch, Limit, RateLimits,
     RefusedAction,
 };
-pub use error::{read_hint, ConfigError, Warning};
+pub use error::{read_hint, ConfigError, ParseError, ValueError, Warning};
 pub use provisioning::{
     mac_bytes, normalise_mac, FileFormat, FileSpec, ProvisioningSettings, RebootPolicy,
     TlsMaterial, DEFAULT_RUN_BUDGET, DEFAULT_RUN_BUDGET_REFILL,
@@ -59,20 +59,21 @@ pub struct ListenAddr {
 }
 
 impl FromStr for ListenAddr {
-    type Err = String;
+    type Err = ValueError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let (t, addr) = s
             .split_once(':')
-            .ok_or_else(|| format!("\"{s}\": expected udp:, tcp: or tls:ADDR:PORT"))?;
+            .ok_or_else(|| ValueError::ListenForm(s.to_owned()))?;
         let transport = match t.to_ascii_lowercase().as_str() {
             "udp" => Transport::Udp,
             "tcp" => Transport::Tcp,
             "tls" => Transport::Tls,
-            _ => return Err(format!("\"{s}\": transport must be udp, tcp or tls")),
+            _ => return Err(ValueError::ListenTransport(s.to_owned())),
         };
-        let addr = addr
-            .parse()
-            .map_err(|_| format!("\"{s}\": \"{addr}\" is not ADDR:PORT (IPv6 as [::1]:5060)"))?;
+        let addr = addr.parse().map_err(|_| ValueError::ListenAddr {
+            text: s.to_owned(),
+            addr: addr.to_owned(),
+        })?;
         Ok(ListenAddr { transport, addr })
     }
 }
@@ -257,11 +258,11 @@ impl Settings {
     /// The configured time zone, or the system's.
     pub fn zone(&self) -> Result<jiff::tz::TimeZone, ConfigError> {
         match &self.time_zone {
-            Some(name) => zone_named(name).map_err(|message| ConfigError::Invalid {
+            Some(name) => zone_named(name).map_err(|e| ConfigError::Invalid {
                 path: self.path.clone(),
                 line: None,
                 key: Some("schedule.time_zone".into()),
-                message,
+                message: e.to_string(),
             }),
             None => Ok(jiff::tz::TimeZone::system()),
         }
@@ -277,13 +278,9 @@ fn base_dir_of(path: &Path) -> PathBuf {
 }
 
 /// Looks up an IANA time zone by name.
-pub fn zone_named(name: &str) -> Result<jiff::tz::TimeZone, String> {
-    jiff::tz::TimeZone::get(name).map_err(|_| {
-        format!(
-            "unknown time zone \"{}\" (expected an IANA name such as Europe/Berlin)",
-            crate::escape::excerpt(name.as_bytes())
-        )
-    })
+pub fn zone_named(name: &str) -> Result<jiff::tz::TimeZone, ValueError> {
+    jiff::tz::TimeZone::get(name)
+        .map_err(|_| ValueError::TimeZone(crate::escape::excerpt(name.as_bytes())))
 }
 
 /// Interprets configuration bytes; `path` names the source in messages and, by its

@@ -6,7 +6,9 @@ use std::path::{Path, PathBuf};
 use super::error::Found;
 use super::panasonic::{panasonic_schedule, PANASONIC_SCHEDULE_KEYS};
 use super::snom::{snom_schedule, SNOM_KEYS};
-use super::{auth, panasonic, snom, ConfigError, Dialect, FileFormat, Settings, Warning};
+use super::{
+    auth, panasonic, snom, ConfigError, Dialect, FileFormat, ParseError, Settings, Warning,
+};
 
 /// A fetched file, parsed by the validation that accepted it; the overlay reads this, never
 /// the bytes again.
@@ -24,15 +26,15 @@ impl ParsedFile {
     /// Validates a fetched file for its format and returns it parsed: `panasonic` needs the
     /// magic first line and no value spanning lines, `snom` well-formed `<settings>` XML;
     /// `raw` accepts anything. `name` names the file in messages.
-    pub fn parse(format: FileFormat, name: &str, bytes: &[u8]) -> Result<Self, String> {
+    pub fn parse(format: FileFormat, name: &str, bytes: &[u8]) -> Result<Self, ParseError> {
         let path = Path::new(name);
         match format {
             FileFormat::Panasonic => panasonic::parse(bytes, path)
                 .map(ParsedFile::Panasonic)
-                .map_err(|e| e.to_string()),
+                .map_err(ParseError::from),
             FileFormat::Snom => snom::parse(bytes, path)
                 .map(ParsedFile::Snom)
-                .map_err(|e| e.to_string()),
+                .map_err(ParseError::from),
             FileFormat::Raw => Ok(ParsedFile::Raw),
         }
     }
@@ -77,7 +79,7 @@ pub fn overlay(local: &Settings, fetched: &[Provisioned<'_>]) -> (Settings, Vec<
                 let challenge = match get("challenge_checksync") {
                     Some(e) => auth::snom_challenge(e.value)
                         .map(|_| ())
-                        .map_err(|m| e.invalid("challenge_checksync", m)),
+                        .map_err(|m| e.invalid("challenge_checksync", m.to_string())),
                     None => Ok(()),
                 };
                 match challenge.and_then(|()| snom_schedule(&get)) {

@@ -234,7 +234,7 @@ pub(super) fn from_panasonic(file: &PanasonicFile) -> Result<Settings, ConfigErr
         if url.is_empty() {
             continue;
         }
-        crate::naming::check_url_template(url).map_err(|m| invalid(e, m))?;
+        crate::naming::check_url_template(url).map_err(|m| invalid(e, m.to_string()))?;
         settings.provisioning.files.push(FileSpec {
             name: Some((*name).to_owned()),
             url: url.to_owned(),

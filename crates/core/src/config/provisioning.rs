@@ -225,7 +225,7 @@ impl Default for ProvisioningSettings {
 
 /// Normalises a MAC address written as `0080F0A1B2C3`, `00:80:f0:a1:b2:c3` or
 /// `00-80-F0-A1-B2-C3` to 12 upper-case hex digits.
-pub fn normalise_mac(text: &str) -> Result<String, String> {
+pub fn normalise_mac(text: &str) -> Result<String, super::ValueError> {
     let digits: String = text
         .trim()
         .chars()
@@ -234,10 +234,9 @@ pub fn normalise_mac(text: &str) -> Result<String, String> {
     if digits.len() == 12 && digits.bytes().all(|b| b.is_ascii_hexdigit()) {
         Ok(digits.to_ascii_uppercase())
     } else {
-        Err(format!(
-            "\"{}\" is not a MAC address (expected 12 hex digits, e.g. 0080F0A1B2C3 or 00:80:F0:A1:B2:C3)",
-            crate::escape::excerpt(text.as_bytes())
-        ))
+        Err(super::ValueError::Mac(crate::escape::excerpt(
+            text.as_bytes(),
+        )))
     }
 }
 
@@ -348,9 +347,9 @@ impl TomlProvisioning {
             &format!("at most {MAX_FILES} files"),
         )?;
         for f in &self.files {
-            check_url_template(&f.url).map_err(|m| ("provisioning.files", m))?;
+            check_url_template(&f.url).map_err(|e| ("provisioning.files", e.to_string()))?;
             if let Some(name) = &f.name {
-                check_file_name(name).map_err(|m| ("provisioning.files", m))?;
+                check_file_name(name).map_err(|e| ("provisioning.files", e.to_string()))?;
             }
         }
         range(
@@ -425,7 +424,7 @@ impl TomlProvisioning {
             "the first element must name a program, e.g. [\"/usr/local/bin/apply-config\"]",
         )?;
         let mac = match &self.mac {
-            Some(m) => Some(normalise_mac(m).map_err(|e| ("provisioning.mac", e))?),
+            Some(m) => Some(normalise_mac(m).map_err(|e| ("provisioning.mac", e.to_string()))?),
             None => None,
         };
         range(

@@ -127,7 +127,8 @@ pub(super) fn from_snom(entries: &[Entry], path: &Path) -> Result<Settings, Conf
     };
     settings.sip.auth.credentials = auth::snom_credentials(|k| get(k).map(|e| e.value.as_str()));
     if let Some(e) = get("challenge_checksync") {
-        settings.sip.auth.challenge = auth::snom_challenge(&e.value).map_err(|m| invalid(e, m))?;
+        settings.sip.auth.challenge =
+            auth::snom_challenge(&e.value).map_err(|m| invalid(e, m.to_string()))?;
     }
     if let Some(schedule) = snom_schedule(&|k| Found::in_snom(entries, path, k))? {
         settings.schedule = schedule;

@@ -12,15 +12,17 @@
 //! ([`RunBudget`]), the spread delay, the schedule and its retries, and clock validity, and
 //! is driven with `now`. The agent crate's engine task sleeps until [`Planner::poll_timeout`]
 //! or a trigger and performs the runs it starts. [`Outcome`] and [`RunResult`] say what a run
-//! came to; [`resolve_all`] turns the configured URL templates into the files of one phone.
+//! came to, and [`RunError`] why a run failed; [`resolve_all`] turns the configured URL templates into the files of one phone.
 
 mod admission;
+mod failure;
 mod outcome;
 mod planner;
 mod source;
 
 pub use crate::config::{DEFAULT_RUN_BUDGET, DEFAULT_RUN_BUDGET_REFILL};
 pub use admission::RunBudget;
+pub use failure::{FetchError, HttpAuthError, RunError};
 pub use outcome::{Cause, Causes, FileChange, Outcome, RunResult};
 pub use planner::{Finished, Now, Planner, PlannerOptions, Run};
 pub use source::{resolve_all, Credentials, Location, Source, SourceError};

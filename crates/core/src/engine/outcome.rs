@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 
 use jiff::Timestamp;
 
+use super::RunError;
 use crate::resync::{ResyncRequest, Transport};
 
 /// Why a provisioning run happens.
@@ -179,7 +180,7 @@ pub enum RunResult {
         /// The file that failed, if one did.
         file: Option<String>,
         /// What went wrong.
-        error: String,
+        error: RunError,
         /// When the next attempt is due.
         next_retry: Option<Timestamp>,
     },

@@ -26,8 +26,8 @@ use super::admission::RunBudget;
 use super::outcome::{Cause, Causes};
 use super::ClockValidity;
 use crate::schedule::{
-    PersistedState, RetryPolicy, Schedule, ScheduleSettings, Warning, SNOM_RETRY_INITIAL_SECS,
-    SNOM_RETRY_MAX_SECS,
+    PersistedState, RetryPolicy, Schedule, ScheduleSettings, ScheduleWarning,
+    SNOM_RETRY_INITIAL_SECS, SNOM_RETRY_MAX_SECS,
 };
 
 /// Longest wait between two looks at the wall clock while a schedule depends on it, so a
@@ -130,7 +130,7 @@ impl Planner {
         tz: TimeZone,
         persisted: PersistedState,
         options: PlannerOptions,
-    ) -> (Planner, Vec<Warning>) {
+    ) -> (Planner, Vec<ScheduleWarning>) {
         let (schedule, warnings) = Schedule::new(settings, tz, persisted, options.seed, now.wall);
         let mut planner = Planner {
             run_budget: options.run_budget,
@@ -164,7 +164,7 @@ impl Planner {
         settings: &ScheduleSettings,
         tz: TimeZone,
         persisted: PersistedState,
-    ) -> Vec<Warning> {
+    ) -> Vec<ScheduleWarning> {
         let (schedule, warnings) = Schedule::new(settings, tz, persisted, self.seed, now.wall);
         self.schedule = schedule;
         self.base = now;

@@ -43,7 +43,7 @@ pub enum SourceError {
     DuplicateName(String),
     /// The name is not a plain file name.
     #[error("{0}")]
-    BadName(String),
+    BadName(crate::naming::NameError),
 }
 
 /// HTTP credentials from a URL's `user:pass@`; never displayed.

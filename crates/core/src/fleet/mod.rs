@@ -44,7 +44,7 @@ use jiff::tz::TimeZone;
 use jiff::Timestamp;
 
 use crate::config::Settings;
-use crate::schedule::Warning;
+use crate::schedule::ScheduleWarning;
 
 /// Most phones in one preview.
 pub const MAX_PHONES: u32 = 100_000;
@@ -160,7 +160,7 @@ pub struct Series {
     /// The schedule in words.
     pub schedule: String,
     /// Settings the schedule ignored or adjusted.
-    pub warnings: Vec<Warning>,
+    pub warnings: Vec<ScheduleWarning>,
     /// Whether the phones fetch at start-up.
     pub startup_fetch: bool,
     /// `random_delay` in whole seconds.

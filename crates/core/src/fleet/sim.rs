@@ -13,7 +13,9 @@ use jiff::{SignedDuration, Timestamp};
 
 use super::phone::{PhonePlan, Trigger};
 use crate::config::ProvisioningSettings;
-use crate::schedule::{seed_from_mac, PersistedState, Rule, Schedule, ScheduleSettings, Warning};
+use crate::schedule::{
+    seed_from_mac, PersistedState, Rule, Schedule, ScheduleSettings, ScheduleWarning,
+};
 
 /// Everything every phone of one configuration shares.
 #[derive(Debug)]
@@ -34,7 +36,7 @@ pub(super) struct Setup<'a> {
 }
 
 impl Setup<'_> {
-    fn arm(&self, seed: u64) -> (Schedule, Vec<Warning>) {
+    fn arm(&self, seed: u64) -> (Schedule, Vec<ScheduleWarning>) {
         let state = PersistedState {
             changed_at: Some(self.from),
             last_success: None,
@@ -43,7 +45,7 @@ impl Setup<'_> {
     }
 
     /// The schedule's warnings and its rule in words (the same for every phone).
-    pub(super) fn describe(&self) -> (String, Vec<Warning>) {
+    pub(super) fn describe(&self) -> (String, Vec<ScheduleWarning>) {
         let (schedule, warnings) = self.arm(0);
         (schedule.describe(), warnings)
     }

@@ -3,7 +3,7 @@
 /// Why a schedule setting could not be parsed.
 ///
 /// The offending text is deliberately not part of the error: callers that show it must use an
-/// escaped, bounded excerpt (as [`Warning`](super::Warning) does).
+/// escaped, bounded excerpt (as [`ScheduleWarning`](super::ScheduleWarning) does).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum ScheduleError {

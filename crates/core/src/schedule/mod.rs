@@ -35,10 +35,10 @@ mod calendar;
 mod draw;
 mod error;
 mod local_time;
-mod planner;
 mod rule;
 mod settings;
 mod slots;
+mod timer;
 mod warning;
 
 #[cfg(test)]
@@ -49,10 +49,10 @@ mod tests;
 pub use draw::seed_from_mac;
 pub use error::ScheduleError;
 pub use local_time::LocalTime;
-pub use planner::{Poll, Polls, Schedule};
 pub use rule::{RetryPolicy, Rule, RuleLabel, Source, Vendor};
 pub use settings::{
     PanasonicPolling, PersistedState, ScheduleSettings, SnomMode, SnomPolling, MAX_PERIOD_SECS,
     PANASONIC_CYCLIC_MAX_MIN, SNOM_RETRY_INITIAL_SECS, SNOM_RETRY_MAX_SECS,
 };
-pub use warning::{Warning, WARNING_VALUE_BYTES};
+pub use timer::{Poll, Polls, Schedule};
+pub use warning::{ScheduleWarning, WARNING_VALUE_BYTES};

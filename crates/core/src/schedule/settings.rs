@@ -5,7 +5,7 @@ use std::str::FromStr;
 use jiff::Timestamp;
 
 use super::rule::{RetryPolicy, Rule, Source, Vendor};
-use super::{LocalTime, ScheduleError, Warning};
+use super::{LocalTime, ScheduleError, ScheduleWarning};
 
 /// First delay of a Snom retry after a failed poll, in seconds (5 min).
 pub const SNOM_RETRY_INITIAL_SECS: u64 = 300;
@@ -43,14 +43,14 @@ impl ScheduleSettings {
     pub fn from_parts(
         snom: Option<SnomPolling>,
         panasonic: Option<PanasonicPolling>,
-    ) -> (ScheduleSettings, Vec<Warning>) {
+    ) -> (ScheduleSettings, Vec<ScheduleWarning>) {
         match (snom, panasonic) {
             (None, None) => (ScheduleSettings::Off, Vec::new()),
             (Some(snom), None) => (ScheduleSettings::Snom(snom), Vec::new()),
             (None, Some(panasonic)) => (ScheduleSettings::Panasonic(panasonic), Vec::new()),
             (Some(_), Some(panasonic)) => (
                 ScheduleSettings::Panasonic(panasonic),
-                vec![Warning::about(
+                vec![ScheduleWarning::about(
                     "prov_polling",
                     "both Snom and Panasonic polling settings are given; \
                      the Panasonic settings apply and the Snom ones are ignored",
@@ -161,7 +161,7 @@ impl Effective {
 impl ScheduleSettings {
     /// The one rule these vendor settings come to, with a warning for each setting that is
     /// overridden or ignored.
-    pub fn resolve(&self, warnings: &mut Vec<Warning>) -> Effective {
+    pub fn resolve(&self, warnings: &mut Vec<ScheduleWarning>) -> Effective {
         match self {
             ScheduleSettings::Off => Effective::OFF,
             ScheduleSettings::Snom(snom) => snom.resolve(warnings),
@@ -170,9 +170,9 @@ impl ScheduleSettings {
     }
 }
 
-fn clamp_period(key: &'static str, secs: u64, warnings: &mut Vec<Warning>) -> u64 {
+fn clamp_period(key: &'static str, secs: u64, warnings: &mut Vec<ScheduleWarning>) -> u64 {
     if secs > MAX_PERIOD_SECS {
-        warnings.push(Warning::new(
+        warnings.push(ScheduleWarning::new(
             key,
             &secs.to_string(),
             format!("longer than {MAX_PERIOD_SECS} s; {MAX_PERIOD_SECS} s is used"),
@@ -184,7 +184,7 @@ fn clamp_period(key: &'static str, secs: u64, warnings: &mut Vec<Warning>) -> u6
 }
 
 impl SnomPolling {
-    fn resolve(&self, warnings: &mut Vec<Warning>) -> Effective {
+    fn resolve(&self, warnings: &mut Vec<ScheduleWarning>) -> Effective {
         let regular = self.regular(warnings);
         Effective {
             vendor: Some(Vendor::Snom),
@@ -196,7 +196,7 @@ impl SnomPolling {
         }
     }
 
-    fn regular(&self, warnings: &mut Vec<Warning>) -> Option<(Source, Rule)> {
+    fn regular(&self, warnings: &mut Vec<ScheduleWarning>) -> Option<(Source, Rule)> {
         if !self.enabled {
             let secs = clamp_period(
                 "settings_refresh_timer",
@@ -211,7 +211,7 @@ impl SnomPolling {
         let period = clamp_period("prov_polling_period", self.period_secs, warnings);
         match self.mode {
             SnomMode::Rel | SnomMode::Random if period == 0 => {
-                warnings.push(Warning::new(
+                warnings.push(ScheduleWarning::new(
                     "prov_polling_period",
                     "0",
                     "a period of 0 s cannot be polled; timed polling is off",
@@ -222,7 +222,7 @@ impl SnomPolling {
             SnomMode::Abs => match self.time {
                 Some(at) => Some((Source::SnomAbs, Rule::DailyAt { at })),
                 None => {
-                    warnings.push(Warning::about(
+                    warnings.push(ScheduleWarning::about(
                         "prov_polling_time",
                         "missing, but absolute polling needs it; timed polling is off",
                     ));
@@ -235,7 +235,7 @@ impl SnomPolling {
             SnomMode::Random => {
                 let every_days = period / SECS_PER_DAY;
                 if !period.is_multiple_of(SECS_PER_DAY) {
-                    warnings.push(Warning::new(
+                    warnings.push(ScheduleWarning::new(
                         "prov_polling_period",
                         &period.to_string(),
                         format!(
@@ -244,7 +244,7 @@ impl SnomPolling {
                     ));
                 }
                 let Some(start) = self.time else {
-                    warnings.push(Warning::about(
+                    warnings.push(ScheduleWarning::about(
                         "prov_polling_time",
                         "missing, but random polling over days needs it; timed polling is off",
                     ));
@@ -266,7 +266,7 @@ impl SnomPolling {
 }
 
 impl PanasonicPolling {
-    fn resolve(&self, warnings: &mut Vec<Warning>) -> Effective {
+    fn resolve(&self, warnings: &mut Vec<ScheduleWarning>) -> Effective {
         if let Some(raw) = self.resync_time.as_deref().filter(|raw| !raw.is_empty()) {
             match raw.parse::<LocalTime>() {
                 Ok(at) => {
@@ -276,7 +276,7 @@ impl PanasonicPolling {
                         retry: Some(RetryPolicy::NextRegular),
                     }
                 }
-                Err(e) => warnings.push(Warning::new(
+                Err(e) => warnings.push(ScheduleWarning::new(
                     "CFG_RESYNC_TIME",
                     raw,
                     format!("{e}; value ignored, the cyclic settings apply"),
@@ -286,7 +286,7 @@ impl PanasonicPolling {
         let regular = if self.cyclic {
             let minutes = match self.cyclic_interval_min {
                 0 => {
-                    warnings.push(Warning::new(
+                    warnings.push(ScheduleWarning::new(
                         "CFG_CYCLIC_INTVL",
                         "0",
                         "out of range 1-40320; cyclic resync is off",
@@ -294,7 +294,7 @@ impl PanasonicPolling {
                     None
                 }
                 m if m > PANASONIC_CYCLIC_MAX_MIN => {
-                    warnings.push(Warning::new(
+                    warnings.push(ScheduleWarning::new(
                         "CFG_CYCLIC_INTVL",
                         &m.to_string(),
                         format!(
@@ -317,7 +317,7 @@ impl PanasonicPolling {
             None
         };
         let retry = if self.retry_interval_min == 0 {
-            warnings.push(Warning::new(
+            warnings.push(ScheduleWarning::new(
                 "CFG_RTRY_INTVL",
                 "0",
                 "a retry interval of 0 min would retry in a tight loop; \

@@ -618,7 +618,7 @@ fn panasonic_out_of_range_intervals_warn() {
         SEED,
         on,
     );
-    let keys: Vec<&str> = warnings.iter().map(Warning::key).collect();
+    let keys: Vec<&str> = warnings.iter().map(ScheduleWarning::key).collect();
     assert_eq!(keys, ["CFG_CYCLIC_INTVL", "CFG_RTRY_INTVL"]);
     assert_eq!(s.next_after(on, true), None);
     assert_eq!(s.retry_after_failure(on, true), None);

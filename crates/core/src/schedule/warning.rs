@@ -4,7 +4,7 @@ use std::fmt;
 
 use crate::escape::{excerpt, EXCERPT_BYTES};
 
-/// Longest part of a setting's value, in bytes, that a [`Warning`] quotes.
+/// Longest part of a setting's value, in bytes, that a [`ScheduleWarning`] quotes.
 pub const WARNING_VALUE_BYTES: usize = EXCERPT_BYTES;
 
 /// A setting that was ignored or adjusted while building a [`Schedule`](super::Schedule).
@@ -17,16 +17,16 @@ pub const WARNING_VALUE_BYTES: usize = EXCERPT_BYTES;
 /// CFG_RESYNC_TIME="25:00": hour out of range (00-23); value ignored, the cyclic settings apply
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Warning {
+pub struct ScheduleWarning {
     key: &'static str,
     value: Option<String>,
     detail: String,
 }
 
-impl Warning {
+impl ScheduleWarning {
     /// A warning about `key` whose raw value was `raw`.
-    pub fn new(key: &'static str, raw: &str, detail: impl Into<String>) -> Warning {
-        Warning {
+    pub fn new(key: &'static str, raw: &str, detail: impl Into<String>) -> ScheduleWarning {
+        ScheduleWarning {
             key,
             value: Some(excerpt(raw.as_bytes())),
             detail: detail.into(),
@@ -35,8 +35,8 @@ impl Warning {
 
     /// A warning about `key` that has no value to quote (the setting is missing, or the
     /// warning is about a combination of settings).
-    pub fn about(key: &'static str, detail: impl Into<String>) -> Warning {
-        Warning {
+    pub fn about(key: &'static str, detail: impl Into<String>) -> ScheduleWarning {
+        ScheduleWarning {
             key,
             value: None,
             detail: detail.into(),
@@ -59,7 +59,7 @@ impl Warning {
     }
 }
 
-impl fmt::Display for Warning {
+impl fmt::Display for ScheduleWarning {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.value {
             Some(value) => write!(f, "{}=\"{}\": {}", self.key, value, self.detail),
@@ -74,13 +74,13 @@ mod tests {
 
     #[test]
     fn value_is_escaped_and_truncated() {
-        let w = Warning::new("CFG_RESYNC_TIME", "a\"b\\c\r\n\u{7f}é", "bad");
+        let w = ScheduleWarning::new("CFG_RESYNC_TIME", "a\"b\\c\r\n\u{7f}é", "bad");
         assert_eq!(
             w.to_string(),
             "CFG_RESYNC_TIME=\"a\\\"b\\\\c\\r\\n\\x7f\\xc3\\xa9\": bad"
         );
         let long = "9".repeat(100);
-        let w = Warning::new("CFG_RESYNC_TIME", &long, "bad");
+        let w = ScheduleWarning::new("CFG_RESYNC_TIME", &long, "bad");
         let value = w.value().unwrap();
         assert_eq!(value.matches('9').count(), WARNING_VALUE_BYTES);
         assert!(value.ends_with('…'));
@@ -88,7 +88,7 @@ mod tests {
 
     #[test]
     fn warning_without_value() {
-        let w = Warning::about("prov_polling_time", "missing");
+        let w = ScheduleWarning::about("prov_polling_time", "missing");
         assert_eq!(w.to_string(), "prov_polling_time: missing");
         assert_eq!(w.value(), None);
     }

@@ -11,6 +11,60 @@ use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::str::FromStr;
 
+/// What an allowlist entry looks like, for messages.
+const EXPECTED: &str =
+    "expected an address or ADDR/LEN, e.g. 192.0.2.0/24, 2001:db8::/32 or 10.1.2.3";
+
+/// Why an address and prefix length are not a block ([`Cidr::new`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum CidrError {
+    /// The prefix is longer than the address.
+    #[error("prefix length {prefix} is longer than {max}")]
+    PrefixTooLong {
+        /// The prefix length given.
+        prefix: u8,
+        /// 32 for IPv4, 128 for IPv6.
+        max: u8,
+    },
+    /// The address has bits set after the prefix.
+    #[error("{addr}/{prefix} has host bits set after the prefix: write {network}/{network_prefix} for the block, or {addr} alone for the one address")]
+    HostBits {
+        /// The address given.
+        addr: IpAddr,
+        /// The prefix length given.
+        prefix: u8,
+        /// The block's network address.
+        network: IpAddr,
+        /// The block's prefix length (IPv4-mapped blocks are written as IPv4).
+        network_prefix: u8,
+    },
+}
+
+/// Why an allowlist entry does not parse (`"ADDR/LEN".parse::<Cidr>()`). Each message starts
+/// with the entry, escaped.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum CidrParseError {
+    /// The address part is not an IP address.
+    #[error("\"{0}\": not an IP address; {EXPECTED}")]
+    NotAnAddress(String),
+    /// The prefix length is not a number.
+    #[error("\"{0}\": the prefix length must be a number; {EXPECTED}")]
+    PrefixNotANumber(String),
+    /// The prefix length is out of range.
+    #[error("\"{0}\": the prefix length must be from 0 to 32 (IPv4) or 128 (IPv6)")]
+    PrefixRange(String),
+    /// The address and prefix are no block.
+    #[error("\"{entry}\": {error}")]
+    Block {
+        /// The entry, escaped.
+        entry: String,
+        /// Why.
+        error: CidrError,
+    },
+}
+
 /// Most entries an [`Allowlist`] holds; each message is compared with every entry.
 pub const MAX_ALLOW_ENTRIES: usize = 256;
 
@@ -25,21 +79,22 @@ impl Cidr {
     /// The block of `addr` with `prefix` leading bits. Fails when the prefix is longer than
     /// the address (32 for IPv4, 128 for IPv6) or when `addr` has bits set after the prefix
     /// (`192.0.2.1/24` is more likely a typing error than a wish to allow 256 addresses).
-    pub fn new(addr: IpAddr, prefix: u8) -> Result<Cidr, String> {
+    pub fn new(addr: IpAddr, prefix: u8) -> Result<Cidr, CidrError> {
         let max = match addr {
             IpAddr::V4(_) => 32,
             IpAddr::V6(_) => 128,
         };
         if prefix > max {
-            return Err(format!("prefix length {prefix} is longer than {max}"));
+            return Err(CidrError::PrefixTooLong { prefix, max });
         }
         let cidr = Cidr { addr, prefix }.canonical();
         if cidr.network() != cidr.addr {
-            return Err(format!(
-                "{addr}/{prefix} has host bits set after the prefix: write {}/{} for the block, or {addr} alone for the one address",
-                cidr.network(),
-                cidr.prefix
-            ));
+            return Err(CidrError::HostBits {
+                addr,
+                prefix,
+                network: cidr.network(),
+                network_prefix: cidr.prefix,
+            });
         }
         Ok(cidr)
     }
@@ -107,35 +162,32 @@ fn mask128(prefix: u8) -> u128 {
 }
 
 impl FromStr for Cidr {
-    type Err = String;
+    type Err = CidrParseError;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let text = s.trim();
         let shown = crate::escape::excerpt(text.as_bytes());
-        let expected =
-            "expected an address or ADDR/LEN, e.g. 192.0.2.0/24, 2001:db8::/32 or 10.1.2.3";
         let (addr, prefix) = match text.split_once('/') {
             Some((a, p)) => (a, Some(p)),
             None => (text, None),
         };
         let addr: IpAddr = addr
             .parse()
-            .map_err(|_| format!("\"{shown}\": not an IP address; {expected}"))?;
+            .map_err(|_| CidrParseError::NotAnAddress(shown.clone()))?;
         match prefix {
             None => Ok(Cidr::host(addr)),
             Some(p) => {
                 // Digits only: `u8::from_str` would accept a leading `+`.
                 if p.is_empty() || p.len() > 3 || !p.bytes().all(|b| b.is_ascii_digit()) {
-                    return Err(format!(
-                        "\"{shown}\": the prefix length must be a number; {expected}"
-                    ));
+                    return Err(CidrParseError::PrefixNotANumber(shown));
                 }
-                let prefix: u8 = p.parse().map_err(|_| {
-                    format!(
-                        "\"{shown}\": the prefix length must be from 0 to 32 (IPv4) or 128 (IPv6)"
-                    )
-                })?;
-                Cidr::new(addr, prefix).map_err(|m| format!("\"{shown}\": {m}"))
+                let prefix: u8 = p
+                    .parse()
+                    .map_err(|_| CidrParseError::PrefixRange(shown.clone()))?;
+                Cidr::new(addr, prefix).map_err(|error| CidrParseError::Block {
+                    entry: shown,
+                    error,
+                })
             }
         }
     }
@@ -289,10 +341,10 @@ mod tests {
             ("", "not an IP address"),
             ("[::1]", "not an IP address"),
         ] {
-            let e = text.parse::<Cidr>().unwrap_err();
+            let e = text.parse::<Cidr>().unwrap_err().to_string();
             assert!(e.contains(needle), "{text}: {e}");
         }
-        let e = "192.0.2.1/24".parse::<Cidr>().unwrap_err();
+        let e = "192.0.2.1/24".parse::<Cidr>().unwrap_err().to_string();
         assert!(e.contains("write 192.0.2.0/24 for the block"), "{e}");
         assert_eq!(cidr(" 192.0.2.0/24 ").to_string(), "192.0.2.0/24");
     }

@@ -19,6 +19,23 @@ pub const T1: Duration = Duration::from_millis(500);
 /// RFC 3261 T2.
 pub const T2: Duration = Duration::from_secs(4);
 
+/// Why a NOTIFY cannot be built: the target is not a SIP URI.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum UriError {
+    /// Not `sip:` or `sips:`, or it holds white space or control characters.
+    #[error("\"{0}\" is not a SIP URI (sip:user@host[:port])")]
+    Scheme(String),
+    /// The URI does not parse: the URI and the reason.
+    #[error("\"{uri}\" is not a SIP URI: {reason}")]
+    Syntax {
+        /// The URI given.
+        uri: String,
+        /// What the parser said.
+        reason: String,
+    },
+}
+
 /// The final outcome of a NOTIFY.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FinalResponse {
@@ -47,8 +64,11 @@ fn random_token(state: &RandomState, salt: u64) -> String {
 /// `uri` in `rsip`'s model. `rsip` 0.4 reads no IPv6 reference (`[2001:db8::1]`) and would
 /// write an IPv6 address without its brackets, so such a host is modelled as a domain that
 /// holds the bracketed reference, which it writes as given.
-fn model_uri(uri: &str) -> Result<rsip::Uri, String> {
-    let bad = |e: &dyn std::fmt::Display| format!("\"{uri}\" is not a SIP URI: {e}");
+fn model_uri(uri: &str) -> Result<rsip::Uri, UriError> {
+    let bad = |e: &dyn std::fmt::Display| UriError::Syntax {
+        uri: uri.to_owned(),
+        reason: e.to_string(),
+    };
     let Some(open) = uri.find('[') else {
         return rsip::Uri::try_from(uri).map_err(|e| bad(&e));
     };
@@ -74,7 +94,7 @@ impl NotifyClient {
         local: SocketAddr,
         event: &str,
         to_uri: &str,
-    ) -> Result<NotifyClient, String> {
+    ) -> Result<NotifyClient, UriError> {
         use rsip::headers::{self as h, UntypedHeader as _};
         use rsip::param::{OtherParam, Param};
         let scheme_ok = ["sip:", "sips:"].iter().any(|p| {
@@ -82,9 +102,7 @@ impl NotifyClient {
                 && to_uri.as_bytes()[..p.len()].eq_ignore_ascii_case(p.as_bytes())
         });
         if !scheme_ok || to_uri.contains(|c: char| c.is_whitespace() || c.is_control()) {
-            return Err(format!(
-                "\"{to_uri}\" is not a SIP URI (sip:user@host[:port])"
-            ));
+            return Err(UriError::Scheme(to_uri.to_owned()));
         }
         let uri = model_uri(to_uri)?;
         let state = RandomState::new();

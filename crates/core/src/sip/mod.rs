@@ -34,7 +34,7 @@ mod transaction;
 
 pub use crate::digest::{Algorithm, AuthConfig, AuthFailure, Credential};
 pub use allow::MAX_ALLOW_ENTRIES;
-pub use allow::{Allowlist, Cidr, RefusedAction};
+pub use allow::{Allowlist, Cidr, CidrError, CidrParseError, RefusedAction};
 pub use counters::Counters;
 pub use endpoint::Disposition;
 pub use event::EventMatch;

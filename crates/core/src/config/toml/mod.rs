@@ -307,11 +307,11 @@ pub(super) fn from_toml(bytes: &[u8], path: &Path) -> Result<Settings, ConfigErr
     )?;
     let mut allow = Vec::with_capacity(sip.allow.len());
     for entry in &sip.allow {
-        let cidr: Cidr = entry.parse().map_err(|message| {
+        let cidr: Cidr = entry.parse().map_err(|e: crate::sip::CidrParseError| {
             invalid(
                 entry_line(text, "sip.allow", entry.trim()),
                 Some("sip.allow".into()),
-                message,
+                e.to_string(),
             )
         })?;
         allow.push(cidr);
@@ -376,8 +376,8 @@ pub(super) fn from_toml(bytes: &[u8], path: &Path) -> Result<Settings, ConfigErr
         });
     }
     if let Some(zone) = &file.schedule.time_zone {
-        if let Err(message) = zone_named(zone) {
-            check(false, "schedule.time_zone", &message)?;
+        if let Err(e) = zone_named(zone) {
+            check(false, "schedule.time_zone", &e.to_string())?;
         }
     }
     if file.provisioning.uses_min_interval() {

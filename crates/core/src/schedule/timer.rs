@@ -8,7 +8,7 @@ use jiff::{SignedDuration, Timestamp};
 use super::rule::{RetryPolicy, Rule, RuleLabel, Source, Vendor};
 use super::settings::{PersistedState, ScheduleSettings};
 use super::slots::{self, Chain};
-use super::Warning;
+use super::ScheduleWarning;
 
 /// One timed poll: when, and which rule asked for it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -79,7 +79,7 @@ impl Schedule {
         state: PersistedState,
         seed: u64,
         armed_at: Timestamp,
-    ) -> (Schedule, Vec<Warning>) {
+    ) -> (Schedule, Vec<ScheduleWarning>) {
         let mut warnings = Vec::new();
         let effective = settings.resolve(&mut warnings);
         let chain = match effective.regular {

@@ -81,8 +81,12 @@ pub(crate) async fn reload_on_hangup(
             .await
             .expect("the reload does not panic");
             match reloaded {
-                Ok(()) => tracing::info!("SIGHUP: reloaded {}", path.display()),
-                Err(e) => tracing::error!("SIGHUP: {e}; the settings in force stay"),
+                Ok(()) => {
+                    tracing::info!(target: "sip_resync", "SIGHUP: reloaded {}", path.display())
+                }
+                Err(e) => {
+                    tracing::error!(target: "sip_resync", "SIGHUP: {e}; the settings in force stay")
+                }
             }
         }
     }
@@ -120,5 +124,5 @@ pub(crate) async fn shutdown_signal() {
     {
         let _ = ctrl_c.await;
     }
-    tracing::info!("shutting down");
+    tracing::info!(target: "sip_resync", "shutting down");
 }

@@ -196,7 +196,7 @@ fn client_identity(cert_path: &Path, key_path: &Path) -> Result<Vec<u8>, (&'stat
     let key = crate::pem::read(key_path)
         .and_then(|bytes| crate::pem::private_key(&bytes))
         .map_err(|reason| (key_key, format!("{}: {reason}", key_path.display())))?;
-    let provider = rustls::crypto::aws_lc_rs::default_provider();
+    let provider = crate::crypto::provider();
     rustls::sign::CertifiedKey::from_der(certs.clone(), key.clone_key(), &provider).map_err(
         |e| match e {
             rustls::Error::InconsistentKeys(_) => (

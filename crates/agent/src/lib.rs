@@ -104,6 +104,7 @@
 
 mod agent;
 pub mod config;
+mod crypto;
 pub mod engine;
 mod pem;
 mod settings;

@@ -207,6 +207,7 @@ impl Fetcher {
         ca_files: Vec<PathBuf>,
         client_certificate: Option<PathBuf>,
     ) -> Result<Fetcher, ClientError> {
+        crate::crypto::install_default();
         let redirect = if limits.max_redirects == 0 {
             reqwest::redirect::Policy::none()
         } else {

@@ -14,7 +14,7 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use jiff::Timestamp;
-use tokio_rustls::rustls::crypto::{aws_lc_rs, CryptoProvider};
+use tokio_rustls::rustls::crypto::CryptoProvider;
 use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use tokio_rustls::rustls::server::WebPkiClientVerifier;
 use tokio_rustls::rustls::{self, RootCertStore, ServerConfig};
@@ -70,7 +70,7 @@ impl TlsServer {
     /// Reads the files of `settings` and builds the server configuration; `now` is the wall
     /// clock the certificates' expiry is checked against.
     pub(crate) fn load(settings: &TlsSettings, now: Timestamp) -> Result<TlsServer, TlsError> {
-        let provider = Arc::new(aws_lc_rs::default_provider());
+        let provider = crate::crypto::provider();
         let chain = certificates(
             "sip.tls.certificate",
             &settings.certificate,

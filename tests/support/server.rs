@@ -29,7 +29,7 @@ pub struct TestServerOptions {
     pub bind: IpAddr,
     /// The digest challenge (off by default).
     pub auth: AuthConfig,
-    /// `[sip] udp_workers` (0, the default, is one per core).
+    /// `[sip] udp_workers` (1, the default; 0 is one per core).
     pub udp_workers: usize,
 }
 
@@ -44,7 +44,7 @@ impl Default for TestServerOptions {
             rate_limits: RateLimits::default(),
             bind: IpAddr::from([127, 0, 0, 1]),
             auth: AuthConfig::default(),
-            udp_workers: 0,
+            udp_workers: 1,
         }
     }
 }

@@ -64,7 +64,19 @@ impl UdpOptions {
 
 /// Binds `count` sockets to `addr` (the first one picks the port when it is 0), sharing it
 /// with `SO_REUSEPORT` when there is more than one.
+///
+/// One socket binds the port alone: any other process then gets "address in use". Several
+/// need `SO_REUSEPORT`, which a socket of another process of the same user could join too;
+/// so the port is first bound alone, without it, and released just before the group binds:
+/// a port that anyone holds (another sip-resync, a PBX, a softphone) fails here with "address
+/// in use", as with one worker.
 pub(super) fn bind(addr: SocketAddr, count: usize) -> io::Result<Vec<UdpSocket>> {
+    let addr = if count > 1 {
+        let probe = bind_one(addr, false)?;
+        probe.local_addr()?
+    } else {
+        addr
+    };
     let first = bind_one(addr, count > 1)?;
     let addr = first.local_addr()?;
     let mut out = vec![first];

@@ -125,7 +125,8 @@ pub struct SipSettings {
     /// TCP bounds.
     pub tcp: TcpOptions,
     /// UDP workers per UDP listening address, each with its own socket and endpoint state;
-    /// 0 (the default) means one per core.
+    /// 1 (the default) binds the port alone, so no other process can share it; 0 means one
+    /// per core (the sockets then share the port with `SO_REUSEPORT`).
     pub udp_workers: usize,
     /// Most completed UDP transactions remembered (each for 32 s).
     pub max_transactions: usize,
@@ -151,7 +152,7 @@ impl Default for SipSettings {
             events: vec!["check-sync".into()],
             event_match: EventMatch::CaseInsensitive,
             tcp: TcpOptions::default(),
-            udp_workers: 0,
+            udp_workers: 1,
             max_transactions: 4096,
             allow: Allowlist::default(),
             refused: RefusedAction::default(),

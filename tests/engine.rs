@@ -427,6 +427,113 @@ async fn credentials_authenticate_and_never_appear_in_outcomes() {
     agent.stop().await;
 }
 
+/// A redirect to `file://` (or any scheme but http and https) is named, not followed and not
+/// counted as too many redirects.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redirect_to_file_is_refused_and_named() {
+    let server = HttpServer::start();
+    server.put("a.cfg", "unused");
+    server.set_fault(
+        "a.cfg",
+        Fault::Redirect {
+            to: "file:///etc/passwd".into(),
+            status: 302,
+        },
+    );
+    let mut agent = Agent::start(&base_config(
+        &server,
+        &["a.cfg"],
+        "max_redirects = 3
+",
+    ));
+    let o = agent.run(manual()).await;
+    let text = o.to_string();
+    assert!(matches!(o.result, RunResult::Failed { .. }), "{text}");
+    assert!(
+        text.contains(
+            "redirected to file:///etc/passwd: only http and https redirects are followed"
+        ),
+        "{text}"
+    );
+    assert!(!text.contains("too many redirects"), "{text}");
+    assert_eq!(server.get_count("a.cfg"), 1);
+    agent.stop().await;
+}
+
+/// A 304 is an answer to validators: to a request that carried none, it fails the run, even
+/// with a copy stored, and the copy stays applied.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_304_to_a_request_without_validators_fails_the_run() {
+    let server = HttpServer::start();
+    server.set_etags(false);
+    server.set_last_modified(false);
+    server.put("a.cfg", panasonic("A=\"1\"\r\n"));
+    let mut agent = Agent::start(&base_config(&server, &["a.cfg"], ""));
+    assert_eq!(updated_names(&agent.run(manual()).await), ["a.cfg"]);
+
+    server.set_fault("a.cfg", Fault::NotModified);
+    server.clear_log();
+    let o = agent.run(manual()).await;
+    let text = o.to_string();
+    assert!(matches!(o.result, RunResult::Failed { .. }), "{text}");
+    assert!(
+        text.contains(
+            "HTTP 304 Not Modified to a request that carried no If-None-Match or If-Modified-Since"
+        ),
+        "{text}"
+    );
+    let seen = server.requests();
+    assert_eq!(seen.len(), 1);
+    assert_eq!(seen[0].header("if-none-match"), None);
+    assert_eq!(seen[0].header("if-modified-since"), None);
+    assert_eq!(agent.applied("a.cfg"), panasonic("A=\"1\"\r\n").as_bytes());
+    agent.stop().await;
+}
+
+/// `Content-Encoding: gzip` is decoded, within max_file_size after decoding; another coding
+/// fails the run naming it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_gzip_body_is_decoded_within_the_limit_and_other_codings_are_named() {
+    let server = HttpServer::start();
+    let body = panasonic(&"A=\"1\"\r\n".repeat(200));
+    server.put("a.cfg", body.clone());
+    server.set_fault("a.cfg", Fault::Gzip);
+    let mut agent = Agent::start(&base_config(&server, &["a.cfg"], ""));
+    assert_eq!(updated_names(&agent.run(manual()).await), ["a.cfg"]);
+    assert_eq!(agent.applied("a.cfg"), body.as_bytes());
+    assert_eq!(
+        server.requests()[0].header("accept-encoding"),
+        Some("gzip"),
+        "the client says what it decodes"
+    );
+    agent.stop().await;
+
+    // Small when encoded, over the limit when decoded.
+    let limit = body.len() - 1;
+    let mut agent = Agent::start(&base_config(
+        &server,
+        &["a.cfg"],
+        &format!("max_file_size = {limit}\n"),
+    ));
+    let o = agent.run(manual()).await;
+    assert!(
+        o.to_string()
+            .contains(&format!("larger than the limit of {limit} bytes")),
+        "{o}"
+    );
+    agent.stop().await;
+
+    server.set_fault("a.cfg", Fault::Encoded("br".into()));
+    let mut agent = Agent::start(&base_config(&server, &["a.cfg"], ""));
+    let o = agent.run(manual()).await;
+    assert!(
+        o.to_string()
+            .contains("encoded with Content-Encoding: br, which is not decoded (only gzip is)"),
+        "{o}"
+    );
+    agent.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redirects_are_followed_and_bounded() {
     let server = HttpServer::start();

@@ -469,3 +469,107 @@ fn a_missing_or_unusable_tls_file_is_an_error_naming_the_key_and_the_file() {
         &["local.cfg:2: CFG_ROOT_CERTIFICATE_PATH2", "missing.pem"],
     );
 }
+
+/// A redirect from https to plain http is never followed: the run fails naming both URLs
+/// (credentials masked), the plain server gets no request, and the last good set stays.
+#[test]
+fn a_redirect_from_https_to_http_fails_the_run_and_the_plain_server_gets_nothing() {
+    let pki = Pki::new();
+    let secure = pki.server(None);
+    let plain = HttpServer::start();
+    secure.put("a.cfg", panasonic("v1"));
+    plain.put("a.cfg", panasonic("rewritten"));
+    let state = tempfile::tempdir().unwrap();
+    let url = secure
+        .url("a.cfg")
+        .replace("https://", "https://phone:s3cret-pw@");
+    let config = write_config(pki.path(), &[url], "ca_files = [\"prov-ca.crt\"]\n");
+    let (daemon, line) = start_up(&config, state.path());
+    assert_has(&line, &["run 1 (startup): updated"]);
+    assert!(daemon.terminate().success());
+
+    secure.set_fault(
+        "a.cfg",
+        Fault::Redirect {
+            to: plain.url("a.cfg"),
+            status: 302,
+        },
+    );
+    let (daemon, line) = start_up(&config, state.path());
+    assert_has(
+        &line,
+        &[
+            "failed on a.cfg",
+            &format!(
+                "redirected from https://{}/a.cfg to {}",
+                secure.addr(),
+                plain.url("a.cfg")
+            ),
+            "never fetched over plain http",
+        ],
+    );
+    let (_, log) = daemon.terminate_with_log();
+    assert!(
+        !log.iter().any(|l| l.contains("s3cret-pw")),
+        "{}",
+        log.join("\n")
+    );
+    assert_eq!(plain.total_gets(), 0, "nothing is asked over plain http");
+    assert_eq!(applied(state.path(), "a.cfg"), Some(panasonic("v1")));
+}
+
+/// A redirect to another origin (here the same host, another port) is followed and logged
+/// with its target, and the request there carries neither the credentials nor the
+/// validators, which belong to the file's own origin.
+#[test]
+fn a_redirect_to_another_origin_is_logged_and_gets_no_credentials_or_validators() {
+    let pki = Pki::new();
+    let home = pki.server(None);
+    let other = pki.server(None);
+    home.put("a.cfg", "unused");
+    home.set_fault(
+        "a.cfg",
+        Fault::Redirect {
+            to: other.url("moved.cfg"),
+            status: 301,
+        },
+    );
+    other.put("moved.cfg", panasonic("v1"));
+    let state = tempfile::tempdir().unwrap();
+    let url = home
+        .url("a.cfg")
+        .replace("https://", "https://phone:s3cret-pw@");
+    let config = write_config(pki.path(), &[url], "ca_files = [\"prov-ca.crt\"]\n");
+    for run in 1..=2 {
+        let (daemon, line) = start_up(&config, state.path());
+        assert_has(&line, &["run 1 (startup): "]);
+        assert!(!line.contains("failed"), "{line}");
+        let (_, log) = daemon.terminate_with_log();
+        let redirect = log
+            .iter()
+            .find(|l| l.contains("following a redirect"))
+            .unwrap_or_else(|| panic!("no redirect logged:\n{}", log.join("\n")));
+        assert_has(
+            redirect,
+            &[
+                "to another origin",
+                &other.url("moved.cfg"),
+                &format!("https://{}/a.cfg", home.addr()),
+            ],
+        );
+        assert!(!log.iter().any(|l| l.contains("s3cret-pw")));
+        let at_home = home.requests();
+        let at_other = other.requests();
+        assert_eq!((at_home.len(), at_other.len()), (run, run));
+        let (h, o) = (&at_home[run - 1], &at_other[run - 1]);
+        assert!(h.header("authorization").is_some(), "{h:?}");
+        assert_eq!(o.header("authorization"), None, "{o:?}");
+        assert_eq!(o.header("if-none-match"), None, "{o:?}");
+        assert_eq!(o.header("if-modified-since"), None, "{o:?}");
+        if run == 2 {
+            // The validators stored from the answer go to the file's own origin only.
+            assert!(h.header("if-none-match").is_some(), "{h:?}");
+        }
+    }
+    assert_eq!(applied(state.path(), "a.cfg"), Some(panasonic("v1")));
+}

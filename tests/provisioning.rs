@@ -521,3 +521,92 @@ fn sigkill_in_the_middle_of_runs_leaves_the_old_or_the_new_set_never_a_mix() {
     assert!(d.terminate().success());
     assert_eq!(inspect(&state, &names), (Some("B".into()), false));
 }
+
+/// Run with an open-file limit of 64 (soft and hard, so it cannot be raised): the start-up
+/// says that `max_connections` does not fit; with 60 TCP connections held open, a check-sync
+/// still fetches and applies, as connections never take the descriptors kept for
+/// provisioning, and the connections closed for that are logged once, not once each. With a
+/// hard limit above the soft one, the soft limit is raised at start.
+#[test]
+fn with_64_descriptors_and_60_connections_held_a_check_sync_still_fetches() {
+    let _turn = one_at_a_time();
+    let server = HttpServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let config = one_file(dir.path(), &server, "");
+    let state = tempfile::tempdir().unwrap();
+    let state_arg = ["--state-dir", state.path().to_str().unwrap()];
+    let mut daemon = Daemon::start_with_nofile(&config, &state_arg, (64, 64));
+    assert!(
+        daemon.count("run 1 (startup): updated", 1, Duration::from_secs(20)) == 1,
+        "{}",
+        daemon.log.join("\n")
+    );
+    let warning = daemon
+        .log
+        .iter()
+        .find(|l| l.contains("the open-file limit (RLIMIT_NOFILE) is 64"))
+        .unwrap_or_else(|| panic!("no descriptor warning:\n{}", daemon.log.join("\n")));
+    assert!(
+        warning.contains("max_connections 256") && warning.contains("WARN"),
+        "{warning}"
+    );
+
+    let held: Vec<std::net::TcpStream> = (0..60)
+        .map(|_| std::net::TcpStream::connect(daemon.tcp_addr()).unwrap())
+        .collect();
+    // The agent accepts them all, and closes at once those that would take the reserve.
+    std::thread::sleep(Duration::from_millis(500));
+    let open = held
+        .iter()
+        .filter(|s| {
+            // A kept connection has nothing to read yet; a closed one reads EOF or a reset.
+            s.set_read_timeout(Some(Duration::from_millis(20))).unwrap();
+            let mut b = [0u8; 1];
+            std::io::Read::read(&mut &**s, &mut b).is_err_and(|e| {
+                matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                )
+            })
+        })
+        .count();
+    eprintln!("{open} of 60 connections kept open by the agent");
+
+    server.put("a.cfg", format!("{MAGIC}V=\"1\"\r\n"));
+    Pbx::new(daemon.udp_addr()).notify();
+    let done = daemon.count(OUTCOME, 2, Duration::from_secs(20));
+    let outcome = daemon.log.iter().filter(|l| l.contains(OUTCOME)).nth(1);
+    assert!(
+        done >= 2 && outcome.is_some_and(|l| l.contains("updated")),
+        "{}",
+        daemon.log.join("\n")
+    );
+    assert_eq!(
+        std::fs::read_to_string(state.path().join("current/a.cfg")).unwrap(),
+        format!("{MAGIC}V=\"1\"\r\n")
+    );
+    assert!((1..60).contains(&open), "{open} of 60 kept");
+    let closed_lines = daemon
+        .log
+        .iter()
+        .filter(|l| l.contains("closed a TCP connection at once"))
+        .count();
+    assert_eq!(closed_lines, 1, "{}", daemon.log.join("\n"));
+    drop(held);
+    assert!(daemon.terminate().success());
+
+    let mut daemon = Daemon::start_with_nofile(&config, &state_arg, (64, 1024));
+    daemon.count(OUTCOME, 1, Duration::from_secs(20));
+    assert!(
+        daemon.log.iter().any(|l| l
+            .contains("raised the open-file limit (RLIMIT_NOFILE) from 64 to its hard limit 1024")),
+        "{}",
+        daemon.log.join("\n")
+    );
+    assert!(
+        !daemon.log.iter().any(|l| l.contains("does not fit")),
+        "{}",
+        daemon.log.join("\n")
+    );
+    assert!(daemon.terminate().success());
+}

@@ -266,3 +266,36 @@ fn responses_copy_the_mandatory_fields() {
     );
     assert!(text.ends_with("Content-Length: 0\r\n\r\n"), "{text}");
 }
+
+/// A header section over 32 KiB (in fields of under 8 KiB, fewer than 128) is answered with the
+/// reason phrase docs/sip.md gives for it, in both of its tables.
+#[test]
+fn an_oversized_header_section_gets_the_documented_reason_phrase() {
+    const PHRASE: &str = "Header Section Too Large";
+    let server = TestServer::start(TestServerOptions::default());
+    let filler: String = (0..5)
+        .map(|i| format!("X-Filler-{i}: {}\r\n", "a".repeat(7000)))
+        .collect();
+    let request = format!(
+        "OPTIONS sip:agent@127.0.0.1 SIP/2.0\r\n\
+         Via: SIP/2.0/UDP 127.0.0.1:5999;branch=z9hG4bK-big\r\n\
+         From: <sip:t@127.0.0.1>;tag=1\r\nTo: <sip:agent@127.0.0.1>\r\n\
+         Call-ID: big-header@127.0.0.1\r\nCSeq: 1 OPTIONS\r\n{filler}\
+         Content-Length: 0\r\n\r\n"
+    );
+    assert!(request.len() > 32 * 1024 && request.len() < 64 * 1024);
+    let got = exchange(&server, request.as_bytes(), Duration::from_secs(2));
+    let text = &got.first().expect("an answer").1;
+    assert!(
+        text.starts_with(&format!("SIP/2.0 400 {PHRASE}\r\n")),
+        "{text}"
+    );
+    let docs =
+        std::fs::read_to_string(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("docs/sip.md"))
+            .unwrap();
+    assert!(docs.contains(&format!("| `{PHRASE}` |")), "reason table");
+    assert!(
+        docs.contains(&format!("| `400 {PHRASE}` (UDP)")),
+        "limits table"
+    );
+}

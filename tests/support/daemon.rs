@@ -39,12 +39,39 @@ impl Daemon {
 
     /// Starts `sip-resync run --config FILE ARGS…` with `--listen` for each of `listen`.
     pub fn start_listening(config: &str, args: &[&str], listen: &[&str]) -> Daemon {
+        Daemon::spawn(config, args, listen, None)
+    }
+
+    /// Like [`Daemon::start_with`], with the soft and hard `RLIMIT_NOFILE` of the child set
+    /// to `nofile` before it runs.
+    #[allow(dead_code)]
+    pub fn start_with_nofile(config: &str, args: &[&str], nofile: (u64, u64)) -> Daemon {
+        let listen = ["udp:127.0.0.1:0", "tcp:127.0.0.1:0"];
+        Daemon::spawn(config, args, &listen, Some(nofile))
+    }
+
+    fn spawn(config: &str, args: &[&str], listen: &[&str], nofile: Option<(u64, u64)>) -> Daemon {
         let config = if config.starts_with('/') {
             config.to_owned()
         } else {
             format!("{}/{config}", env!("CARGO_MANIFEST_DIR"))
         };
-        let mut child = Command::new(BIN)
+        let mut command = Command::new(BIN);
+        if let Some((soft, hard)) = nofile {
+            use std::os::unix::process::CommandExt;
+            // SAFETY: between fork and exec only setrlimit, which is async-signal-safe.
+            unsafe {
+                command.pre_exec(move || {
+                    nix::sys::resource::setrlimit(
+                        nix::sys::resource::Resource::RLIMIT_NOFILE,
+                        soft,
+                        hard,
+                    )
+                    .map_err(std::io::Error::from)
+                });
+            }
+        }
+        let mut child = command
             .args(["run", "--config", &config])
             .args(args)
             .args(listen.iter().flat_map(|l| ["--listen", l]))

@@ -45,6 +45,13 @@ pub enum Fault {
     Truncate { send: usize },
     /// Answer `status` with `Location: to` (an absolute URL or a path).
     Redirect { to: String, status: u16 },
+    /// 304 Not Modified whatever the request carried (with the file's validators).
+    NotModified,
+    /// The file's body gzip-encoded, with `Content-Encoding: gzip` (and the file's validators;
+    /// a matching conditional request still gets 304).
+    Gzip,
+    /// The file's body as it is, labelled with `Content-Encoding:` this value.
+    Encoded(String),
     /// 401 with `WWW-Authenticate: Basic realm="test"` unless the request carries matching
     /// basic credentials, in which case the path is served normally.
     RequireBasicAuth { user: String, pass: String },
@@ -109,6 +116,8 @@ struct State {
     files: HashMap<String, File>,
     faults: HashMap<String, Fault>,
     etags: bool,
+    /// Whether Last-Modified is sent (see [`HttpServer::set_last_modified`]).
+    last_modified: bool,
     log: Vec<Seen>,
     puts: i64,
     /// Paths whose answers wait until released (see [`HttpServer::hold`]).
@@ -190,6 +199,7 @@ impl HttpServer {
             files: HashMap::new(),
             faults: HashMap::new(),
             etags: true,
+            last_modified: true,
             log: Vec::new(),
             puts: 0,
             held: std::collections::HashSet::new(),
@@ -290,6 +300,12 @@ impl HttpServer {
     /// If-None-Match never matches.
     pub fn set_etags(&self, on: bool) {
         lock(&self.state).etags = on;
+    }
+
+    /// Turns Last-Modified on (the default) or off; with ETags off too, answers carry no
+    /// validator at all.
+    pub fn set_last_modified(&self, on: bool) {
+        lock(&self.state).last_modified = on;
     }
 
     /// The current ETag of a file (quoted), whether or not ETags are being sent.
@@ -619,6 +635,35 @@ fn decide(st: &mut State, req: &Request) -> Reply {
             }
             reply
         }
+        Fault::NotModified => match st.files.get(&req.path) {
+            Some(file) => {
+                let mut reply = full_response(st, file);
+                reply.status = 304;
+                reply.body.clear();
+                reply
+            }
+            None => not_found(),
+        },
+        Fault::Gzip | Fault::Encoded(_) => {
+            let mut reply = serve_file(st, req);
+            if reply.status == 200 {
+                let coding = match &fault {
+                    Fault::Encoded(coding) => coding.clone(),
+                    _ => {
+                        use std::io::Write;
+                        let mut enc = flate2::write::GzEncoder::new(
+                            Vec::new(),
+                            flate2::Compression::default(),
+                        );
+                        enc.write_all(&reply.body).expect("gzip");
+                        reply.body = enc.finish().expect("gzip");
+                        "gzip".to_owned()
+                    }
+                };
+                reply = reply.header("Content-Encoding", &coding);
+            }
+            reply
+        }
         Fault::Truncate { send } => match st.files.get(&req.path) {
             Some(file) => {
                 let mut reply = full_response(st, file);
@@ -665,7 +710,10 @@ fn serve_file(st: &State, req: &Request) -> Reply {
         if st.etags {
             reply = reply.header("ETag", &file.etag);
         }
-        reply.header("Last-Modified", &http_date(file.last_modified))
+        if st.last_modified {
+            reply = reply.header("Last-Modified", &http_date(file.last_modified));
+        }
+        reply
     } else {
         full_response(st, file)
     }
@@ -677,7 +725,9 @@ fn full_response(st: &State, file: &File) -> Reply {
     if st.etags {
         reply = reply.header("ETag", &file.etag);
     }
-    reply = reply.header("Last-Modified", &http_date(file.last_modified));
+    if st.last_modified {
+        reply = reply.header("Last-Modified", &http_date(file.last_modified));
+    }
     reply.body = file.body.clone();
     reply
 }

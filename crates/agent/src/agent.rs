@@ -279,6 +279,10 @@ impl Agent {
             log_tls("TLS", config, &server);
             Some(SharedTls::new(server))
         };
+        crate::transport::fds::prepare(
+            pick(Transport::Tcp).len() + tls_addrs.len(),
+            settings.sip.tcp.max_connections,
+        );
         let listeners = Listeners::bind_with(
             &pick(Transport::Udp),
             &pick(Transport::Tcp),

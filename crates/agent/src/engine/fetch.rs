@@ -5,6 +5,16 @@
 //! with Digest when the server offers it (see `http_auth`), else with Basic if the request did
 //! not carry it already. TLS failures are reported with the reason rustls gives and the
 //! setting or file to look at.
+//!
+//! Redirects are followed here, not by the HTTP client, at most `max_redirects` of them, each
+//! logged with its target. A redirect from `https` to `http` is refused, and so is one to any
+//! scheme but `http` and `https`. The validators (`If-None-Match`, `If-Modified-Since`) and the
+//! credentials go only to the origin (scheme, host and port) of the file's URL: a hop to another
+//! origin gets neither. A `304` to a request that carried no validators is an error.
+//!
+//! A body with `Content-Encoding: gzip` is decoded (`max_file_size` bounds the encoded and the
+//! decoded size); any other content coding is refused, naming it. Provisioning servers do send
+//! gzip: Cisco profiles are often stored and served gzipped.
 
 use std::collections::HashSet;
 use std::path::PathBuf;
@@ -15,6 +25,10 @@ use super::http_auth;
 use crate::config::ProvisioningSettings;
 use sip_resync_core::engine::{Credentials, FetchError, HttpAuthError, Location};
 use sip_resync_core::sync::lock;
+use sip_resync_core::{escape, redact};
+
+/// The log target of the engine's lines.
+const LOG_TARGET: &str = "sip_resync::engine";
 
 /// Longest `ETag` or `Last-Modified` kept for the next conditional request.
 pub(super) const MAX_VALIDATOR_BYTES: usize = 1024;
@@ -41,6 +55,22 @@ pub(super) struct Conditional {
     pub etag: Option<String>,
     /// Stored `Last-Modified`.
     pub last_modified: Option<String>,
+}
+
+impl Conditional {
+    /// Whether a request with these validators is conditional.
+    fn any(&self) -> bool {
+        self.etag.is_some() || self.last_modified.is_some()
+    }
+}
+
+/// The answer at the end of a chain of redirects.
+struct Followed {
+    resp: reqwest::Response,
+    /// Where it came from.
+    url: reqwest::Url,
+    /// Whether the request that got it carried validators.
+    conditional: bool,
 }
 
 /// A successful fetch.
@@ -208,11 +238,8 @@ impl Fetcher {
         client_certificate: Option<PathBuf>,
     ) -> Result<Fetcher, ClientError> {
         crate::crypto::install_default();
-        let redirect = if limits.max_redirects == 0 {
-            reqwest::redirect::Policy::none()
-        } else {
-            reqwest::redirect::Policy::limited(limits.max_redirects)
-        };
+        // Redirects are followed by `follow`, which checks each hop.
+        let redirect = reqwest::redirect::Policy::none();
         let client = builder
             .user_agent(concat!("sip-resync/", env!("CARGO_PKG_VERSION")))
             .connect_timeout(limits.connect_timeout)
@@ -252,7 +279,10 @@ impl Fetcher {
         auth: &Auth<'_>,
         cond: &Conditional,
     ) -> reqwest::RequestBuilder {
-        let mut req = self.client.get(url.clone());
+        let mut req = self
+            .client
+            .get(url.clone())
+            .header(reqwest::header::ACCEPT_ENCODING, "gzip");
         match auth {
             Auth::None => {}
             Auth::Basic(c) => req = req.basic_auth(&c.user, Some(&c.password)),
@@ -265,6 +295,72 @@ impl Fetcher {
             req = req.header(reqwest::header::IF_MODIFIED_SINCE, lm);
         }
         req
+    }
+
+    /// Sends a GET of `url` and follows its redirects (at most `max_redirects`). `auth` and
+    /// `cond` are sent only to the origin of `origin`; a hop to another origin goes without
+    /// them. A hop from https to http, or to another scheme, is refused.
+    async fn follow(
+        &self,
+        url: &reqwest::Url,
+        origin: &reqwest::Url,
+        auth: &Auth<'_>,
+        cond: &Conditional,
+    ) -> Result<Followed, FetchError> {
+        let none = Conditional::default();
+        let mut url = url.clone();
+        let mut hops = 0;
+        loop {
+            let home = url.origin() == origin.origin();
+            let (auth, cond) = if home {
+                (auth, cond)
+            } else {
+                (&Auth::None, &none)
+            };
+            let resp = self
+                .request(&url, auth, cond)
+                .send()
+                .await
+                .map_err(|e| self.classify(e))?;
+            let code = resp.status().as_u16();
+            if !matches!(code, 301 | 302 | 303 | 307 | 308) {
+                return Ok(Followed {
+                    resp,
+                    url,
+                    conditional: cond.any(),
+                });
+            }
+            let location = resp.headers().get(reqwest::header::LOCATION);
+            let Some(mut next) = location
+                .and_then(|v| v.to_str().ok())
+                .and_then(|l| url.join(l).ok())
+            else {
+                return Err(FetchError::BadRedirect {
+                    code,
+                    location: location.map(|v| escape::excerpt(v.as_bytes())),
+                });
+            };
+            // Credentials come from the file's URL only, never from a server's Location.
+            let _ = next.set_username("");
+            let _ = next.set_password(None);
+            let to = redact(next.as_str());
+            if !matches!(next.scheme(), "http" | "https") {
+                return Err(FetchError::RedirectScheme(to));
+            }
+            if url.scheme() == "https" && next.scheme() == "http" {
+                return Err(FetchError::Downgrade {
+                    from: redact(url.as_str()),
+                    to,
+                });
+            }
+            if hops == self.limits.max_redirects {
+                return Err(FetchError::Redirects(self.limits.max_redirects));
+            }
+            hops += 1;
+            let other_origin = next.origin() != origin.origin();
+            tracing::info!(target: LOG_TARGET, status = code, from = %redact(url.as_str()), to = %to, other_origin, "following a redirect{}", if other_origin { " to another origin: sent without credentials or validators" } else { "" });
+            url = next;
+        }
     }
 
     /// Fetches over HTTP(S), answering one `401` with the URL's credentials.
@@ -280,15 +376,14 @@ impl Fetcher {
             Some(c) if !lock(&self.digest_origins).contains(&origin) => Auth::Basic(c),
             _ => Auth::None,
         };
-        let send = |req: reqwest::RequestBuilder| async move {
-            req.send().await.map_err(|e| self.classify(e))
-        };
-        let resp = send(self.request(url, &first, cond)).await?;
-        let (401, Some(c)) = (resp.status().as_u16(), credentials) else {
-            return self.read(resp, now).await;
+        let followed = self.follow(url, url, &first, cond).await?;
+        let (401, Some(c)) = (followed.resp.status().as_u16(), credentials) else {
+            return self.read(followed, now).await;
         };
         // The answer goes where the 401 came from (after redirects), on the same origin only.
-        let target = resp.url().clone();
+        let Followed {
+            resp, url: target, ..
+        } = followed;
         if target.origin() != url.origin() {
             return Err(FetchError::Authentication(HttpAuthError::CrossOrigin(
                 target.origin().ascii_serialization(),
@@ -319,19 +414,17 @@ impl Fetcher {
             Err(why) => return Err(FetchError::Authentication(why)),
         };
         let scheme = answer.scheme();
-        let resp = send(self.request(&target, &answer, cond)).await?;
-        if resp.status().as_u16() == 401 {
+        let followed = self.follow(&target, url, &answer, cond).await?;
+        if followed.resp.status().as_u16() == 401 {
             return Err(FetchError::Unauthorized { scheme });
         }
-        self.read(resp, now).await
+        self.read(followed, now).await
     }
 
     fn classify(&self, e: reqwest::Error) -> FetchError {
         if e.is_timeout() {
             // Connect timeouts are reported as timeouts too; either bound was reached.
             FetchError::Timeout(self.limits.timeout)
-        } else if e.is_redirect() {
-            FetchError::Redirects(self.limits.max_redirects)
         } else if let Some(tls) = tls_error(&e) {
             FetchError::Tls(self.explain_tls(tls))
         } else if e.is_connect() {
@@ -395,11 +488,12 @@ impl Fetcher {
         }
     }
 
-    async fn read(
-        &self,
-        mut resp: reqwest::Response,
-        now: jiff::Timestamp,
-    ) -> Result<Fetched, FetchError> {
+    async fn read(&self, followed: Followed, now: jiff::Timestamp) -> Result<Fetched, FetchError> {
+        let Followed {
+            mut resp,
+            conditional,
+            ..
+        } = followed;
         let status = resp.status().as_u16();
         let header = |resp: &reqwest::Response, name| {
             resp.headers()
@@ -411,7 +505,8 @@ impl Fetcher {
         };
         match status {
             200 => {}
-            304 => return Ok(Fetched::NotModified),
+            304 if conditional => return Ok(Fetched::NotModified),
+            304 => return Err(FetchError::UnconditionalNotModified),
             503 | 429 => {
                 let retry_after = resp
                     .headers()
@@ -423,7 +518,6 @@ impl Fetcher {
                     retry_after,
                 });
             }
-            300..=399 => return Err(FetchError::Redirects(self.limits.max_redirects)),
             code => {
                 let hint = match code {
                     401 => " (the server asks for credentials: give them as user:pass@ in the file's URL)",
@@ -434,6 +528,7 @@ impl Fetcher {
                 return Err(FetchError::Status { code, hint });
             }
         }
+        let gzip = content_coding(resp.headers())?;
         let limit = self.limits.max_bytes;
         if resp.content_length().is_some_and(|len| len > limit) {
             return Err(FetchError::TooLarge { limit });
@@ -446,6 +541,9 @@ impl Fetcher {
                 return Err(FetchError::TooLarge { limit });
             }
             bytes.extend_from_slice(&chunk);
+        }
+        if gzip {
+            bytes = gunzip(&bytes, limit)?;
         }
         Ok(Fetched::Body {
             bytes,
@@ -483,6 +581,44 @@ impl Fetcher {
     }
 }
 
+/// Whether the body is gzip-encoded (true) or not encoded (false); any other content coding,
+/// or more than one, is refused, naming it.
+fn content_coding(headers: &reqwest::header::HeaderMap) -> Result<bool, FetchError> {
+    let mut codings = Vec::new();
+    for value in headers.get_all(reqwest::header::CONTENT_ENCODING) {
+        let value = value
+            .to_str()
+            .map_err(|_| FetchError::Encoding(escape::excerpt(value.as_bytes())))?;
+        codings.extend(
+            value
+                .split(',')
+                .map(|c| c.trim().to_ascii_lowercase())
+                .filter(|c| !c.is_empty() && c != "identity"),
+        );
+    }
+    match codings.as_slice() {
+        [] => Ok(false),
+        [one] if one == "gzip" || one == "x-gzip" => Ok(true),
+        _ => Err(FetchError::Encoding(escape::excerpt(
+            codings.join(", ").as_bytes(),
+        ))),
+    }
+}
+
+/// Decodes a gzip body (every member), refusing more than `limit` decoded bytes.
+fn gunzip(encoded: &[u8], limit: u64) -> Result<Vec<u8>, FetchError> {
+    use std::io::Read;
+    let mut decoded = Vec::new();
+    flate2::read::MultiGzDecoder::new(encoded)
+        .take(limit + 1)
+        .read_to_end(&mut decoded)
+        .map_err(|e| FetchError::Gzip(e.to_string()))?;
+    if decoded.len() as u64 > limit {
+        return Err(FetchError::TooLarge { limit });
+    }
+    Ok(decoded)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -506,5 +642,25 @@ mod tests {
             Some(Duration::ZERO)
         );
         assert_eq!(parse_retry_after("soon", now, max), None);
+    }
+
+    #[test]
+    fn gzip_is_decoded_within_the_limit_and_other_codings_named() {
+        use std::io::Write;
+        let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        enc.write_all(&[b'a'; 4096]).unwrap();
+        let gz = enc.finish().unwrap();
+        assert_eq!(gunzip(&gz, 4096).unwrap(), vec![b'a'; 4096]);
+        assert_eq!(gunzip(&gz, 4095), Err(FetchError::TooLarge { limit: 4095 }));
+        assert!(matches!(gunzip(b"not gzip", 100), Err(FetchError::Gzip(_))));
+        let mut headers = reqwest::header::HeaderMap::new();
+        assert_eq!(content_coding(&headers), Ok(false));
+        headers.insert(reqwest::header::CONTENT_ENCODING, "GZip".parse().unwrap());
+        assert_eq!(content_coding(&headers), Ok(true));
+        headers.insert(reqwest::header::CONTENT_ENCODING, "br".parse().unwrap());
+        assert_eq!(
+            content_coding(&headers).unwrap_err().to_string(),
+            "the body is encoded with Content-Encoding: br, which is not decoded (only gzip is)"
+        );
     }
 }

@@ -9,6 +9,7 @@
 //! listener and the engine.
 
 mod endpoints;
+pub(crate) mod fds;
 mod notify;
 mod tcp;
 mod tls;

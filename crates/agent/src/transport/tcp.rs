@@ -7,8 +7,13 @@
 //! A message over a request rate limit is dropped by the endpoint like any other unanswered
 //! input; the connection stays open. Framing goes on, so the stream stays in step, and the
 //! connection cap and the per-source limit bound what one peer can make this side do.
+//!
+//! A connection accepted on one of the descriptors kept for provisioning (see `fds`) is closed
+//! at once. Accept failures (out of descriptors, mostly) back off briefly; both are logged at
+//! most once per drop-log interval, with the count of those in between.
 
 use std::net::SocketAddr;
+use std::os::fd::AsRawFd;
 use std::sync::Arc;
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
@@ -17,6 +22,7 @@ use tokio::sync::{watch, Semaphore};
 use tokio::task::JoinSet;
 use tokio::time::{timeout_at, Instant};
 
+use super::fds::{self, Ration};
 use super::{after_reply, SharedEndpoint, SharedTls, Sink, TlsServer};
 use crate::config::TcpOptions;
 use sip_resync_core::sip::{ConnectionAdmission, StreamFramer, StreamItem, PONG};
@@ -24,6 +30,10 @@ use sip_resync_core::Transport;
 
 /// How long closing a TLS connection may wait to send its close_notify alert.
 const CLOSE_NOTIFY_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// The pause after a failed accept: the failure (out of descriptors, mostly) lasts until some
+/// connection closes, and accepting again at once would spin.
+const ACCEPT_BACKOFF: std::time::Duration = std::time::Duration::from_millis(100);
 
 /// Serves the connections of `listener`: plain TCP, or TLS with the configuration `tls`
 /// holds when each connection is accepted.
@@ -43,14 +53,18 @@ pub(super) async fn serve(
     let name = label(transport);
     let permits = Arc::new(Semaphore::new(opts.max_connections));
     let mut connections = JoinSet::new();
+    let interval = endpoint.tcp().config().drop_log_interval;
+    let (mut failures, mut reserved) = (Ration::new(interval), Ration::new(interval));
+    let ceiling = fds::ceiling();
     loop {
         let (stream, peer) = tokio::select! {
             r = listener.accept() => match r {
                 Ok(r) => r,
                 Err(e) => {
-                    // Out of file descriptors and the like: back off briefly instead of spinning.
-                    tracing::warn!(error = %e, "{name} accept failed");
-                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    if let Some(counted) = failures.allow(Instant::now().into_std()) {
+                        tracing::warn!(error = %e, counted, "{name} accept failed; pausing accepts for {} ms (further failures are counted, not logged, for {} s)", ACCEPT_BACKOFF.as_millis(), failures.secs());
+                    }
+                    tokio::time::sleep(ACCEPT_BACKOFF).await;
                     continue;
                 }
             },
@@ -58,6 +72,13 @@ pub(super) async fn serve(
             _ = stop.changed() => break,
         };
         let now = Instant::now().into_std();
+        if ceiling.is_some_and(|c| stream.as_raw_fd() >= c) {
+            if let Some(counted) = reserved.allow(now) {
+                tracing::warn!(%peer, counted, "closed a {name} connection at once: the last {} descriptors under the open-file limit are kept for provisioning (further ones are counted, not logged, for {} s)", fds::RESERVE, reserved.secs());
+            }
+            drop(stream);
+            continue;
+        }
         if let ConnectionAdmission::Refuse { log } = endpoint.tcp().admit_connection(now, peer) {
             if log {
                 tracing::warn!(%peer, "closed a {name} connection at once: the source is not in [sip] allow and refused sources are dropped (further ones from this source are counted, not logged, for a while)");

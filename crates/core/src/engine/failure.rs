@@ -81,9 +81,41 @@ pub enum FetchError {
     /// The body did not arrive completely.
     #[error("incomplete body: {0}")]
     Truncated(String),
-    /// Too many redirects, or a redirect that was not followed.
+    /// More redirects than `provisioning.max_redirects`.
     #[error("too many redirects (provisioning.max_redirects is {0})")]
     Redirects(usize),
+    /// A redirect from `https` to plain `http`: never followed, as anyone on the path could
+    /// then rewrite the file.
+    #[error("redirected from {from} to {to}: a file fetched over https is never fetched over plain http (change the redirect on the server, or the URL)")]
+    Downgrade {
+        /// The URL that answered with the redirect, credentials masked.
+        from: String,
+        /// The redirect's target, credentials masked.
+        to: String,
+    },
+    /// A redirect to a scheme other than `http` or `https` (e.g. `file://`): not followed.
+    #[error("redirected to {0}: only http and https redirects are followed")]
+    RedirectScheme(String),
+    /// A redirect without a usable `Location`.
+    #[error("HTTP {code} redirect without a usable Location{}", match location { Some(l) => format!(" ({l})"), None => String::new() })]
+    BadRedirect {
+        /// The redirect's status.
+        code: u16,
+        /// The `Location` given, escaped, if any.
+        location: Option<String>,
+    },
+    /// A `304 Not Modified` to a request that sent no validators (no `If-None-Match` or
+    /// `If-Modified-Since`): there is nothing it can mean.
+    #[error(
+        "HTTP 304 Not Modified to a request that carried no If-None-Match or If-Modified-Since"
+    )]
+    UnconditionalNotModified,
+    /// A body in a content coding this client does not decode (only `gzip` is decoded).
+    #[error("the body is encoded with Content-Encoding: {0}, which is not decoded (only gzip is)")]
+    Encoding(String),
+    /// A gzip body that cannot be decoded.
+    #[error("the gzip-encoded body cannot be decoded: {0}")]
+    Gzip(String),
     /// A local file could not be read.
     #[error("cannot read: {}: {reason}", path.display())]
     File {

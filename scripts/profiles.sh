@@ -6,10 +6,11 @@
 #   scripts/profiles.sh                 # builds, measures sizes, then runs scripts/bench.sh
 #   PROFILES_NO_BENCH=1 scripts/profiles.sh   # sizes only
 #
-# The profiles (each overrides the shipped [profile.release] through cargo's environment):
-#   lto-fat-cgu1   lto = "fat", codegen-units = 1
-#   lto-thin       lto = "thin"
-#   opt-s          lto = "fat", codegen-units = 1, opt-level = "s"
+# The shipped profile is [profile.release] in Cargo.toml (fat LTO, one codegen unit,
+# opt-level "s"). The others override it through cargo's environment:
+#   opt3           no LTO, 16 codegen units, opt-level 3 (cargo's defaults)
+#   opt3-lto-thin  thin LTO, 16 codegen units, opt-level 3
+#   opt3-lto-fat   fat LTO, one codegen unit, opt-level 3
 # Each builds in its own target directory (target/profiles/NAME), so the shipped build is
 # untouched. Writes target/profiles/sizes.md.
 set -euo pipefail
@@ -19,11 +20,11 @@ OUT="$ROOT/target/profiles"
 mkdir -p "$OUT"
 
 declare -A ENVS=(
-    [lto-fat-cgu1]="CARGO_PROFILE_RELEASE_LTO=fat CARGO_PROFILE_RELEASE_CODEGEN_UNITS=1"
-    [lto-thin]="CARGO_PROFILE_RELEASE_LTO=thin"
-    [opt-s]="CARGO_PROFILE_RELEASE_LTO=fat CARGO_PROFILE_RELEASE_CODEGEN_UNITS=1 CARGO_PROFILE_RELEASE_OPT_LEVEL=s"
+    [opt3]="CARGO_PROFILE_RELEASE_LTO=false CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 CARGO_PROFILE_RELEASE_OPT_LEVEL=3"
+    [opt3-lto-thin]="CARGO_PROFILE_RELEASE_LTO=thin CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 CARGO_PROFILE_RELEASE_OPT_LEVEL=3"
+    [opt3-lto-fat]="CARGO_PROFILE_RELEASE_LTO=fat CARGO_PROFILE_RELEASE_CODEGEN_UNITS=1 CARGO_PROFILE_RELEASE_OPT_LEVEL=3"
 )
-ORDER=(lto-fat-cgu1 lto-thin opt-s)
+ORDER=(opt3 opt3-lto-thin opt3-lto-fat)
 
 say() { echo "profiles.sh: $*" >&2; }
 cargo build --release --locked --quiet -p sip-resync-cli --bin sip-resync
@@ -31,7 +32,7 @@ variants=()
 {
     echo "| profile | stripped sip-resync (bytes) | release build (s) |"
     echo "|---|---:|---:|"
-    echo "| shipped ([profile.release] in Cargo.toml) | $(stat -c %s target/release/sip-resync) | — |"
+    echo "| shipped ([profile.release] in Cargo.toml: fat LTO, 1 unit, opt-level s) | $(stat -c %s target/release/sip-resync) | — |"
 } >"$OUT/sizes.md"
 for name in "${ORDER[@]}"; do
     say "building with $name (${ENVS[$name]})"

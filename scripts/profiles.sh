@@ -24,7 +24,8 @@ declare -A ENVS=(
     [opt3-lto-thin]="CARGO_PROFILE_RELEASE_LTO=thin CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 CARGO_PROFILE_RELEASE_OPT_LEVEL=3"
     [opt3-lto-fat]="CARGO_PROFILE_RELEASE_LTO=fat CARGO_PROFILE_RELEASE_CODEGEN_UNITS=1 CARGO_PROFILE_RELEASE_OPT_LEVEL=3"
 )
-ORDER=(opt3 opt3-lto-thin opt3-lto-fat)
+# PROFILES="opt3 opt3-lto-thin opt3-lto-fat" picks others; the default compares the two ends.
+read -r -a ORDER <<<"${PROFILES:-opt3 opt3-lto-fat}"
 
 say() { echo "profiles.sh: $*" >&2; }
 cargo build --release --locked --quiet -p sip-resync-cli --bin sip-resync

@@ -12,7 +12,7 @@ set -u
 here=$(cd "$(dirname "$0")" && pwd)
 seconds=${1:-300}
 [ $# -gt 0 ] && shift
-targets=${*:-datagram tcp_framer panasonic snom}
+targets=${*:-datagram datagram_small embedded tcp_framer panasonic snom}
 
 mkdir -p "$here/logs"
 cd "$here/logs" || exit 1
@@ -21,7 +21,7 @@ for t in $targets; do
     rm -f fuzz-0.log
     # The SIP targets use the dictionary of SIP tokens.
     case $t in
-    datagram | tcp_framer) dict="-dict=$here/sip.dict" ;;
+    datagram | datagram_small | embedded | tcp_framer) dict="-dict=$here/sip.dict" ;;
     *) dict="" ;;
     esac
     # shellcheck disable=SC2086

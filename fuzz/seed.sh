@@ -26,6 +26,10 @@ copy() {
 sip="$fixtures/rfc4475/valid/*.dat $fixtures/rfc4475/invalid/*.dat $fixtures/sip/*.sip"
 # shellcheck disable=SC2086
 copy datagram $sip
+# shellcheck disable=SC2086
+copy datagram_small $sip
+# shellcheck disable=SC2086
+copy embedded $sip
 
 # tcp_framer reads a first byte choosing limits and cuts (see fuzz_targets/tcp_framer.rs):
 # each message is seeded with default limits and no cuts (0x00), with small limits and no
@@ -53,7 +57,9 @@ for f in "$fixtures"/fuzz/*; do
     name=$(basename "$f")
     case $name in
     datagram-*)
-        cp "$f" "$corpus/datagram/fuzz-$name"
+        for t in datagram datagram_small embedded; do
+            cp "$f" "$corpus/$t/fuzz-$name"
+        done
         { printf '\000'; cat "$f"; } >"$corpus/tcp_framer/fuzz-$name"
         ;;
     tcp_framer-* | panasonic-* | snom-*)
@@ -63,6 +69,6 @@ for f in "$fixtures"/fuzz/*; do
     esac
 done
 
-for t in datagram tcp_framer panasonic snom; do
+for t in datagram datagram_small embedded tcp_framer panasonic snom; do
     echo "$t: $(ls "$corpus/$t" | wc -l) files in fuzz/corpus/$t"
 done

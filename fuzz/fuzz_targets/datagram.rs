@@ -1,5 +1,6 @@
-//! One UDP datagram through the endpoint and the embedded entry point: see
-//! `sip_resync_core::fuzzing::datagram` (`crates/core/src/fuzzing.rs`) for what it asserts.
+//! One UDP datagram through the endpoint with the default limits, and again as a
+//! retransmission: see `sip_resync_core::fuzzing::datagram` (`crates/core/src/fuzzing.rs`) for
+//! what it asserts.
 
 #![no_main]
 

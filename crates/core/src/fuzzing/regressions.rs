@@ -43,9 +43,13 @@ fn every_fuzz_fixture_passes_its_target_checks() {
         match name.split('-').next().unwrap() {
             "datagram" => {
                 super::datagram(&bytes);
+                super::datagram_small(&bytes);
+                super::embedded(&bytes);
                 // The same message as a one-message stream, default limits, no cuts.
                 super::tcp_framer(&[&[0x00][..], &bytes].concat());
             }
+            "datagram_small" => super::datagram_small(&bytes),
+            "embedded" => super::embedded(&bytes),
             "tcp_framer" => super::tcp_framer(&bytes),
             "panasonic" => super::panasonic(&bytes),
             "snom" => super::snom(&bytes),

@@ -157,13 +157,13 @@ fn a_value_of_the_wrong_type_is_an_error_naming_line_and_key() {
 
 #[test]
 fn an_unknown_key_is_a_warning_naming_line_key_and_the_valid_keys() {
-    // Unknown keys are warnings, never errors (docs/configuration.md): `check` exits 0 and
-    // says which key was probably meant.
+    // Unknown keys are warnings (docs/configuration.md): `check` exits 0 and says which key
+    // was probably meant.
     let dir = tempfile::tempdir().unwrap();
     let cfg = dir.path().join("phone.toml");
     std::fs::write(
         &cfg,
-        "[sip]\nlisten = [\"udp:127.0.0.1:0\"]\nallwo = [\"192.0.2.1\"]\n",
+        "[sip]\nlisten = [\"udp:127.0.0.1:0\"]\nevent-match = \"strict\"\n",
     )
     .unwrap();
     let out = Command::new(BIN)
@@ -173,10 +173,56 @@ fn an_unknown_key_is_a_warning_naming_line_key_and_the_valid_keys() {
     assert_eq!(out.status.code(), Some(0));
     let stdout = String::from_utf8_lossy(&out.stdout);
     let expected = format!(
-        "warning: {}:3: sip.allwo: unknown key, ignored; did you mean sip.allow? (the keys of [sip] are listen, events, event_match, max_transactions, allow, refused, tcp, limits",
+        "warning: {}:3: sip.event-match: unknown key, ignored; did you mean sip.event_match? (the keys of [sip] are listen, events, event_match, max_transactions, allow, refused, tcp, limits",
         cfg.display()
     );
     assert!(stdout.contains(&expected), "{stdout}");
+}
+
+/// `run --config CFG --listen udp:127.0.0.1:0 EXTRA…` until it exits: the exit code and stderr.
+fn run_until_exit(cfg: &std::path::Path, extra: &[&str]) -> (Option<i32>, String) {
+    let out = Command::new(BIN)
+        .arg("run")
+        .arg("--config")
+        .arg(cfg)
+        .args(["--listen", "udp:127.0.0.1:0"])
+        .args(extra)
+        .output()
+        .unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn a_typo_in_the_allowlist_refuses_to_start() {
+    // Either typo would otherwise leave the allowlist empty: every source accepted.
+    let dir = tempfile::tempdir().unwrap();
+    for (file, located) in [
+        (
+            "[sip]\nallow = [\"192.0.2.O/24\"]\n",
+            ":2: sip.allow: \"192.0.2.O/24\": not an IP address",
+        ),
+        (
+            "[sip]\nalow = [\"192.0.2.0/24\"]\n",
+            ":2: sip.alow: unknown key, taken for a misspelt sip.allow: not starting",
+        ),
+        (
+            "[SIP]\nallow = [\"192.0.2.0/24\"]\n",
+            ":2: SIP.allow: unknown key, taken for a misspelt sip.allow",
+        ),
+    ] {
+        let cfg = dir.path().join("phone.toml");
+        std::fs::write(&cfg, file).unwrap();
+        let (code, stderr) = run_until_exit(&cfg, &[]);
+        assert_eq!(code, Some(2), "{file}: {stderr}");
+        let expected = format!("error: {}{located}", cfg.display());
+        assert!(stderr.starts_with(&expected), "{file}: {stderr}");
+        assert!(!stderr.contains("listening on"), "{stderr}");
+        let check = Command::new(BIN).arg("check").arg(&cfg).output().unwrap();
+        assert_eq!(check.status.code(), Some(2), "check refuses it too");
+    }
 }
 
 #[test]

@@ -291,6 +291,36 @@ fn is_root() -> bool {
 }
 
 #[test]
+fn pid_file_names_this_agent_and_is_removed_at_a_clean_exit() {
+    let dir = tempfile::tempdir().unwrap();
+    let pid_file = dir.path().join("agent.pid");
+    let state = dir.path().join("state");
+    let mut d = Daemon::start_with(
+        "fixtures/demo.toml",
+        &[
+            "--state-dir",
+            state.to_str().unwrap(),
+            "--pid-file",
+            pid_file.to_str().unwrap(),
+        ],
+    );
+    // Written after binding, and logged: once the line is there, so is the file.
+    assert_eq!(d.count("written to", 1, Duration::from_secs(3)), 1);
+    let text = std::fs::read_to_string(&pid_file).expect("the PID file exists while it runs");
+    assert_eq!(text, format!("{}\n", d.child.id()));
+    // The documented use: a SIGHUP to that PID reloads this agent.
+    let status = Command::new("sh")
+        .arg("-c")
+        .arg(format!("kill -HUP \"$(cat {})\"", pid_file.display()))
+        .status()
+        .unwrap();
+    assert!(status.success());
+    assert_eq!(d.count("SIGHUP: reloaded", 1, Duration::from_secs(5)), 1);
+    assert!(d.terminate().success());
+    assert!(!pid_file.exists(), "removed at a clean exit");
+}
+
+#[test]
 fn port_in_use_is_explained() {
     let taken = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
     let listen = format!("udp:{}", taken.local_addr().unwrap());

@@ -321,6 +321,44 @@ fn pid_file_names_this_agent_and_is_removed_at_a_clean_exit() {
 }
 
 #[test]
+fn the_json_log_has_no_none_strings() {
+    // The demo has no timed polls: `next_poll` is absent, not the string "None".
+    let state = tempfile::tempdir().unwrap();
+    let mut d = Daemon::start_with(
+        "fixtures/demo.toml",
+        &[
+            "--state-dir",
+            state.path().to_str().unwrap(),
+            "--log-format",
+            "json",
+        ],
+    );
+    assert_eq!(
+        d.count("provisioning engine started", 1, Duration::from_secs(5)),
+        1
+    );
+    let (status, lines) = d.terminate_with_log();
+    assert!(status.success());
+    let started = lines
+        .iter()
+        .find(|l| l.contains("provisioning engine started"))
+        .expect("the start line");
+    let value: serde_json::Value = serde_json::from_str(started).expect("one JSON object");
+    let fields = &value["fields"];
+    assert_eq!(fields["files"], 2, "{started}");
+    assert!(
+        fields.get("next_poll").is_none_or(|v| v.is_null()),
+        "an absent value is null or left out: {started}"
+    );
+    for line in &lines {
+        assert!(!line.contains("\"None\""), "{line}");
+        if line.starts_with('{') {
+            serde_json::from_str::<serde_json::Value>(line).expect("each line is JSON");
+        }
+    }
+}
+
+#[test]
 fn port_in_use_is_explained() {
     let taken = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
     let listen = format!("udp:{}", taken.local_addr().unwrap());

@@ -154,6 +154,10 @@ enum Command {
         /// Model name replacing {MODEL} in file URLs; overrides provisioning.model.
         #[arg(long, value_name = "MODEL")]
         model: Option<String>,
+        /// Write the agent's process ID to FILE once it listens (for `kill -HUP "$(cat
+        /// FILE)"`); the file is removed when the agent stops on SIGINT or SIGTERM.
+        #[arg(long, value_name = "FILE")]
+        pid_file: Option<PathBuf>,
     },
     /// Send one out-of-dialog NOTIFY and print the final response's status line.
     ///
@@ -277,7 +281,10 @@ fn main() -> ExitCode {
             state_dir,
             mac,
             model,
-        } => runtime.block_on(cmd::run::run(config, listen, state_dir, mac, model)),
+            pid_file,
+        } => runtime.block_on(cmd::run::run(
+            config, listen, state_dir, mac, model, pid_file,
+        )),
         Command::Notify {
             target,
             event,

@@ -19,8 +19,15 @@
 //! text; a line that is only `…` stands for any number of lines. Before comparing, the log
 //! timestamp is cut off, any `127.0.0.1:PORT` reads `127.0.0.1:PORT`, and a `call_id=` value
 //! reads `call_id=ID`. A block preceded by `<!-- docs-test: skip: REASON -->` is not run.
+//!
+//! A documented address is replaced only where it stands whole (`127.0.0.1:5060` is not the
+//! start of `127.0.0.1:50601`), in one pass, so a replacement is never replaced again. Every
+//! process a document starts runs in its own process group, killed and reaped when the
+//! document ends, however it ends. Every document is checked even after one fails; the
+//! failures are reported together at the end.
 
 use std::io::{BufRead, BufReader};
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
@@ -223,9 +230,56 @@ fn unmatched_any_order(shown: &[String], printed: &[String]) -> (Vec<String>, Ve
     (missing, extra)
 }
 
+/// A child process leading its own process group. Dropped, it kills the whole group and
+/// reaps the child: nothing a document started outlives its check, even when the check
+/// panics.
+struct Group {
+    child: Child,
+}
+
+impl Group {
+    /// Spawns `command` as the leader of a new process group.
+    fn spawn(command: &mut Command) -> std::io::Result<Group> {
+        command
+            .process_group(0)
+            .spawn()
+            .map(|child| Group { child })
+    }
+
+    /// Sends `signal` to every process of the group.
+    fn signal(&self, signal: &str) {
+        let _ = Command::new("kill")
+            .args([signal, "--", &format!("-{}", self.child.id())])
+            .stderr(Stdio::null())
+            .status();
+    }
+}
+
+impl std::ops::Deref for Group {
+    type Target = Child;
+    fn deref(&self) -> &Child {
+        &self.child
+    }
+}
+
+impl std::ops::DerefMut for Group {
+    fn deref_mut(&mut self) -> &mut Child {
+        &mut self.child
+    }
+}
+
+impl Drop for Group {
+    fn drop(&mut self) {
+        // The leader may be gone while others of its group run on: signal the group first.
+        self.signal("-KILL");
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 /// The agent started by a `run` step, its log lines, and where it listens.
 struct Agent {
-    child: Child,
+    child: Group,
     lines: Arc<Mutex<Vec<String>>>,
     /// Lines before this index were compared already.
     seen: usize,
@@ -281,17 +335,18 @@ impl Agent {
 
     /// Starts the agent; `None` when it exits 4 (the port was taken meanwhile).
     fn spawn(cmd: &str, dir: &Path, listeners: usize) -> Option<Agent> {
-        let mut child = Command::new("bash")
-            .arg("-c")
-            .arg(format!("exec {cmd}"))
-            .current_dir(dir)
-            .env("RUST_LOG", "info")
-            .env("PATH", path_with_binary())
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start the agent");
+        let mut child = Group::spawn(
+            Command::new("bash")
+                .arg("-c")
+                .arg(format!("exec {cmd}"))
+                .current_dir(dir)
+                .env("RUST_LOG", "info")
+                .env("PATH", path_with_binary())
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped()),
+        )
+        .expect("start the agent");
         let lines = Arc::new(Mutex::new(Vec::new()));
         let sink = lines.clone();
         let stderr = child.stderr.take().unwrap();
@@ -362,25 +417,49 @@ impl Agent {
 
     /// The command with documented addresses replaced by the agent's.
     fn rewrite(&self, cmd: &str) -> String {
-        self.addresses
-            .iter()
-            .fold(cmd.to_owned(), |c, (doc, actual)| c.replace(doc, actual))
+        replace_addresses(cmd, &self.addresses)
     }
 
+    /// Stops the agent as a reader does, with SIGTERM; the group is killed and reaped when
+    /// `self` is dropped (at once when it has not stopped within 10 s).
     fn stop(mut self) {
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status();
+        self.child.signal("-TERM");
         let deadline = Instant::now() + Duration::from_secs(10);
-        while self.child.try_wait().unwrap().is_none() {
-            if Instant::now() > deadline {
-                let _ = self.child.kill();
-                break;
-            }
+        while self.child.try_wait().unwrap().is_none() && Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(20));
         }
-        let _ = self.child.wait();
     }
+}
+
+/// `text` with each documented address of `pairs` (documented, actual) replaced by the
+/// actual one, where it stands whole: not preceded by a digit or `.`, not followed by a
+/// digit. One pass, trying the longest documented address first at each place, so the text
+/// put in is never looked at again (port 50629 in place of 5062 stays 50629).
+fn replace_addresses(text: &str, pairs: &[(String, String)]) -> String {
+    let mut pairs: Vec<&(String, String)> = pairs.iter().collect();
+    pairs.sort_by_key(|(doc, _)| std::cmp::Reverse(doc.len()));
+    let bytes = text.as_bytes();
+    let mut out = String::with_capacity(text.len());
+    let mut i = 0;
+    'scan: while i < text.len() {
+        let before_ok = i == 0 || !(bytes[i - 1].is_ascii_digit() || bytes[i - 1] == b'.');
+        if before_ok {
+            for (doc, actual) in &pairs {
+                let end = i + doc.len();
+                if text[i..].starts_with(doc.as_str())
+                    && !bytes.get(end).is_some_and(u8::is_ascii_digit)
+                {
+                    out.push_str(actual);
+                    i = end;
+                    continue 'scan;
+                }
+            }
+        }
+        let c = text[i..].chars().next().unwrap();
+        out.push(c);
+        i += c.len_utf8();
+    }
+    out
 }
 
 /// A loopback port free for both UDP and TCP just now.
@@ -416,18 +495,19 @@ fn assignment(cmd: &str) -> Option<(String, String)> {
 
 /// Runs a command to completion (bounded), stdout and stderr together, as a reader sees them.
 fn run(cmd: &str, dir: &Path, vars: &[(String, String)]) -> (i32, Vec<String>) {
-    let mut child = Command::new("bash")
-        .arg("-c")
-        .arg(format!("{cmd} 2>&1"))
-        .envs(vars.iter().map(|(k, v)| (k, v)))
-        .current_dir(dir)
-        .env("PATH", path_with_binary())
-        .env_remove("RUST_LOG")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("run a documented command");
+    let mut child = Group::spawn(
+        Command::new("bash")
+            .arg("-c")
+            .arg(format!("{cmd} 2>&1"))
+            .envs(vars.iter().map(|(k, v)| (k, v)))
+            .current_dir(dir)
+            .env("PATH", path_with_binary())
+            .env_remove("RUST_LOG")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null()),
+    )
+    .expect("run a documented command");
     let stdout = child.stdout.take().unwrap();
     let reader = std::thread::spawn(move || {
         BufReader::new(stdout)
@@ -441,11 +521,14 @@ fn run(cmd: &str, dir: &Path, vars: &[(String, String)]) -> (i32, Vec<String>) {
             break s;
         }
         if Instant::now() > deadline {
-            let _ = child.kill();
+            // Dropping the group kills whatever it started.
+            drop(child);
             panic!("`{cmd}` did not finish within 60 s");
         }
         std::thread::sleep(Duration::from_millis(10));
     };
+    // Whatever the command left running in the background goes with it.
+    drop(child);
     (status.code().unwrap_or(-1), reader.join().unwrap())
 }
 
@@ -563,11 +646,107 @@ fn documents() -> Vec<String> {
 #[test]
 fn every_documented_command_prints_what_its_document_shows() {
     let mut total = 0;
+    let mut failures = Vec::new();
     for doc in documents() {
-        total += check_document(&doc);
+        // A failing document stops only itself: its agent is stopped and its scratch folder
+        // removed as the panic unwinds, and the next document is checked.
+        match std::panic::catch_unwind(|| check_document(&doc)) {
+            Ok(checked) => total += checked,
+            Err(panic) => {
+                let message = panic
+                    .downcast_ref::<String>()
+                    .cloned()
+                    .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                    .unwrap_or_else(|| "(a panic without a message)".to_owned());
+                failures.push(format!("{doc}: {message}"));
+            }
+        }
     }
+    assert!(
+        failures.is_empty(),
+        "{} of {} documents differ from what they show:\n\n{}",
+        failures.len(),
+        documents().len(),
+        failures.join("\n\n")
+    );
     // The README walkthrough alone runs more than ten commands and log blocks.
     assert!(total > 20, "only {total} examples were checked");
+}
+
+#[test]
+fn documented_addresses_are_replaced_whole_and_once() {
+    // Two transports on one documented port give the bare address twice; port 50629 starts
+    // with the documented 5062.
+    let pairs: Vec<(String, String)> = [
+        ("udp:127.0.0.1:5062", "udp:127.0.0.1:50629"),
+        ("127.0.0.1:5062", "127.0.0.1:50629"),
+        ("tcp:127.0.0.1:5062", "tcp:127.0.0.1:50629"),
+        ("127.0.0.1:5062", "127.0.0.1:50629"),
+    ]
+    .iter()
+    .map(|(a, b)| (a.to_string(), b.to_string()))
+    .collect();
+    assert_eq!(
+        replace_addresses(
+            "notify udp:127.0.0.1:5062 tcp:127.0.0.1:5062 sip:1001@127.0.0.1:5062;x 127.0.0.1:5062",
+            &pairs
+        ),
+        "notify udp:127.0.0.1:50629 tcp:127.0.0.1:50629 sip:1001@127.0.0.1:50629;x 127.0.0.1:50629"
+    );
+    // Only whole addresses: other ports and longer addresses stay as written.
+    for other in [
+        "127.0.0.1:50620",
+        "127.0.0.1:5062999",
+        "10.127.0.0.1:5062",
+        "1127.0.0.1:5062",
+    ] {
+        assert_eq!(replace_addresses(other, &pairs), other);
+    }
+    // An agent on 5062 with the documented 5060 next to it: each replaced by its own.
+    let pairs: Vec<(String, String)> = [
+        ("127.0.0.1:5060", "127.0.0.1:5062"),
+        ("127.0.0.1:5062", "127.0.0.1:40000"),
+    ]
+    .iter()
+    .map(|(a, b)| (a.to_string(), b.to_string()))
+    .collect();
+    assert_eq!(
+        replace_addresses("127.0.0.1:5060 127.0.0.1:5062", &pairs),
+        "127.0.0.1:5062 127.0.0.1:40000"
+    );
+}
+
+#[test]
+fn a_process_group_is_killed_with_its_guard() {
+    // A command that leaves a child behind (`sleep &`): dropping the guard ends both.
+    let mut group = Group::spawn(
+        Command::new("bash")
+            .arg("-c")
+            .arg("sleep 600 & echo $!; wait")
+            .stdout(Stdio::piped()),
+    )
+    .unwrap();
+    let mut line = String::new();
+    BufReader::new(group.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let sleeper = line.trim().to_owned();
+    let alive = |pid: &str| {
+        Path::new(&format!("/proc/{pid}")).exists()
+            && !std::fs::read_to_string(format!("/proc/{pid}/stat"))
+                .unwrap_or_default()
+                .contains(") Z ")
+    };
+    assert!(alive(&sleeper));
+    drop(group);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while alive(&sleeper) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(
+        !alive(&sleeper),
+        "the background child {sleeper} was killed"
+    );
 }
 
 #[test]

@@ -14,6 +14,7 @@ pub(crate) async fn run(
     state_dir: Option<PathBuf>,
     mac: Option<String>,
     model: Option<String>,
+    pid_file: Option<PathBuf>,
 ) -> ExitCode {
     let mut options = match AgentOptions::load(&config_path) {
         Ok(o) => o.listen(listen),
@@ -33,9 +34,31 @@ pub(crate) async fn run(
     let hangups = hangups();
     match Agent::start(options).await {
         Ok(agent) => {
+            // Written once every address is bound: a script that waits for the file can
+            // signal the agent at once.
+            if let Some(file) = &pid_file {
+                if let Err(e) = write_pid_file(file) {
+                    eprintln!(
+                        "error: cannot write the PID file {}: {e} (choose a writable --pid-file)",
+                        file.display()
+                    );
+                    return ExitCode::from(exit::CONFIG);
+                }
+                tracing::info!(
+                    target: "sip_resync",
+                    "process {} written to {}",
+                    std::process::id(),
+                    file.display()
+                );
+            }
             let reload = tokio::spawn(reload_on_hangup(hangups, config_path, agent.handle()));
             agent.run(shutdown_signal()).await;
             reload.abort();
+            if let Some(file) = &pid_file {
+                if let Err(e) = std::fs::remove_file(file) {
+                    tracing::warn!("cannot remove the PID file {}: {e}", file.display());
+                }
+            }
             ExitCode::SUCCESS
         }
         Err(e) => agent_error(e),
@@ -81,6 +104,7 @@ pub(crate) async fn reload_on_hangup(
             .await
             .expect("the reload does not panic");
             match reloaded {
+                // Under the agent's target, as its other lines (docs/tls.md shows them).
                 Ok(()) => {
                     tracing::info!(target: "sip_resync", "SIGHUP: reloaded {}", path.display())
                 }
@@ -92,6 +116,22 @@ pub(crate) async fn reload_on_hangup(
     }
     #[cfg(not(unix))]
     let _ = (hangups, path, handle);
+}
+
+/// Writes this process's ID and a newline to `file`, through a temporary file renamed over it,
+/// so that a reader never sees a partial number.
+fn write_pid_file(file: &std::path::Path) -> std::io::Result<()> {
+    let name = file
+        .file_name()
+        .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a file name"))?;
+    let mut temp_name = std::ffi::OsString::from(".");
+    temp_name.push(name);
+    temp_name.push(".tmp");
+    let temp = file.with_file_name(temp_name);
+    std::fs::write(&temp, format!("{}\n", std::process::id()))?;
+    std::fs::rename(&temp, file).inspect_err(|_| {
+        let _ = std::fs::remove_file(&temp);
+    })
 }
 
 /// Prints why the agent cannot run; a socket that cannot be bound exits 4, anything else 2.

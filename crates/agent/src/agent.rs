@@ -146,12 +146,24 @@ pub enum AgentError {
     /// The MAC address given in the options is malformed.
     #[error("--mac: {0}")]
     Mac(config::ValueError),
-    /// The state directory cannot be created.
-    #[error("cannot create the state directory {}: {source} (choose a writable --state-dir or provisioning.state_dir)", path.display())]
+    /// The state directory cannot be created. The message says what to do: a path that is,
+    /// or runs through, a file needs another name; a directory this user may not write needs
+    /// its owner or mode changed.
+    #[error("cannot create the state directory {}: {source} ({})", path.display(), state_dir_hint(path, source))]
     StateDir {
         /// The directory.
         path: PathBuf,
         /// The OS error.
+        source: std::io::Error,
+    },
+    /// The state directory exists, but a file cannot be written in it (checked at start, so
+    /// that the first provisioning run does not find out). The message names the user and
+    /// the commands that would let it write there.
+    #[error("cannot write in the state directory {}: {source} ({})", path.display(), state_dir_hint(path, source))]
+    StateDirNotWritable {
+        /// The directory.
+        path: PathBuf,
+        /// The OS error of writing a file in it.
         source: std::io::Error,
     },
     /// Provisioning files are configured, but no state directory to apply them in.
@@ -246,6 +258,10 @@ impl Agent {
         let zone = settings.zone()?;
         if let Some(dir) = &settings.provisioning.state_dir {
             std::fs::create_dir_all(dir).map_err(|source| AgentError::StateDir {
+                path: dir.clone(),
+                source,
+            })?;
+            probe_writable(dir).map_err(|source| AgentError::StateDirNotWritable {
                 path: dir.clone(),
                 source,
             })?;
@@ -660,9 +676,135 @@ pub struct AgentStatus {
     pub running: bool,
 }
 
+/// What to do about a state directory that cannot be created or written.
+fn state_dir_hint(dir: &Path, error: &std::io::Error) -> String {
+    use std::io::ErrorKind;
+    const ELSEWHERE: &str = "choose another --state-dir or provisioning.state_dir";
+    match error.kind() {
+        ErrorKind::AlreadyExists | ErrorKind::NotADirectory => format!(
+            "it, or a directory above it, is a file: remove or rename the file, or {ELSEWHERE}"
+        ),
+        ErrorKind::PermissionDenied => {
+            let user = current_user();
+            let name = user.name.as_deref().unwrap_or("THIS-USER");
+            let who = match (&user.name, user.uid) {
+                (Some(n), Some(uid)) => format!("user {n} (uid {uid})"),
+                (None, Some(uid)) => format!("uid {uid}"),
+                _ => "this user".to_owned(),
+            };
+            format!(
+                "{who} may not write there: chown {name} {d} or chmod u+w it (or create it as \
+                 that user if it is missing), run as its owner, or {ELSEWHERE}",
+                d = dir.display()
+            )
+        }
+        ErrorKind::ReadOnlyFilesystem => {
+            format!("the file system is mounted read-only: {ELSEWHERE} on a writable one")
+        }
+        ErrorKind::StorageFull | ErrorKind::QuotaExceeded => {
+            format!("free some space, or {ELSEWHERE}")
+        }
+        _ => format!("check the path and its permissions, or {ELSEWHERE}"),
+    }
+}
+
+/// The user this process runs as, for messages: the effective uid and its name, where the
+/// system says (Linux `/proc/self/status` and `/etc/passwd`).
+struct CurrentUser {
+    uid: Option<u32>,
+    name: Option<String>,
+}
+
+fn current_user() -> CurrentUser {
+    let uid: Option<u32> = std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            // `Uid:` real, effective, saved, file system.
+            s.lines()
+                .find_map(|l| l.strip_prefix("Uid:"))
+                .and_then(|l| l.split_whitespace().nth(1).and_then(|u| u.parse().ok()))
+        });
+    let name = uid.and_then(|uid| {
+        std::fs::read_to_string("/etc/passwd").ok().and_then(|p| {
+            p.lines().find_map(|l| {
+                let mut f = l.split(':');
+                let name = f.next()?;
+                (f.nth(1)?.parse::<u32>().ok()? == uid).then(|| name.to_owned())
+            })
+        })
+    });
+    CurrentUser { uid, name }
+}
+
+/// Creates and removes a file in `dir`: whether the engine will be able to write there.
+fn probe_writable(dir: &Path) -> std::io::Result<()> {
+    let probe = dir.join(format!(".write-test.tmp-{}", std::process::id()));
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(&probe)?;
+    std::fs::remove_file(&probe)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn state_dir_errors_say_what_to_do() {
+        use std::io::{Error, ErrorKind};
+        let dir = PathBuf::from("/var/lib/sip-resync");
+        let denied = AgentError::StateDirNotWritable {
+            path: dir.clone(),
+            source: Error::from(ErrorKind::PermissionDenied),
+        }
+        .to_string();
+        assert!(
+            denied.starts_with("cannot write in the state directory /var/lib/sip-resync: ")
+                && denied.contains(" may not write there: chown ")
+                && denied.contains(" /var/lib/sip-resync or chmod u+w it")
+                && denied.ends_with("or choose another --state-dir or provisioning.state_dir)"),
+            "{denied}"
+        );
+        // The user is named, as `ls -l` would show it.
+        let user = current_user();
+        if let (Some(name), Some(uid)) = (user.name, user.uid) {
+            assert!(
+                denied.contains(&format!(
+                    "user {name} (uid {uid}) may not write there: chown {name} "
+                )),
+                "{denied}"
+            );
+        }
+        for kind in [ErrorKind::AlreadyExists, ErrorKind::NotADirectory] {
+            let file = AgentError::StateDir {
+                path: dir.clone(),
+                source: Error::from(kind),
+            }
+            .to_string();
+            assert!(
+                file.ends_with("(it, or a directory above it, is a file: remove or rename the file, or choose another --state-dir or provisioning.state_dir)"),
+                "{file}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_state_directory_that_cannot_be_written_stops_the_start() {
+        // Root writes in any directory whatever its mode; a file where a directory should be
+        // stops everyone.
+        let dir = tempfile::tempdir().unwrap();
+        assert!(probe_writable(dir.path()).is_ok());
+        assert_eq!(
+            std::fs::read_dir(dir.path()).unwrap().count(),
+            0,
+            "the probe is removed"
+        );
+        let file = dir.path().join("file");
+        std::fs::write(&file, "").unwrap();
+        assert!(probe_writable(&file).is_err());
+    }
 
     #[test]
     fn the_handles_cross_threads() {

@@ -238,7 +238,9 @@ impl Engine {
             files = self.sources.len(),
             state_dir = %self.state_dir.display(),
             schedule = %self.planner.describe(),
-            next_poll = ?self.planner.next_poll().map(|at| at.to_zoned(self.armed.1.clone()).to_string()),
+            // Left out when there is none (an absent `Option` field is not recorded), rather
+            // than the text `None`, which the JSON log would write as a string.
+            next_poll = self.planner.next_poll().map(|at| at.to_zoned(self.armed.1.clone()).to_string()),
             "provisioning engine started"
         );
         loop {

@@ -200,6 +200,43 @@ fn unknown_key_message(dotted: &str) -> String {
     message
 }
 
+/// Whether a key name is `allow` or a likely typing error of it (`alow`, `Allow`, `allowed`).
+fn looks_like_allow(name: &str) -> bool {
+    probe::distance(&name.to_ascii_lowercase().replace('-', "_"), "allow") <= 2
+}
+
+/// The dotted name of an allowlist that the unknown key `dotted` hides: the key itself when
+/// its name looks like `allow` (`sip.alow`, a top-level `allow`), or such a key inside it when
+/// it is an unknown table (`[SIP]` holding `allow`). `None` when it hides none.
+fn hidden_allowlist(text: &str, dotted: &str) -> Option<String> {
+    fn search(value: &::toml::Value, dotted: &str) -> Option<String> {
+        let ::toml::Value::Table(table) = value else {
+            return None;
+        };
+        table.iter().find_map(|(k, v)| {
+            let name = format!("{dotted}.{k}");
+            if looks_like_allow(k) {
+                Some(name)
+            } else {
+                search(v, &name)
+            }
+        })
+    }
+    let leaf = dotted.rsplit('.').next().unwrap_or(dotted);
+    if looks_like_allow(leaf) {
+        return Some(dotted.to_owned());
+    }
+    // The text parsed before, so this only fails on a path that is not a plain table key.
+    let mut value = ::toml::Value::Table(::toml::from_str(text).ok()?);
+    for part in dotted.split('.') {
+        value = match value {
+            ::toml::Value::Table(mut t) => t.remove(part)?,
+            _ => return None,
+        };
+    }
+    search(&value, dotted)
+}
+
 pub(super) fn from_toml(bytes: &[u8], path: &Path) -> Result<Settings, ConfigError> {
     let invalid = |line, key: Option<String>, message: String| ConfigError::Invalid {
         path: path.to_owned(),
@@ -225,6 +262,19 @@ pub(super) fn from_toml(bytes: &[u8], path: &Path) -> Result<Settings, ConfigErr
         let key = e.span().and_then(|s| key_at(text, s.start));
         invalid(line, key, e.message().trim().to_owned())
     })?;
+    // An allowlist under a misspelt key is not read, and an empty list lets every source in:
+    // that typo stops the file instead of being a warning.
+    if let Some(found) = unknown.iter().find_map(|key| hidden_allowlist(text, key)) {
+        return Err(invalid(
+            text.find(found.rsplit('.').next().unwrap_or(&found))
+                .map(|o| line_of(text, o)),
+            Some(found),
+            "unknown key, taken for a misspelt sip.allow: not starting, since ignoring it would \
+             accept requests from every source (write the list as allow = [...] in [sip]; see \
+             docs/configuration.md)"
+                .into(),
+        ));
+    }
     let mut warnings: Vec<Warning> = unknown
         .into_iter()
         .map(|key| Warning {
@@ -473,7 +523,7 @@ mod tests {
     #[test]
     fn unknown_keys_name_the_valid_ones_and_the_likely_one() {
         let s = from_bytes(
-            b"colour = 1\n[sip]\nallwo = [\"192.0.2.1\"]\nevent-match = \"strict\"\n[schedule.snom]\nprov_poling_enabled = true\n",
+            b"colour = 1\n[sip]\nlisen = [\"udp:0.0.0.0:5060\"]\nevent-match = \"strict\"\n[schedule.snom]\nprov_poling_enabled = true\n",
             Path::new("a.toml"),
         )
         .unwrap();
@@ -483,7 +533,7 @@ mod tests {
             "a.toml:1: colour: unknown key, ignored (the top-level tables are sip, schedule, provisioning; see docs/configuration.md)"
         );
         assert!(
-            w[1].starts_with("a.toml:3: sip.allwo: unknown key, ignored; did you mean sip.allow? (the keys of [sip] are listen, events,"),
+            w[1].starts_with("a.toml:3: sip.lisen: unknown key, ignored; did you mean sip.listen? (the keys of [sip] are listen, events,"),
             "{}",
             w[1]
         );
@@ -507,6 +557,42 @@ mod tests {
             "{}",
             s.warnings[0]
         );
+    }
+
+    #[test]
+    fn a_misspelt_allowlist_is_an_error_not_a_warning() {
+        // Ignored, any of these would leave the allowlist empty: every source accepted.
+        for (file, located) in [
+            ("[sip]\nalow = [\"192.0.2.0/24\"]\n", "a.toml:2: sip.alow: "),
+            (
+                "[sip]\nAllow = [\"192.0.2.0/24\"]\n",
+                "a.toml:2: sip.Allow: ",
+            ),
+            (
+                "[sip]\nallowed = [\"192.0.2.0/24\"]\n",
+                "a.toml:2: sip.allowed: ",
+            ),
+            ("allow = [\"192.0.2.0/24\"]\n[sip]\n", "a.toml:1: allow: "),
+            (
+                "[SIP]\nallow = [\"192.0.2.0/24\"]\n",
+                "a.toml:2: SIP.allow: ",
+            ),
+            (
+                "[sip.limits]\nallow = [\"192.0.2.0/24\"]\n",
+                "a.toml:2: sip.limits.allow: ",
+            ),
+        ] {
+            let e = from_bytes(file.as_bytes(), Path::new("a.toml"))
+                .unwrap_err()
+                .to_string();
+            assert!(
+                e.starts_with(located) && e.contains("misspelt sip.allow"),
+                "{file}: {e}"
+            );
+        }
+        // Other unknown keys and tables stay warnings.
+        let s = from_bytes(b"[sip]\ncolour = 1\n[extra]\nx = 1\n", Path::new("a.toml")).unwrap();
+        assert_eq!(s.warnings.len(), 2);
     }
 
     #[test]

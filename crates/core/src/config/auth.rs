@@ -109,6 +109,7 @@ impl TomlAuth {
             nonce_lifetime: Duration::from_secs(self.nonce_lifetime_secs),
             max_nonces: self.max_nonces,
             credentials,
+            guesses: Default::default(),
         })
     }
 }

@@ -26,6 +26,11 @@
 //! verdict is a `Decision`: one variant per kind of answer), the digest check, and `respond`.
 //! The counters follow from the [`Disposition`] of each handled message, in one place
 //! ([`Counters::record`](super::Counters)).
+//!
+//! The digest check draws on a [`DigestState`] the endpoint shares with the process's other
+//! endpoints (one nonce key, one `nc` table, one set of failure counts). An answer from a
+//! source address (or for a user) that gave too many failed answers is not checked: it is
+//! dropped unanswered ([`Disposition::AuthThrottled`]).
 
 use std::collections::HashMap;
 use std::hash::BuildHasher;

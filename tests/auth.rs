@@ -177,11 +177,18 @@ fn sipp_refused_source_gets_403_and_nothing_is_fetched() {
 
 /// An in-process listener challenging with `algorithms` (the default when `None`).
 fn challenging_server(algorithms: Option<Vec<Algorithm>>) -> TestServer {
-    let defaults = AuthConfig::default();
-    TestServer::start(TestServerOptions {
+    let mut options = challenging_server_options();
+    if let Some(algorithms) = algorithms {
+        options.auth.algorithms = algorithms;
+    }
+    TestServer::start(options)
+}
+
+/// The options of [`challenging_server`] on the default algorithms.
+fn challenging_server_options() -> TestServerOptions {
+    TestServerOptions {
         auth: AuthConfig {
             challenge: true,
-            algorithms: algorithms.unwrap_or(defaults.algorithms),
             credentials: vec![Credential {
                 user: Some("1001".into()),
                 auth_id: "auth-1001".into(),
@@ -190,7 +197,7 @@ fn challenging_server(algorithms: Option<Vec<Algorithm>>) -> TestServer {
             ..AuthConfig::default()
         },
         ..TestServerOptions::default()
-    })
+    }
 }
 
 /// SHA-256 offered first, as an administrator whose senders all compute it would configure.
@@ -577,4 +584,127 @@ fn kamailio_uac_authenticates_against_the_default_challenge() {
     std::thread::sleep(SETTLE);
     assert_eq!(server.get_count("master.cfg"), 1);
     assert!(daemon.terminate().success());
+}
+
+// ---------------------------------------------------------------------------------------------
+// The brake on guessing and the one nonce key of the process, over real sockets.
+
+/// Sends `msg` and waits up to `wait` for an answer.
+fn udp_try(sock: &UdpSocket, to: SocketAddr, msg: &[u8], wait: Duration) -> Option<String> {
+    sock.set_read_timeout(Some(wait)).unwrap();
+    sock.send_to(msg, to).unwrap();
+    let mut buf = [0u8; 4096];
+    let (n, _) = sock.recv_from(&mut buf).ok()?;
+    Some(String::from_utf8_lossy(&buf[..n]).into_owned())
+}
+
+#[test]
+fn a_guesser_on_eight_ports_is_held_back_while_a_pbx_at_another_address_authenticates() {
+    let mut options = challenging_server_options();
+    // The default budget, with a first hold-off long enough that no guess gets through
+    // again while the test runs, however slow the machine.
+    options.auth.guesses.first_hold = Duration::from_secs(60);
+    let server = TestServer::start(TestServerOptions {
+        udp_workers: 4,
+        ..options
+    });
+    let to = server.udp_addr();
+    let ports: Vec<UdpSocket> = (0..8)
+        .map(|_| UdpSocket::bind("127.0.0.1:0").unwrap())
+        .collect();
+    let first = udp_try(&ports[0], to, &notify("g", 1, None), Duration::from_secs(3)).unwrap();
+    let nonce = challenges(&first)[0].1.clone();
+    let free = AuthConfig::default().guesses.failures_per_source as usize;
+    // Wrong answers from eight source ports, spread over the workers by the kernel: the
+    // address's budget is one for all of them.
+    let (mut answered, mut unanswered) = (0, 0);
+    for i in 0..40u32 {
+        let sock = &ports[i as usize % ports.len()];
+        let guess = answer_with(&nonce, Algorithm::Md5, 1, &format!("guess{i}"));
+        let tag = format!("g{i}");
+        match udp_try(
+            sock,
+            to,
+            &notify(&tag, 1, Some(&guess)),
+            Duration::from_millis(150),
+        ) {
+            Some(reply) => {
+                assert!(reply.starts_with("SIP/2.0 401 "), "{reply}");
+                assert!(!reply.contains("stale=true"), "{reply}");
+                answered += 1;
+            }
+            None => unanswered += 1,
+        }
+    }
+    // The budget, and the failure that starts the hold-off.
+    assert_eq!(answered, free + 1, "{unanswered} not answered");
+    // Even the right password is not checked from that address now.
+    let right = answer_with(&nonce, Algorithm::Md5, 1, "s3cret");
+    let held = udp_try(
+        &ports[0],
+        to,
+        &notify("g-right", 1, Some(&right)),
+        Duration::from_millis(300),
+    );
+    assert_eq!(held, None);
+    // The PBX at another loopback address authenticates meanwhile.
+    let pbx = UdpSocket::bind("127.0.0.2:0").unwrap();
+    let first = udp_try(&pbx, to, &notify("p", 1, None), Duration::from_secs(3)).unwrap();
+    let nonce = challenges(&first)[0].1.clone();
+    let auth = answer_with(&nonce, Algorithm::Md5, 1, "s3cret");
+    let ok = udp_try(
+        &pbx,
+        to,
+        &notify("p", 2, Some(&auth)),
+        Duration::from_secs(3),
+    )
+    .unwrap();
+    assert!(ok.starts_with("SIP/2.0 200 OK\r\n"), "{ok}");
+    assert_eq!(server.wait_for_signals(1, Duration::from_secs(3)).len(), 1);
+    let c = server.counters();
+    assert_eq!(c.auth_failures, answered as u64);
+    assert_eq!(c.auth_throttled, unanswered as u64 + 1, "{c:?}");
+}
+
+#[test]
+fn a_nonce_issued_over_udp_verifies_over_tcp_and_on_every_worker() {
+    let server = TestServer::start(TestServerOptions {
+        udp_workers: 4,
+        ..challenging_server_options()
+    });
+    let to = server.udp_addr();
+    let issuer = UdpSocket::bind("127.0.0.1:0").unwrap();
+    // Over TCP.
+    let first = udp_try(&issuer, to, &notify("u", 1, None), Duration::from_secs(3)).unwrap();
+    let nonce = challenges(&first)[0].1.clone();
+    let mut stream = TcpStream::connect(server.tcp_addr()).unwrap();
+    let auth = answer_with(&nonce, Algorithm::Md5, 1, "s3cret");
+    stream.write_all(&notify("u", 2, Some(&auth))).unwrap();
+    let reply = read_answers(&mut stream, 1);
+    assert!(reply.starts_with("SIP/2.0 200 OK\r\n"), "{reply}");
+    // From other source ports, which the kernel hashes to other workers: each answer of a
+    // nonce issued through the first socket verifies.
+    for i in 0..12u32 {
+        let first = udp_try(
+            &issuer,
+            to,
+            &notify(&format!("w{i}"), 1, None),
+            Duration::from_secs(3),
+        )
+        .unwrap();
+        let nonce = challenges(&first)[0].1.clone();
+        let other = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let auth = answer_with(&nonce, Algorithm::Md5, 1, "s3cret");
+        let tag = format!("w{i}");
+        let reply = udp_try(
+            &other,
+            to,
+            &notify(&tag, 2, Some(&auth)),
+            Duration::from_secs(3),
+        )
+        .unwrap();
+        assert!(reply.starts_with("SIP/2.0 200 OK\r\n"), "{i}: {reply}");
+    }
+    let c = server.counters();
+    assert_eq!((c.auth_stale, c.auth_failures), (0, 0), "{c:?}");
 }

@@ -3,7 +3,8 @@
 //!
 //! A UDP worker locks only its own endpoint, once per batch of datagrams; the timer and the
 //! status snapshot take each lock in turn, briefly. No lock is shared between workers on the
-//! per-datagram path.
+//! per-datagram path, but for the digest state's, which only a NOTIFY carrying an
+//! `Authorization` of our realm takes, once.
 //!
 //! **Settings.** Every endpoint subscribes to the settings in effect (the agent's
 //! `SettingsOwner`). [`Endpoints::lock`] looks at the subscription first (an atomic load) and,
@@ -20,7 +21,12 @@
 //!
 //! What stays global across workers: the global request and trigger budgets, which all
 //! endpoints draw on through one [`GlobalBudget`] (atomics, one compare-and-swap per admitted
-//! message), and the counters, which [`Endpoints::counters`] sums. What is per worker: the
+//! message); the digest challenge's [`DigestState`] (one nonce key, so a nonce issued on one
+//! worker or over UDP is answered on any other or over TCP and TLS; one `nc` table, so a
+//! nonce cannot be replayed on another worker; one failure count per source address and per
+//! user, so a guesser spreading its source ports over the workers is held back all the same;
+//! its lock is taken only for a NOTIFY carrying an `Authorization` of our realm); and the
+//! counters, which [`Endpoints::counters`] sums. What is per worker: the
 //! transaction table (a retransmission comes from the same source address and port, and the
 //! kernel's `SO_REUSEPORT` hash sends it to the same socket), the per-source buckets and the
 //! trigger held back by a limit. Drop logging ("once per source per minute") is decided by
@@ -33,6 +39,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use sip_resync_core::config::Settings;
+use sip_resync_core::digest::DigestState;
 use sip_resync_core::sip::{Counters, Endpoint, GlobalBudget, LogMemory};
 use sip_resync_core::ResyncRequest;
 use tokio::sync::{watch, Notify};
@@ -146,6 +153,7 @@ impl Endpoints {
     pub(crate) fn new(settings: watch::Receiver<Arc<Settings>>, udp_sockets: usize) -> Endpoints {
         let global = GlobalBudget::new();
         let log = LogMemory::shared();
+        let digest = DigestState::shared();
         let current = settings.borrow().clone();
         let config = current.sip.endpoint_config();
         let common = Arc::new(Common {
@@ -158,7 +166,12 @@ impl Endpoints {
             let mut settings = settings.clone();
             settings.mark_unchanged();
             Armed {
-                endpoint: Endpoint::sharing(config.clone(), global.clone(), Some(log.clone())),
+                endpoint: Endpoint::sharing(
+                    config.clone(),
+                    global.clone(),
+                    Some(log.clone()),
+                    digest.clone(),
+                ),
                 settings,
                 common: common.clone(),
             }

@@ -303,6 +303,12 @@ pub(crate) fn after_reply(handled: Handled, source: SocketAddr, transport: Trans
         Disposition::Challenged { reason, log: true } => {
             tracing::warn!(%source, %transport, reason = reason.describe(), "answered a resync NOTIFY 401 with a new challenge: its credentials were refused (further refusals from this source are counted, not logged, for a while)");
         }
+        Disposition::AuthThrottled {
+            failures,
+            log: true,
+        } => {
+            tracing::warn!(%source, %transport, failures, "dropped a resync NOTIFY unchecked: its source (or user) gave too many failed digest answers and is held back (a summary per source: further ones are counted in auth_throttled, not logged, for a while)");
+        }
         Disposition::Challenged { reason, log: false } => {
             tracing::debug!(%source, %transport, reason = reason.describe(), "answered a resync NOTIFY 401 with a digest challenge");
         }
@@ -310,6 +316,7 @@ pub(crate) fn after_reply(handled: Handled, source: SocketAddr, transport: Trans
         | Disposition::Refused { .. }
         | Disposition::RateLimited { .. }
         | Disposition::TriggerLimited { .. }
+        | Disposition::AuthThrottled { .. }
         | Disposition::Absorbed => {}
         Disposition::Answered(code) => tracing::debug!(%source, %transport, code, "answered"),
         Disposition::Retransmission | Disposition::Duplicate => {

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::digest::{Algorithm, AuthConfig, Credential};
+use crate::digest::{Algorithm, AuthConfig, Credential, GuessBudget};
 
 /// Highest line number read from vendor files (Panasonic and Snom phones have at most 24).
 pub(super) const MAX_LINES: usize = 32;
@@ -20,6 +20,9 @@ pub(super) struct TomlAuth {
     algorithms: Vec<String>,
     nonce_lifetime_secs: u64,
     max_nonces: usize,
+    failures_per_source: u32,
+    failures_per_user: u32,
+    max_hold_secs: u64,
     credentials: Vec<TomlCredential>,
 }
 
@@ -32,6 +35,9 @@ impl Default for TomlAuth {
             algorithms: d.algorithms.iter().map(|a| a.name().to_owned()).collect(),
             nonce_lifetime_secs: d.nonce_lifetime.as_secs(),
             max_nonces: d.max_nonces,
+            failures_per_source: d.guesses.failures_per_source,
+            failures_per_user: d.guesses.failures_per_user,
+            max_hold_secs: d.guesses.max_hold.as_secs(),
             credentials: Vec::new(),
         }
     }
@@ -88,6 +94,30 @@ impl TomlAuth {
         if !(1..=1_000_000).contains(&self.max_nonces) {
             return Err(("sip.auth.max_nonces", "must be from 1 to 1000000".into()));
         }
+        if self.failures_per_source > 1_000 {
+            return Err((
+                "sip.auth.failures_per_source",
+                "must be from 0 (no brake) to 1000".into(),
+            ));
+        }
+        if self.failures_per_user > 10_000 {
+            return Err((
+                "sip.auth.failures_per_user",
+                "must be from 0 (no per-user budget) to 10000".into(),
+            ));
+        }
+        if !(1..=86_400).contains(&self.max_hold_secs) {
+            return Err((
+                "sip.auth.max_hold_secs",
+                "must be from 1 to 86400 seconds".into(),
+            ));
+        }
+        let guesses = GuessBudget {
+            failures_per_source: self.failures_per_source,
+            failures_per_user: self.failures_per_user,
+            max_hold: Duration::from_secs(self.max_hold_secs),
+            ..GuessBudget::default()
+        };
         let mut credentials = Vec::new();
         for c in self.credentials {
             if c.auth_id.is_empty() || c.password.is_empty() {
@@ -109,6 +139,7 @@ impl TomlAuth {
             nonce_lifetime: Duration::from_secs(self.nonce_lifetime_secs),
             max_nonces: self.max_nonces,
             credentials,
+            guesses,
         })
     }
 }
@@ -282,6 +313,29 @@ mod tests {
         );
         let e = from_bytes(b"[sip.auth]\nrealm = \"a\\\"b\"\n", Path::new("a.toml")).unwrap_err();
         assert!(e.to_string().contains("sip.auth.realm"), "{e}");
+        // The brake on guessing: defaults, and the three keys.
+        assert_eq!(a.guesses, GuessBudget::default());
+        let b = from_bytes(
+            b"[sip.auth]\nfailures_per_source = 5\nfailures_per_user = 0\nmax_hold_secs = 60\n",
+            Path::new("a.toml"),
+        )
+        .unwrap();
+        let g = b.sip.auth.guesses;
+        assert_eq!(
+            (g.failures_per_source, g.failures_per_user, g.max_hold),
+            (5, 0, std::time::Duration::from_secs(60))
+        );
+        assert_eq!(g.first_hold, GuessBudget::default().first_hold);
+        for bad in [
+            "failures_per_source = 1001",
+            "failures_per_user = 10001",
+            "max_hold_secs = 0",
+        ] {
+            let text = format!("[sip.auth]\n{bad}\n");
+            let e = from_bytes(text.as_bytes(), Path::new("a.toml")).unwrap_err();
+            let key = bad.split(' ').next().unwrap();
+            assert!(e.to_string().contains(&format!("sip.auth.{key}")), "{e}");
+        }
         let w = from_bytes(b"[sip.auth]\nchallenge = true\n", Path::new("a.toml")).unwrap();
         assert!(w
             .warnings

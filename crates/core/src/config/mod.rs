@@ -35,7 +35,7 @@ use crate::schedule::ScheduleSettings;
 use crate::sip::EventMatcher;
 
 pub use crate::sip::{
-    Algorithm, Allowlist, AuthConfig, Cidr, Credential, EventMatch, Limit, RateLimits,
+    Algorithm, Allowlist, AuthConfig, Cidr, Credential, EventMatch, GuessBudget, Limit, RateLimits,
     RefusedAction,
 };
 pub use error::{read_hint, ConfigError, ParseError, ValueError, Warning};

@@ -9,14 +9,20 @@
 //!   (`compute.rs`), over the `Digest` parameter parser (`params.rs`);
 //! * [`fill_random`], the random bytes of nonce keys and client nonces (`random.rs`).
 //!
-//! At the crate's ground level: it uses nothing of the crate but [`crate::escape`].
+//! * [`GuessBudget`], the brake on password guessing: failed answers counted per source
+//!   address and per user, with a hold-off that doubles (`brake.rs`).
+//!
+//! At the crate's ground level: it uses nothing of the crate but [`crate::escape`] and
+//! [`crate::sync`].
 
+mod brake;
 mod client;
 mod compute;
 mod params;
 mod random;
 mod server;
 
+pub use brake::GuessBudget;
 pub use client::{ChallengeError, ServerChallenge};
 pub use compute::{authorization, Algorithm};
 pub use random::fill_random;

@@ -6,11 +6,12 @@
 //! configured algorithm, in order of preference (RFC 8760 §2.4), each offering `qop="auth"`.
 //!
 //! Nonces need no table to be checked. A nonce is `hex(issued_ms ‖ serial ‖ tag)`, where
-//! `issued_ms` counts milliseconds since the first challenge of this endpoint, `serial` makes
-//! every nonce distinct, and `tag` is HMAC-SHA-256 under a 256-bit key drawn from the operating
-//! system when the endpoint is created, over the two numbers and the realm. A nonce therefore
-//! verifies only on the endpoint that issued it, and only until
-//! [`AuthConfig::nonce_lifetime`] has passed.
+//! `issued_ms` counts milliseconds since the first challenge of this [`DigestState`],
+//! `serial` makes every nonce distinct, and `tag` is HMAC-SHA-256 under a 256-bit key drawn
+//! from the operating system when the state is created, over the two numbers and the realm.
+//! A process has one state, shared by all its endpoints ([`DigestState::shared`]), so a nonce
+//! verifies on every UDP worker and every transport of the process that issued it, and only
+//! until [`AuthConfig::nonce_lifetime`] has passed.
 //!
 //! Replays are refused by `nc` tracking. Only a request whose response digest verified is
 //! recorded, with the highest `nc` seen for its nonce, so a sender without the password cannot
@@ -19,23 +20,32 @@
 //! to it is treated as stale from then on. The table stays bounded, and a forgotten nonce can
 //! never be replayed.
 //!
-//! A request whose digest is right but whose nonce is unknown (issued before a restart),
-//! expired or already used with that `nc` is answered with a fresh challenge marked
-//! `stale=true` (RFC 7616 §3.3), so an honest client retries without asking for the password
-//! again. A replayed capture gets the same answer and can do nothing with it without the
-//! password.
+//! A request whose digest is right but whose nonce, issued here, has expired or was already
+//! used with that `nc` is answered with a fresh challenge marked `stale=true` (RFC 7616
+//! §3.3), so an honest client retries without asking for the password again. A replayed
+//! capture gets the same answer and can do nothing with it without the password. A nonce not
+//! issued here (made up, or issued before a restart) is a failure, checked before the digest:
+//! `stale=true` would tell a guesser that its password was right.
+//!
+//! Failures are charged to the source address and the user, and a source or user over its
+//! budget is held back unchecked ([`GuessBudget`], `brake.rs`).
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use subtle::ConstantTimeEq;
 
+use super::brake::{Brake, GuessBudget};
 use super::compute::{hex, Algorithm, Challenge};
 use super::params::DigestFields;
 use super::random::fill_random;
+use crate::sync::lock;
 
 /// The SIP credentials of one line.
 #[derive(Clone, PartialEq, Eq)]
@@ -76,6 +86,9 @@ pub struct AuthConfig {
     pub max_nonces: usize,
     /// The lines' credentials.
     pub credentials: Vec<Credential>,
+    /// The brake on guessing: failed answers allowed per source address and per user, and
+    /// the hold-off after them.
+    pub guesses: GuessBudget,
 }
 
 /// Default realm.
@@ -93,6 +106,7 @@ impl Default for AuthConfig {
             nonce_lifetime: Duration::from_secs(60),
             max_nonces: 1024,
             credentials: Vec::new(),
+            guesses: GuessBudget::default(),
         }
     }
 }
@@ -116,10 +130,18 @@ pub enum AuthFailure {
     UnknownUser,
     /// The response digest is wrong: a wrong password, or a forged header.
     WrongResponse,
-    /// The digest is right but the nonce was not issued here or has expired.
+    /// The nonce was not issued by this process: made up, or issued before a restart.
+    UnknownNonce,
+    /// The digest is right but the nonce has expired (or its `nc` was forgotten).
     StaleNonce,
     /// The digest is right but this nonce was already used with this or a higher `nc`.
     Replayed,
+    /// Not checked: the source address (or the user) gave too many failed answers and is
+    /// held back by the brake on guessing ([`AuthConfig::guesses`]).
+    Throttled {
+        /// Failed answers counted for the source address.
+        failures: u32,
+    },
 }
 
 impl AuthFailure {
@@ -134,7 +156,10 @@ impl AuthFailure {
     pub fn is_refusal(self) -> bool {
         !matches!(
             self,
-            AuthFailure::Missing | AuthFailure::StaleNonce | AuthFailure::Replayed
+            AuthFailure::Missing
+                | AuthFailure::StaleNonce
+                | AuthFailure::Replayed
+                | AuthFailure::Throttled { .. }
         )
     }
 
@@ -148,8 +173,10 @@ impl AuthFailure {
             AuthFailure::Uri => "uri differs from the Request-URI",
             AuthFailure::UnknownUser => "unknown username for this line",
             AuthFailure::WrongResponse => "wrong response digest (wrong password?)",
-            AuthFailure::StaleNonce => "nonce unknown or expired",
+            AuthFailure::UnknownNonce => "nonce not issued here (made up, or before a restart)",
+            AuthFailure::StaleNonce => "nonce expired",
             AuthFailure::Replayed => "nonce count replayed",
+            AuthFailure::Throttled { .. } => "held back after too many failed answers",
         }
     }
 }
@@ -160,22 +187,37 @@ const NONCE_HEX: usize = 2 * (8 + 4 + TAG_BYTES);
 /// Nonce identity: issue time in ms and serial.
 type NonceId = (u64, u32);
 
-/// The challenge state: the nonce key and the `nc` table. No I/O; time is an argument.
+/// The challenge state of a process: the nonce key, the `nc` table and the failure counts of
+/// the brake on guessing. No I/O; time is an argument.
+///
+/// One state serves every endpoint of a process (each UDP worker's and the one for TCP and
+/// TLS), shared through an [`Arc`](std::sync::Arc): a nonce issued on one is answered on
+/// any other. Issuing a nonce takes no lock; checking an `Authorization` of our realm takes
+/// one short lock, for the `nc` table and the failure counts.
 pub struct DigestState {
     key: [u8; 32],
-    epoch: Option<Instant>,
-    serial: u32,
+    epoch: OnceLock<Instant>,
+    serial: AtomicU32,
+    book: Mutex<Book>,
+}
+
+/// What checking an answer reads and writes.
+#[derive(Debug, Default)]
+struct Book {
     /// Highest `nc` accepted per nonce, ordered by issue time.
     used: BTreeMap<NonceId, u32>,
     /// Nonces issued up to this one are stale: their `nc` was forgotten.
     floor: Option<NonceId>,
+    /// Failure counts per source address and per user.
+    brake: Brake,
 }
 
 impl fmt::Debug for DigestState {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let book = lock(&self.book);
         f.debug_struct("DigestState")
-            .field("used", &self.used.len())
-            .field("floor", &self.floor)
+            .field("used", &book.used.len())
+            .field("floor", &book.floor)
             .finish_non_exhaustive()
     }
 }
@@ -194,25 +236,31 @@ impl DigestState {
         DigestState::with_key(key)
     }
 
+    /// A new state to share between the endpoints of a process.
+    pub fn shared() -> Arc<DigestState> {
+        Arc::new(DigestState::new())
+    }
+
     /// A state with a given key (tests, or a host that shares one key across processes).
     pub fn with_key(key: [u8; 32]) -> DigestState {
         DigestState {
             key,
-            epoch: None,
-            serial: 0,
-            used: BTreeMap::new(),
-            floor: None,
+            epoch: OnceLock::new(),
+            serial: AtomicU32::new(0),
+            book: Mutex::new(Book::default()),
         }
     }
 
     /// Nonces whose `nc` is currently remembered.
     #[cfg(test)]
     pub fn tracked(&self) -> usize {
-        self.used.len()
+        lock(&self.book).used.len()
     }
 
-    fn millis(&mut self, now: Instant) -> u64 {
-        let epoch = *self.epoch.get_or_insert(now);
+    /// Milliseconds since the first `now` this state saw (an earlier `now`, read by another
+    /// thread before it took its turn, counts as that first one).
+    fn millis(&self, now: Instant) -> u64 {
+        let epoch = *self.epoch.get_or_init(|| now);
         u64::try_from(now.saturating_duration_since(epoch).as_millis()).unwrap_or(u64::MAX)
     }
 
@@ -228,10 +276,10 @@ impl DigestState {
     }
 
     /// Issues a new nonce.
-    pub fn nonce(&mut self, now: Instant, realm: &str) -> String {
+    pub fn nonce(&self, now: Instant, realm: &str) -> String {
         let ms = self.millis(now);
-        self.serial = self.serial.wrapping_add(1);
-        let id = (ms, self.serial);
+        let serial = self.serial.fetch_add(1, Ordering::Relaxed).wrapping_add(1);
+        let id = (ms, serial);
         let mut raw = Vec::with_capacity(NONCE_HEX / 2);
         raw.extend_from_slice(&id.0.to_be_bytes());
         raw.extend_from_slice(&id.1.to_be_bytes());
@@ -253,7 +301,7 @@ impl DigestState {
     }
 
     /// The `WWW-Authenticate` values for a 401: one per algorithm, most preferred first.
-    pub fn challenge(&mut self, now: Instant, config: &AuthConfig, stale: bool) -> Vec<String> {
+    pub fn challenge(&self, now: Instant, config: &AuthConfig, stale: bool) -> Vec<String> {
         let nonce = self.nonce(now, &config.realm);
         config
             .algorithms
@@ -271,13 +319,18 @@ impl DigestState {
             .collect()
     }
 
-    /// Verifies the `Authorization` headers of a request against `config`. `method` and
-    /// `request_uri` are the request's; `authorizations` are the values of its
+    /// Verifies the `Authorization` headers of a request from `source` against `config`.
+    /// `method` and `request_uri` are the request's; `authorizations` are the values of its
     /// `Authorization` headers. On success, returns the authentication ID that verified.
+    ///
+    /// An answer from a source (or for a user) held back by the brake on guessing is not
+    /// checked: [`AuthFailure::Throttled`]. A refused answer ([`AuthFailure::is_refusal`])
+    /// is charged to its source and user; a right one clears their counts.
     pub fn verify<'a>(
-        &mut self,
+        &self,
         now: Instant,
         config: &AuthConfig,
+        source: IpAddr,
         method: &str,
         request_uri: &str,
         authorizations: impl IntoIterator<Item = &'a str>,
@@ -297,8 +350,46 @@ impl DigestState {
         }
         let fields = match found {
             None => return Err(AuthFailure::Missing),
-            Some(f) => f?,
+            Some(f) => f,
         };
+        // The user the answer is charged to: only a configured one, so a guesser cannot
+        // fill the table with made-up names.
+        let user = fields
+            .as_ref()
+            .ok()
+            .and_then(|f| f.username.as_deref())
+            .filter(|u| config.credentials.iter().any(|c| c.auth_id == *u));
+        let budget = &config.guesses;
+        let mut book = lock(&self.book);
+        if let Err(held) = book.brake.check(now, budget, source, user) {
+            return Err(AuthFailure::Throttled {
+                failures: held.failures,
+            });
+        }
+        let result = match &fields {
+            Ok(fields) => self.check(&mut book, now, config, method, request_uri, fields),
+            Err(failure) => Err(*failure),
+        };
+        match &result {
+            Ok(auth_id) => book.brake.success(now, budget, source, auth_id),
+            Err(failure) if failure.is_refusal() => {
+                book.brake.failure(now, budget, source, user);
+            }
+            Err(_) => {}
+        }
+        result
+    }
+
+    /// The checks of one `Authorization` of our realm, under the lock.
+    fn check(
+        &self,
+        book: &mut Book,
+        now: Instant,
+        config: &AuthConfig,
+        method: &str,
+        request_uri: &str,
+        fields: &DigestFields,
+    ) -> Result<String, AuthFailure> {
         let (Some(username), Some(nonce), Some(uri), Some(response)) = (
             fields.username.as_deref(),
             fields.nonce.as_deref(),
@@ -349,6 +440,12 @@ impl DigestState {
             .filter(addressed)
             .find(|c| c.auth_id == username)
             .ok_or(AuthFailure::UnknownUser)?;
+        // Only a nonce issued here can be stale: one that is made up (or issued before a
+        // restart) is refused before the digest is computed, and tells nothing about the
+        // password.
+        let id = self
+            .issued(nonce, &config.realm)
+            .ok_or(AuthFailure::UnknownNonce)?;
         let expected = Challenge {
             algorithm,
             realm: &config.realm,
@@ -359,26 +456,26 @@ impl DigestState {
         if !bool::from(expected.as_bytes().ct_eq(given.as_bytes())) {
             return Err(AuthFailure::WrongResponse);
         }
-        // The sender knows the password; now the nonce must be ours, fresh and unused.
-        let id = self
-            .issued(nonce, &config.realm)
-            .ok_or(AuthFailure::StaleNonce)?;
+        // The sender knows the password; now the nonce must be fresh and unused. A nonce
+        // issued by another thread a moment after this one read its clock is not early.
         let now_ms = self.millis(now);
         let lifetime = u64::try_from(config.nonce_lifetime.as_millis()).unwrap_or(u64::MAX);
-        if id.0 > now_ms || now_ms - id.0 > lifetime || self.floor.is_some_and(|f| id <= f) {
+        if now_ms.saturating_sub(id.0) > lifetime || book.floor.is_some_and(|f| id <= f) {
             return Err(AuthFailure::StaleNonce);
         }
-        match self.used.get_mut(&id) {
+        match book.used.get_mut(&id) {
             Some(last) if nc_value <= *last => return Err(AuthFailure::Replayed),
             Some(last) => *last = nc_value,
             None => {
-                self.make_room(now_ms, lifetime, config.max_nonces.max(1));
-                self.used.insert(id, nc_value);
+                book.make_room(now_ms, lifetime, config.max_nonces.max(1));
+                book.used.insert(id, nc_value);
             }
         }
         Ok(credential.auth_id.clone())
     }
+}
 
+impl Book {
     /// Forgets expired nonces, then the oldest ones while the table is full.
     fn make_room(&mut self, now_ms: u64, lifetime: u64, max: usize) {
         if self.used.len() < max {
@@ -454,8 +551,9 @@ mod tests {
     }
 
     const URI: &str = "sip:1001@192.0.2.10";
+    const IP: IpAddr = IpAddr::V4(std::net::Ipv4Addr::new(192, 0, 2, 1));
 
-    fn answer(state: &mut DigestState, now: Instant, alg: Algorithm, pw: &str, nc: u32) -> String {
+    fn answer(state: &DigestState, now: Instant, alg: Algorithm, pw: &str, nc: u32) -> String {
         let c = config();
         let nonce = state.nonce(now, &c.realm);
         authorization(
@@ -467,15 +565,15 @@ mod tests {
     fn both_algorithms_verify_once_and_replays_are_stale() {
         let t0 = Instant::now();
         for alg in [Algorithm::Md5, Algorithm::Sha256] {
-            let mut s = DigestState::with_key([7; 32]);
-            let auth = answer(&mut s, t0, alg, "secret", 1);
+            let s = DigestState::with_key([7; 32]);
+            let auth = answer(&s, t0, alg, "secret", 1);
             let c = config();
             assert_eq!(
-                s.verify(t0, &c, "NOTIFY", URI, [auth.as_str()]),
+                s.verify(t0, &c, IP, "NOTIFY", URI, [auth.as_str()]),
                 Ok("auth1001".into())
             );
             assert_eq!(
-                s.verify(t0, &c, "NOTIFY", URI, [auth.as_str()]),
+                s.verify(t0, &c, IP, "NOTIFY", URI, [auth.as_str()]),
                 Err(AuthFailure::Replayed)
             );
             assert!(AuthFailure::Replayed.stale());
@@ -486,7 +584,7 @@ mod tests {
     fn a_higher_nc_on_the_same_nonce_is_accepted_a_lower_one_is_not() {
         let t0 = Instant::now();
         let c = config();
-        let mut s = DigestState::with_key([1; 32]);
+        let s = DigestState::with_key([1; 32]);
         let nonce = s.nonce(t0, &c.realm);
         let with_nc = |nc| {
             authorization(
@@ -502,14 +600,14 @@ mod tests {
             )
         };
         assert!(s
-            .verify(t0, &c, "NOTIFY", URI, [with_nc(2).as_str()])
+            .verify(t0, &c, IP, "NOTIFY", URI, [with_nc(2).as_str()])
             .is_ok());
         assert_eq!(
-            s.verify(t0, &c, "NOTIFY", URI, [with_nc(1).as_str()]),
+            s.verify(t0, &c, IP, "NOTIFY", URI, [with_nc(1).as_str()]),
             Err(AuthFailure::Replayed)
         );
         assert!(s
-            .verify(t0, &c, "NOTIFY", URI, [with_nc(3).as_str()])
+            .verify(t0, &c, IP, "NOTIFY", URI, [with_nc(3).as_str()])
             .is_ok());
     }
 
@@ -517,39 +615,39 @@ mod tests {
     fn refusals() {
         let t0 = Instant::now();
         let c = config();
-        let mut s = DigestState::with_key([2; 32]);
-        let verify = |s: &mut DigestState, h: &str| s.verify(t0, &c, "NOTIFY", URI, [h]);
+        let s = DigestState::with_key([2; 32]);
+        let verify = |s: &DigestState, h: &str| s.verify(t0, &c, IP, "NOTIFY", URI, [h]);
         assert_eq!(
-            s.verify(t0, &c, "NOTIFY", URI, std::iter::empty()),
+            s.verify(t0, &c, IP, "NOTIFY", URI, std::iter::empty()),
             Err(AuthFailure::Missing)
         );
-        let good = answer(&mut s, t0, Algorithm::Md5, "wrong", 1);
-        assert_eq!(verify(&mut s, &good), Err(AuthFailure::WrongResponse));
+        let good = answer(&s, t0, Algorithm::Md5, "wrong", 1);
+        assert_eq!(verify(&s, &good), Err(AuthFailure::WrongResponse));
         assert_eq!(
-            verify(&mut s, "Basic dXNlcjpwYXNz"),
+            verify(&s, "Basic dXNlcjpwYXNz"),
             Err(AuthFailure::Malformed)
         );
         assert_eq!(
-            verify(&mut s, "Digest realm=\"sip-resync\", nonce"),
+            verify(&s, "Digest realm=\"sip-resync\", nonce"),
             Err(AuthFailure::Malformed)
         );
         let other_realm = good.replace("realm=\"sip-resync\"", "realm=\"elsewhere\"");
-        assert_eq!(verify(&mut s, &other_realm), Err(AuthFailure::Missing));
-        let ok = answer(&mut s, t0, Algorithm::Md5, "secret", 1);
+        assert_eq!(verify(&s, &other_realm), Err(AuthFailure::Missing));
+        let ok = answer(&s, t0, Algorithm::Md5, "secret", 1);
         assert_eq!(
-            verify(&mut s, &ok.replace(", qop=auth", "")),
+            verify(&s, &ok.replace(", qop=auth", "")),
             Err(AuthFailure::Qop)
         );
         assert_eq!(
-            verify(&mut s, &ok.replace("algorithm=MD5", "algorithm=MD5-sess")),
+            verify(&s, &ok.replace("algorithm=MD5", "algorithm=MD5-sess")),
             Err(AuthFailure::Algorithm)
         );
         assert_eq!(
-            verify(&mut s, &ok.replace(URI, "sip:1001@198.51.100.1")),
+            verify(&s, &ok.replace(URI, "sip:1001@198.51.100.1")),
             Err(AuthFailure::Uri)
         );
         assert_eq!(
-            verify(&mut s, &ok.replace(URI, "tel:1001")),
+            verify(&s, &ok.replace(URI, "tel:1001")),
             Err(AuthFailure::Uri)
         );
         // The credentials of line 1002 do not open line 1001.
@@ -565,24 +663,24 @@ mod tests {
             1,
             "c",
         );
-        assert_eq!(verify(&mut s, &other_line), Err(AuthFailure::UnknownUser));
+        assert_eq!(verify(&s, &other_line), Err(AuthFailure::UnknownUser));
         // A different method is a different digest.
         assert_eq!(
-            s.verify(t0, &c, "OPTIONS", URI, [ok.as_str()]),
+            s.verify(t0, &c, IP, "OPTIONS", URI, [ok.as_str()]),
             Err(AuthFailure::WrongResponse)
         );
-        // A correct digest over a nonce this state never issued: stale, so a client that
-        // knows the password retries.
-        let mut elsewhere = DigestState::with_key([3; 32]);
-        let foreign = answer(&mut elsewhere, t0, Algorithm::Md5, "secret", 1);
-        assert_eq!(verify(&mut s, &foreign), Err(AuthFailure::StaleNonce));
+        // A correct digest over a nonce this state never issued: a failure, not stale (only
+        // a nonce issued here can be).
+        let elsewhere = DigestState::with_key([3; 32]);
+        let foreign = answer(&elsewhere, t0, Algorithm::Md5, "secret", 1);
+        assert_eq!(verify(&s, &foreign), Err(AuthFailure::UnknownNonce));
         let only_md5 = AuthConfig {
             algorithms: vec![Algorithm::Md5],
             ..config()
         };
-        let sha = answer(&mut s, t0, Algorithm::Sha256, "secret", 1);
+        let sha = answer(&s, t0, Algorithm::Sha256, "secret", 1);
         assert_eq!(
-            s.verify(t0, &only_md5, "NOTIFY", URI, [sha.as_str()]),
+            s.verify(t0, &only_md5, IP, "NOTIFY", URI, [sha.as_str()]),
             Err(AuthFailure::Algorithm)
         );
     }
@@ -592,7 +690,7 @@ mod tests {
     fn a_uri_naming_the_same_host_and_port_verifies() {
         let t0 = Instant::now();
         let c = config();
-        let mut s = DigestState::with_key([8; 32]);
+        let s = DigestState::with_key([8; 32]);
         let nonce = s.nonce(t0, &c.realm);
         let auth = authorization(
             Algorithm::Md5,
@@ -605,22 +703,24 @@ mod tests {
             1,
             "c",
         );
-        assert!(s.verify(t0, &c, "NOTIFY", URI, [auth.as_str()]).is_ok());
+        assert!(s.verify(t0, &c, IP, "NOTIFY", URI, [auth.as_str()]).is_ok());
     }
 
     #[test]
     fn nonces_expire() {
         let t0 = Instant::now();
         let c = config();
-        let mut s = DigestState::with_key([4; 32]);
-        let auth = answer(&mut s, t0, Algorithm::Sha256, "secret", 1);
+        let s = DigestState::with_key([4; 32]);
+        let auth = answer(&s, t0, Algorithm::Sha256, "secret", 1);
         let late = t0 + c.nonce_lifetime + Duration::from_millis(1);
         assert_eq!(
-            s.verify(late, &c, "NOTIFY", URI, [auth.as_str()]),
+            s.verify(late, &c, IP, "NOTIFY", URI, [auth.as_str()]),
             Err(AuthFailure::StaleNonce)
         );
-        let auth = answer(&mut s, late, Algorithm::Sha256, "secret", 1);
-        assert!(s.verify(late, &c, "NOTIFY", URI, [auth.as_str()]).is_ok());
+        let auth = answer(&s, late, Algorithm::Sha256, "secret", 1);
+        assert!(s
+            .verify(late, &c, IP, "NOTIFY", URI, [auth.as_str()])
+            .is_ok());
     }
 
     /// A full table forgets the oldest nonce, and that nonce cannot be used again.
@@ -631,7 +731,7 @@ mod tests {
             max_nonces: 4,
             ..config()
         };
-        let mut s = DigestState::with_key([5; 32]);
+        let s = DigestState::with_key([5; 32]);
         let mut issued = Vec::new();
         for i in 0..4u64 {
             let now = t0 + Duration::from_millis(i);
@@ -654,29 +754,29 @@ mod tests {
         let later = t0 + Duration::from_millis(10);
         for n in &issued {
             assert!(s
-                .verify(later, &c, "NOTIFY", URI, [auth(n, 1).as_str()])
+                .verify(later, &c, IP, "NOTIFY", URI, [auth(n, 1).as_str()])
                 .is_ok());
         }
         assert_eq!(s.tracked(), 4);
         let fifth = s.nonce(t0 + Duration::from_millis(9), &c.realm);
         assert!(s
-            .verify(later, &c, "NOTIFY", URI, [auth(&fifth, 1).as_str()])
+            .verify(later, &c, IP, "NOTIFY", URI, [auth(&fifth, 1).as_str()])
             .is_ok());
         assert_eq!(s.tracked(), 4);
         // The first nonce was forgotten: its nc 2 would be new to the table, but the floor
         // makes it stale.
         assert_eq!(
-            s.verify(later, &c, "NOTIFY", URI, [auth(&issued[0], 2).as_str()]),
+            s.verify(later, &c, IP, "NOTIFY", URI, [auth(&issued[0], 2).as_str()]),
             Err(AuthFailure::StaleNonce)
         );
         assert!(s
-            .verify(later, &c, "NOTIFY", URI, [auth(&issued[3], 2).as_str()])
+            .verify(later, &c, IP, "NOTIFY", URI, [auth(&issued[3], 2).as_str()])
             .is_ok());
     }
 
     #[test]
     fn challenges_list_each_algorithm_with_one_nonce() {
-        let mut s = DigestState::with_key([6; 32]);
+        let s = DigestState::with_key([6; 32]);
         let c = config();
         let values = s.challenge(Instant::now(), &c, true);
         assert_eq!(values.len(), 2);

@@ -69,6 +69,9 @@ macro_rules! with_counter_fields {
     /// Of those, NOTIFYs with a right digest over a stale or replayed nonce (answered
     /// `stale=true`).
     auth_stale,
+    /// NOTIFYs with credentials from a source address (or for a user) held back by the brake
+    /// on guessing after too many failed answers: dropped unchecked and unanswered.
+    auth_throttled,
         }
     };
 }
@@ -150,6 +153,7 @@ impl Counters {
                     self.auth_stale += 1;
                 }
             }
+            Disposition::AuthThrottled { .. } => self.auth_throttled += 1,
             Disposition::Dropped { reason, .. } => match reason {
                 Unanswerable::KeepAlive => self.keepalives += 1,
                 Unanswerable::Response => self.dropped_responses += 1,
@@ -171,11 +175,12 @@ impl Counters {
 
     /// Everything that points at unwanted or hostile input: drops, TCP streams closed for
     /// framing or slowness, refused sources, rate-limited requests and triggers, and
-    /// rate-limit entries evicted early, refused credentials. Zero on a quiet network with a
+    /// rate-limit entries evicted early, refused and held-back credentials. Zero on a quiet network with a
     /// well-behaved PBX.
     pub fn unwanted(&self) -> u64 {
         self.dropped()
             + self.auth_failures
+            + self.auth_throttled
             + self.stream_errors
             + self.refused_source
             + self.rate_limited_requests

@@ -26,6 +26,11 @@
 //! verdict is a `Decision`: one variant per kind of answer), the digest check, and `respond`.
 //! The counters follow from the [`Disposition`] of each handled message, in one place
 //! ([`Counters::record`](super::Counters)).
+//!
+//! The digest check draws on a [`DigestState`] the endpoint shares with the process's other
+//! endpoints (one nonce key, one `nc` table, one set of failure counts). An answer from a
+//! source address (or for a user) that gave too many failed answers is not checked: it is
+//! dropped unanswered ([`Disposition::AuthThrottled`]).
 
 use std::collections::HashMap;
 use std::hash::BuildHasher;
@@ -156,6 +161,16 @@ pub enum Disposition {
         /// drop-log interval (a missing or stale credential is the normal exchange).
         log: bool,
     },
+    /// A NOTIFY whose credentials were not checked because its source address (or its
+    /// user) gave too many failed answers: dropped without an answer, so a guesser learns
+    /// nothing and gets no fresh nonce. Never a resync request.
+    AuthThrottled {
+        /// Failed answers counted for the source address so far.
+        failures: u32,
+        /// True when the caller should log it (once per source per drop-log interval): the
+        /// summary of this source's failures.
+        log: bool,
+    },
     /// Dropped without an answer.
     Dropped {
         /// Why.
@@ -232,8 +247,9 @@ pub struct Endpoint {
     limiter: RateLimiter,
     /// The latest resync request held back by a trigger limit.
     deferred: Option<ResyncRequest>,
-    /// Nonce key and `nc` table of the digest challenge.
-    digest: DigestState,
+    /// Nonce key, `nc` table and failure counts of the digest challenge, shared with the
+    /// process's other endpoints.
+    digest: Arc<DigestState>,
     /// Where replies are written before they are copied into their own bytes.
     scratch: Vec<u8>,
 }
@@ -241,16 +257,18 @@ pub struct Endpoint {
 impl Endpoint {
     /// A new endpoint.
     pub fn new(config: EndpointConfig) -> Endpoint {
-        Endpoint::sharing(config, GlobalBudget::new(), None)
+        Endpoint::sharing(config, GlobalBudget::new(), None, DigestState::shared())
     }
 
-    /// A new endpoint whose global rate limits draw on `global`, and whose drop logging is
-    /// rationed with `shared_log`, both shared with other endpoints (one per UDP worker).
-    /// Everything else is its own.
+    /// A new endpoint whose global rate limits draw on `global`, whose drop logging is
+    /// rationed with `shared_log`, and whose digest challenge (nonce key, `nc` table, failure
+    /// counts) is `digest`, all shared with other endpoints (one per UDP worker, one for TCP
+    /// and TLS): a nonce issued by one is good on every other. Everything else is its own.
     pub fn sharing(
         config: EndpointConfig,
         global: Arc<GlobalBudget>,
         shared_log: Option<Arc<Mutex<LogMemory>>>,
+        digest: Arc<DigestState>,
     ) -> Endpoint {
         Endpoint {
             udp_transactions: TransactionTable::new(
@@ -265,7 +283,7 @@ impl Endpoint {
             log: LogMemory::default(),
             shared_log,
             deferred: None,
-            digest: DigestState::new(),
+            digest,
             scratch: Vec::with_capacity(1024),
         }
     }
@@ -469,7 +487,17 @@ impl Endpoint {
             }
         }
         let decision = self.decide(req);
-        let decision = self.check_digest(now, req, decision);
+        let decision = self.check_digest(now, source, req, decision);
+        if let Decision::Challenge {
+            reason: AuthFailure::Throttled { failures },
+            ..
+        } = decision
+        {
+            // Not answered and not remembered: a retransmission is looked at again, and
+            // verified once the hold-off is over.
+            let log = self.should_log(now, source.ip());
+            return Handled::silent(Disposition::AuthThrottled { failures, log });
+        }
         self.respond(now, source, transport, req, decision, keys, close)
     }
 
@@ -580,6 +608,7 @@ impl Endpoint {
     fn check_digest<'r>(
         &mut self,
         now: Instant,
+        source: SocketAddr,
         req: &Request,
         decision: Decision<'r>,
     ) -> Decision<'r> {
@@ -589,12 +618,18 @@ impl Endpoint {
         let verified = self.digest.verify(
             now,
             &self.config.auth,
+            source.ip(),
             req.method,
             req.uri,
             req.values(Name::Authorization),
         );
         match verified {
             Ok(_) => decision,
+            // Held back: no fresh nonce either.
+            Err(reason @ AuthFailure::Throttled { .. }) => Decision::Challenge {
+                reason,
+                challenges: Vec::new(),
+            },
             Err(reason) => Decision::Challenge {
                 reason,
                 challenges: self
@@ -1465,5 +1500,241 @@ mod tests {
             (d.refused_source, d.dropped_garbage, d.unwanted()),
             (1, 1, 2)
         );
+    }
+
+    // The digest challenge: the brake on guessing and the nonce key shared by endpoints.
+
+    mod digest {
+        use super::*;
+        use crate::digest::{authorization, Algorithm, Credential};
+
+        const URI: &str = "sip:1001@127.0.0.1";
+
+        fn challenging() -> EndpointConfig {
+            EndpointConfig {
+                rate_limits: RateLimits::unlimited(),
+                auth: AuthConfig {
+                    challenge: true,
+                    credentials: vec![Credential {
+                        user: Some("1001".into()),
+                        auth_id: "1001".into(),
+                        password: "secret".into(),
+                    }],
+                    ..AuthConfig::default()
+                },
+                ..EndpointConfig::default()
+            }
+        }
+
+        /// A resync NOTIFY (a new transaction each time), with an `Authorization` if given.
+        fn signed(n: u32, auth: Option<&str>) -> Vec<u8> {
+            let auth = auth
+                .map(|a| format!("Authorization: {a}\r\n"))
+                .unwrap_or_default();
+            format!(
+                "NOTIFY {URI} SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bKd{n}\r\nFrom: <sip:pbx@127.0.0.1>;tag=f{n}\r\nTo: <{URI}>\r\nCall-ID: d{n}\r\nCSeq: {n} NOTIFY\r\nEvent: check-sync\r\n{auth}Content-Length: 0\r\n\r\n"
+            )
+            .into_bytes()
+        }
+
+        fn text(h: &Handled) -> String {
+            String::from_utf8(h.reply.as_ref().expect("a reply").to_vec()).unwrap()
+        }
+
+        /// The nonce of a 401.
+        fn nonce_of(reply: &str) -> String {
+            let rest = reply.split("nonce=\"").nth(1).expect("a challenge");
+            rest[..rest.find('"').unwrap()].to_owned()
+        }
+
+        fn answer(nonce: &str, password: &str) -> String {
+            authorization(
+                Algorithm::Md5,
+                "1001",
+                password,
+                "sip-resync",
+                nonce,
+                "NOTIFY",
+                URI,
+                1,
+                "c0ffee",
+            )
+        }
+
+        /// Counts transactions so every request is new.
+        struct Sender {
+            n: u32,
+        }
+
+        impl Sender {
+            /// Asks `e` for a nonce from `from`.
+            fn nonce(&mut self, e: &mut Endpoint, now: Instant, from: SocketAddr) -> String {
+                self.n += 1;
+                let h = e.handle(now, from, Transport::Udp, &signed(self.n, None));
+                assert_eq!(code(&h), Some(401));
+                nonce_of(&text(&h))
+            }
+
+            /// Answers `nonce` with `password` from `from`.
+            fn answer(
+                &mut self,
+                e: &mut Endpoint,
+                now: Instant,
+                from: SocketAddr,
+                nonce: &str,
+                password: &str,
+            ) -> Handled {
+                self.n += 1;
+                let auth = answer(nonce, password);
+                e.handle(now, from, Transport::Udp, &signed(self.n, Some(&auth)))
+            }
+        }
+
+        fn at(ip: &str, port: u16) -> SocketAddr {
+            SocketAddr::new(ip.parse().unwrap(), port)
+        }
+
+        #[test]
+        fn guesses_from_many_ports_of_one_address_are_held_back_and_another_address_still_authenticates(
+        ) {
+            let t0 = Instant::now();
+            let mut e = Endpoint::new(challenging());
+            let mut s = Sender { n: 0 };
+            let nonce = s.nonce(&mut e, t0, at("192.0.2.66", 5000));
+            let free = AuthConfig::default().guesses.failures_per_source;
+            for i in 0..free + 1 {
+                let from = at("192.0.2.66", 5000 + i as u16);
+                let h = s.answer(&mut e, t0, from, &nonce, &format!("guess{i}"));
+                assert_eq!(code(&h), Some(401), "{i}");
+                assert!(!text(&h).contains("stale=true"));
+            }
+            // Over budget, on any port: dropped unchecked, unanswered, even the right password.
+            for (port, password) in [(6000, "guess"), (6001, "secret")] {
+                let h = s.answer(&mut e, t0, at("192.0.2.66", port), &nonce, password);
+                assert_eq!(h.reply, None);
+                assert!(h.resync.is_none());
+                assert!(matches!(
+                    h.disposition,
+                    Disposition::AuthThrottled { failures: 11, .. }
+                ));
+            }
+            let c = e.counters();
+            assert_eq!((c.auth_failures, c.auth_throttled), (11, 2));
+            // The PBX at another address authenticates meanwhile.
+            let pbx = at("192.0.2.10", 5060);
+            let nonce = s.nonce(&mut e, t0, pbx);
+            let h = s.answer(&mut e, t0, pbx, &nonce, "secret");
+            assert_eq!(code(&h), Some(200));
+            assert!(h.resync.is_some());
+        }
+
+        #[test]
+        fn the_hold_off_grows_with_each_failure_over_budget() {
+            let t0 = Instant::now();
+            let mut e = Endpoint::new(challenging());
+            let mut s = Sender { n: 0 };
+            let guesser = at("192.0.2.66", 5000);
+            let nonce = s.nonce(&mut e, t0, guesser);
+            for i in 0..11 {
+                s.answer(&mut e, t0, guesser, &nonce, &format!("g{i}"));
+            }
+            let ms = Duration::from_millis;
+            let mut now = t0;
+            for hold in [1000, 2000, 4000, 8000] {
+                // Held until the hold-off is over, then one more guess is checked.
+                let h = s.answer(&mut e, now + ms(hold - 1), guesser, &nonce, "g");
+                assert_eq!(h.reply, None, "{hold}");
+                now += ms(hold);
+                let nonce = s.nonce(&mut e, now, guesser);
+                let h = s.answer(&mut e, now, guesser, &nonce, "g");
+                assert_eq!(code(&h), Some(401), "{hold}");
+            }
+        }
+
+        #[test]
+        fn a_users_budget_holds_back_guessers_on_many_addresses_but_not_the_pbx() {
+            let t0 = Instant::now();
+            let mut e = Endpoint::new(challenging());
+            let mut s = Sender { n: 0 };
+            let pbx = at("192.0.2.10", 5060);
+            let nonce = s.nonce(&mut e, t0, pbx);
+            assert_eq!(
+                code(&s.answer(&mut e, t0, pbx, &nonce, "secret")),
+                Some(200)
+            );
+            let per_user = AuthConfig::default().guesses.failures_per_user;
+            // One guess from each of many addresses: no address is over its own budget.
+            for i in 0..=per_user {
+                let from = at(&format!("198.51.100.{}", i + 1), 5060);
+                let h = s.answer(&mut e, t0, from, &nonce, "guess");
+                assert_eq!(code(&h), Some(401), "{i}");
+            }
+            let fresh = at("203.0.113.1", 5060);
+            let h = s.answer(&mut e, t0, fresh, &nonce, "secret");
+            assert_eq!(h.reply, None);
+            assert!(matches!(h.disposition, Disposition::AuthThrottled { .. }));
+            // The PBX answered right before: the user's budget does not hold it back.
+            let nonce = s.nonce(&mut e, t0, pbx);
+            assert_eq!(
+                code(&s.answer(&mut e, t0, pbx, &nonce, "secret")),
+                Some(200)
+            );
+        }
+
+        #[test]
+        fn a_made_up_nonce_is_a_failure_not_stale() {
+            let t0 = Instant::now();
+            let mut e = Endpoint::new(challenging());
+            let mut s = Sender { n: 0 };
+            let pbx = at("192.0.2.10", 5060);
+            let made_up = "0".repeat(56);
+            let h = s.answer(&mut e, t0, pbx, &made_up, "secret");
+            assert_eq!(code(&h), Some(401));
+            assert!(!text(&h).contains("stale=true"), "{}", text(&h));
+            assert!(matches!(
+                h.disposition,
+                Disposition::Challenged {
+                    reason: AuthFailure::UnknownNonce,
+                    log: true
+                }
+            ));
+            let c = e.counters();
+            assert_eq!((c.auth_failures, c.auth_stale), (1, 0));
+            // A nonce this endpoint issued, expired: stale.
+            let nonce = s.nonce(&mut e, t0, pbx);
+            let late = t0 + AuthConfig::default().nonce_lifetime + Duration::from_secs(1);
+            let h = s.answer(&mut e, late, pbx, &nonce, "secret");
+            assert!(text(&h).contains("stale=true"));
+        }
+
+        #[test]
+        fn a_nonce_issued_by_one_endpoint_verifies_on_another_sharing_the_state_once() {
+            let t0 = Instant::now();
+            let digest = DigestState::shared();
+            let global = GlobalBudget::new();
+            let mut endpoints: Vec<Endpoint> = (0..3)
+                .map(|_| Endpoint::sharing(challenging(), global.clone(), None, digest.clone()))
+                .collect();
+            let mut s = Sender { n: 0 };
+            let pbx = at("192.0.2.10", 5060);
+            let nonce = s.nonce(&mut endpoints[0], t0, pbx);
+            let auth = answer(&nonce, "secret");
+            let h = endpoints[1].handle(t0, pbx, Transport::Tcp, &signed(100, Some(&auth)));
+            assert_eq!(code(&h), Some(200));
+            // The nc table is shared too: the same answer on a third endpoint is a replay.
+            let h = endpoints[2].handle(t0, pbx, Transport::Udp, &signed(101, Some(&auth)));
+            assert_eq!(code(&h), Some(401));
+            assert!(text(&h).contains("stale=true"));
+            // An endpoint with a state of its own does not know the nonce.
+            let mut alone = Endpoint::new(challenging());
+            let h = alone.handle(t0, pbx, Transport::Udp, &signed(102, Some(&auth)));
+            assert!(matches!(
+                h.disposition,
+                Disposition::Challenged {
+                    reason: AuthFailure::UnknownNonce,
+                    ..
+                }
+            ));
+        }
     }
 }

@@ -32,7 +32,7 @@ mod rate;
 mod response;
 mod transaction;
 
-pub use crate::digest::{Algorithm, AuthConfig, AuthFailure, Credential};
+pub use crate::digest::{Algorithm, AuthConfig, AuthFailure, Credential, GuessBudget};
 pub use allow::MAX_ALLOW_ENTRIES;
 pub use allow::{Allowlist, Cidr, CidrError, CidrParseError, RefusedAction};
 pub use counters::Counters;

@@ -18,8 +18,11 @@
 //! use sip_resync_core::fleet::{self, FleetConfig, FleetOptions};
 //!
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! // The caller reads the file (the agent's `sip_resync::config::load` does); the core reads
+//! // bytes.
 //! let path = std::path::Path::new("fixtures/schedule/panasonic-resync-time-0200.cfg");
-//! let settings = config::load(path)?;
+//! let bytes = std::fs::read(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").join(path))?;
+//! let settings = config::from_bytes(&bytes, path)?;
 //! let zone = config::zone_named("Europe/Berlin")?;
 //! let from = "2026-03-10T00:00:00+01:00".parse()?;
 //! let preview = fleet::preview(

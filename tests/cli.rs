@@ -324,15 +324,7 @@ fn pid_file_names_this_agent_and_is_removed_at_a_clean_exit() {
 fn the_json_log_has_no_none_strings() {
     // The demo has no timed polls: `next_poll` is absent, not the string "None".
     let state = tempfile::tempdir().unwrap();
-    let mut d = Daemon::start_with(
-        "fixtures/demo.toml",
-        &[
-            "--state-dir",
-            state.path().to_str().unwrap(),
-            "--log-format",
-            "json",
-        ],
-    );
+    let mut d = json_daemon(&state);
     assert_eq!(
         d.count("provisioning engine started", 1, Duration::from_secs(5)),
         1
@@ -388,10 +380,9 @@ fn port_in_use_is_explained() {
     );
 }
 
-#[test]
-fn json_logs_are_one_object_per_line_outcomes_included() {
-    let state = tempfile::tempdir().unwrap();
-    let mut d = Daemon::start_with(
+/// The daemon on the demo configuration, logging JSON.
+fn json_daemon(state: &tempfile::TempDir) -> Daemon {
+    Daemon::start_with(
         "fixtures/demo.toml",
         &[
             "--state-dir",
@@ -399,7 +390,13 @@ fn json_logs_are_one_object_per_line_outcomes_included() {
             "--log-format",
             "json",
         ],
-    );
+    )
+}
+
+#[test]
+fn json_logs_are_one_object_per_line_outcomes_included() {
+    let state = tempfile::tempdir().unwrap();
+    let mut d = json_daemon(&state);
     assert_eq!(
         d.count("\"outcome\":\"updated\"", 1, Duration::from_secs(10)),
         1,

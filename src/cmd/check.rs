@@ -34,8 +34,20 @@ pub(crate) fn describe_auth(a: &sip_resync::config::AuthConfig) -> String {
         return format!("off (NOTIFY is not challenged; {lines} credential(s) known)");
     }
     let algs: Vec<&str> = a.algorithms.iter().map(|x| x.name()).collect();
+    let g = &a.guesses;
+    let brake = if g.failures_per_source == 0 && g.failures_per_user == 0 {
+        "no brake on guessing".to_owned()
+    } else {
+        format!(
+            "failed answers held back after {} per address and {} per user, for {} s doubling up to {} s",
+            g.failures_per_source,
+            g.failures_per_user,
+            g.first_hold.as_secs(),
+            g.max_hold.as_secs()
+        )
+    };
     format!(
-        "challenge NOTIFY: realm \"{}\", {}, qop=auth, nonces valid {} s, {lines} credential(s)",
+        "challenge NOTIFY: realm \"{}\", {}, qop=auth, nonces valid {} s, {lines} credential(s); {brake}",
         a.realm,
         algs.join(" then "),
         a.nonce_lifetime.as_secs()

@@ -259,6 +259,34 @@ mod tests {
     use super::*;
     use rustls_pki_types::pem::PemObject;
 
+    /// `[sip.tls]` settings read from `body`, as `load` reads them: relative to this crate's
+    /// directory, then the files checked.
+    fn tls_files(body: &str) -> Result<(), ConfigError> {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("agent.toml");
+        let mut settings = from_bytes(body.as_bytes(), &path)?;
+        read_files(&mut settings)
+    }
+
+    /// Moved here with the file reading from the core's `[sip.tls]` reader, with its
+    /// assertions: any readable files pass (their content is checked where the listener is
+    /// built); a missing one names its key and says to check the path; a directory is named.
+    #[test]
+    fn the_tls_files_must_be_readable_files() {
+        let ok = "[sip.tls]\ncertificate = \"Cargo.toml\"\nprivate_key = \"src/lib.rs\"\n";
+        tls_files(ok).unwrap();
+        let missing = format!("{ok}client_ca = \"no/such.pem\"\n");
+        let e = tls_files(&missing).unwrap_err().to_string();
+        assert!(e.contains("sip.tls.client_ca"), "{e}");
+        assert!(
+            e.contains("no/such.pem") && e.contains("check the path"),
+            "{e}"
+        );
+        let dir = "[sip.tls]\ncertificate = \"src\"\nprivate_key = \"Cargo.toml\"\n";
+        let e = tls_files(dir).unwrap_err().to_string();
+        assert!(e.contains("sip.tls.certificate"), "{e}");
+        assert!(e.ends_with("is a directory: name a PEM file"), "{e}");
+    }
+
     /// The PEM written for reqwest's `Identity` reads back as the same DER, at every length
     /// modulo 3 and across line breaks.
     #[test]

@@ -530,6 +530,17 @@ impl Endpoint {
         let (reply, disposition) = match self.udp_transactions.lookup(now, key, dup) {
             Lookup::New => return None,
             Lookup::Retransmission(done) => (done.reply, Disposition::Retransmission),
+            // The credentialed retry of a challenged request: Kamailio's uac_auth() and other
+            // proxies resend with credentials and a new branch but the same CSeq (which
+            // RFC 3261 §22.2 only says SHOULD be incremented). It answers our 401, so it is
+            // judged on its own merits, not given the stored 401 again; a replayed
+            // Authorization still fails by its nonce count.
+            Lookup::Duplicate(done)
+                if done.answer.status == Status::Unauthorized
+                    && req.values(Name::Authorization).next().is_some() =>
+            {
+                return None;
+            }
             // Same answer, but built for this request: its Via (branch, received, rport) is
             // what the sender matches the response with.
             Lookup::Duplicate(done) => (
@@ -1592,6 +1603,54 @@ mod tests {
 
         fn at(ip: &str, port: u16) -> SocketAddr {
             SocketAddr::new(ip.parse().unwrap(), port)
+        }
+
+        /// A NOTIFY with fixed Call-ID, From-tag and CSeq, on branch `branch`.
+        fn same_cseq(branch: &str, auth: Option<&str>) -> Vec<u8> {
+            let auth = auth
+                .map(|a| format!("Authorization: {a}\r\n"))
+                .unwrap_or_default();
+            format!(
+                "NOTIFY {URI} SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bK{branch}\r\nFrom: <sip:pbx@127.0.0.1>;tag=uac\r\nTo: <{URI}>\r\nCall-ID: uac-auth-1\r\nCSeq: 7 NOTIFY\r\nEvent: check-sync\r\n{auth}Content-Length: 0\r\n\r\n"
+            )
+            .into_bytes()
+        }
+
+        /// Kamailio's uac_auth() resends the challenged NOTIFY with credentials, a new branch
+        /// and the same CSeq: judged on its own merits (200 and one resync), not answered with
+        /// the stored 401. Its retransmission gets the stored 200 and nothing more; the same
+        /// Authorization replayed in a new request fails (its nonce count was used).
+        #[test]
+        fn a_credentialed_retry_with_the_same_cseq_is_judged_on_its_own_merits() {
+            let t0 = Instant::now();
+            let pbx = at("127.0.0.1", 5070);
+            let mut e = Endpoint::new(challenging());
+            let first = e.handle(t0, pbx, Transport::Udp, &same_cseq("a1", None));
+            assert_eq!(code(&first), Some(401));
+            let auth = answer(&nonce_of(&text(&first)), "secret");
+            // The retransmission of the challenged request still gets the stored 401.
+            let again = e.handle(t0, pbx, Transport::Udp, &same_cseq("a1", None));
+            assert_eq!(again.disposition, Disposition::Retransmission);
+            // A duplicate without credentials gets the stored 401 too.
+            let dup = e.handle(t0, pbx, Transport::Udp, &same_cseq("a2", None));
+            assert_eq!(
+                (code(&dup), dup.disposition),
+                (Some(401), Disposition::Duplicate)
+            );
+
+            let retry = e.handle(t0, pbx, Transport::Udp, &same_cseq("a3", Some(&auth)));
+            assert_eq!(code(&retry), Some(200));
+            assert!(retry.resync.is_some(), "the credentialed retry triggers");
+            let rtx = e.handle(t0, pbx, Transport::Udp, &same_cseq("a3", Some(&auth)));
+            assert_eq!(rtx.disposition, Disposition::Retransmission);
+            assert!(rtx.resync.is_none());
+            assert_eq!(code(&rtx), Some(200));
+
+            // The same credentials in a new request (new Call-ID, CSeq): a replay.
+            let replay = e.handle(t0, pbx, Transport::Udp, &signed(90, Some(&auth)));
+            assert_eq!(code(&replay), Some(401));
+            assert!(replay.resync.is_none());
+            assert_eq!(e.counters().resync_requests, 1);
         }
 
         #[test]

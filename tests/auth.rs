@@ -217,6 +217,17 @@ fn notify(tag: &str, cseq: u32, authorization: Option<&str>) -> Vec<u8> {
     .into_bytes()
 }
 
+/// [`notify`] on branch `branch`: a new branch with the same Call-ID, From-tag and CSeq is how
+/// a proxy's `uac_auth()` resends a challenged request with credentials.
+fn notify_on_branch(tag: &str, cseq: u32, branch: &str, authorization: Option<&str>) -> Vec<u8> {
+    let text = String::from_utf8(notify(tag, cseq, authorization)).unwrap();
+    text.replace(
+        &format!("branch=z9hG4bK-{tag}-{cseq}"),
+        &format!("branch=z9hG4bK-{branch}"),
+    )
+    .into_bytes()
+}
+
 fn challenges(reply: &str) -> Vec<(String, String, Algorithm)> {
     reply
         .lines()
@@ -324,6 +335,41 @@ fn sha256_is_offered_first_and_verifies_over_udp() {
         ),
         (3, 1, 1, 2)
     );
+}
+
+/// The credentialed retry with the same CSeq (Kamailio's `uac_auth()` does not increment it),
+/// over UDP, where the duplicate rule would otherwise answer it with the stored 401, and over
+/// TCP: 200 and one resync each; the retry's retransmission gets the stored 200 only.
+#[test]
+fn a_credentialed_retry_with_the_same_cseq_gets_200_over_udp_and_tcp() {
+    let server = challenging_server(None);
+    let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
+    sock.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
+    let first = udp_exchange(&sock, server.udp_addr(), &notify("u", 1, None));
+    assert!(first.starts_with("SIP/2.0 401 Unauthorized\r\n"), "{first}");
+    let (_, nonce, alg) = challenges(&first)[0].clone();
+    let retry = notify_on_branch("u", 1, "retry", Some(&answer(&nonce, alg, 1)));
+    let second = udp_exchange(&sock, server.udp_addr(), &retry);
+    assert!(second.starts_with("SIP/2.0 200 OK\r\n"), "{second}");
+    let again = udp_exchange(&sock, server.udp_addr(), &retry);
+    assert!(again.starts_with("SIP/2.0 200 OK\r\n"), "{again}");
+    assert_eq!(server.wait_for_signals(1, Duration::from_secs(3)).len(), 1);
+
+    let mut stream = TcpStream::connect(server.tcp_addr()).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(3)))
+        .unwrap();
+    stream.write_all(&notify("t", 1, None)).unwrap();
+    let first = read_answers(&mut stream, 1);
+    assert!(first.starts_with("SIP/2.0 401 "), "{first}");
+    let (_, nonce, alg) = challenges(&first)[0].clone();
+    let retry = notify_on_branch("t", 1, "retry", Some(&answer(&nonce, alg, 1)));
+    stream.write_all(&retry).unwrap();
+    let second = read_answers(&mut stream, 1);
+    assert!(second.starts_with("SIP/2.0 200 OK\r\n"), "{second}");
+    assert_eq!(server.wait_for_signals(2, Duration::from_secs(3)).len(), 2);
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(server.signal_count(), 2, "one resync per check-sync");
 }
 
 #[test]

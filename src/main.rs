@@ -222,9 +222,16 @@ enum Command {
     /// Exits 0 when the file is usable (warnings, such as unknown keys, are printed), 2 with
     /// located errors otherwise.
     Check {
-        /// The file to check.
-        #[arg(value_name = "FILE")]
-        file: PathBuf,
+        /// The file to check (or give it with --config, as to every other subcommand).
+        #[arg(
+            value_name = "FILE",
+            required_unless_present = "config",
+            conflicts_with = "config"
+        )]
+        file: Option<PathBuf>,
+        /// The file to check, as `run`, `schedule` and `fleet` take it.
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
     },
 }
 
@@ -300,7 +307,10 @@ fn main() -> ExitCode {
             changed_at,
         } => cmd::schedule::schedule(&config, from, count, seed, tz, changed_at),
         Command::Fleet(args) => cmd::fleet::fleet(args),
-        Command::Check { file } => cmd::check::check(&file),
+        Command::Check { file, config } => {
+            let file = file.or(config).expect("clap requires FILE or --config");
+            cmd::check::check(&file)
+        }
     }
 }
 

@@ -7,6 +7,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use support::daemon::{Daemon, BIN};
+use support::run_cli;
 
 fn notify(target: &str, args: &[&str]) -> (i32, String, String) {
     let out = Command::new(BIN)
@@ -466,4 +467,17 @@ fn help_explains_subcommands_options_and_exit_codes() {
     }
     let notify = help(&["help", "notify"]);
     assert!(notify.contains("Exit codes: 0 a 2xx response"), "{notify}");
+}
+
+/// `check --config FILE` is `check FILE`, as every other subcommand takes `--config`
+/// (issue 24); giving both, or neither, is a usage error (exit 2).
+#[test]
+fn check_takes_the_file_with_config_too() {
+    let file = format!("{}/fixtures/demo.toml", env!("CARGO_MANIFEST_DIR"));
+    let positional = run_cli(&["check", &file]);
+    let option = run_cli(&["check", "--config", &file]);
+    assert_eq!(positional.0, 0, "{}", positional.2);
+    assert_eq!(option, positional);
+    assert_eq!(run_cli(&["check"]).0, 2);
+    assert_eq!(run_cli(&["check", &file, "--config", &file]).0, 2);
 }

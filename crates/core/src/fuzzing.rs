@@ -105,7 +105,7 @@ pub fn tcp_framer(data: &[u8]) {
 /// unique and in file order.
 pub fn panasonic(data: &[u8]) {
     let path = Path::new("fuzz.cfg");
-    let lines = line_count(data);
+    let lines = crate::config::panasonic::line_count(data);
     match parse_panasonic(data, path) {
         Ok(file) => {
             let mut last = 1;

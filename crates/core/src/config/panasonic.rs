@@ -3,12 +3,14 @@
 //! fetch, the lines' credentials).
 //!
 //! The rules, from Panasonic's provisioning manual:
-//! * the first line must contain `# Panasonic SIP Phone Standard Format File #`, otherwise
-//!   the whole file is discarded;
+//! * the first line must contain `# Panasonic SIP Phone Standard Format File #` (KX-TGP500 and
+//!   KX-TGP550 files: `# PCC Standard Format File #`), otherwise the whole file is discarded;
 //! * each setting is `NAME="value"` with no spaces around `=`;
 //! * `#` starts a comment line; empty lines are ignored;
-//! * lines end in CR LF (a bare LF is accepted here too);
-//! * a line longer than 537 bytes is ignored (with a warning);
+//! * lines end in CR LF (a bare LF, or a bare CR as old Mac editors write, is accepted here
+//!   too);
+//! * a line longer than 537 bytes, its line end included as the manuals count it, is ignored
+//!   (with a warning);
 //! * when a name appears twice, the first occurrence wins;
 //! * a value that spans lines (an unclosed quote) is an error.
 
@@ -23,8 +25,31 @@ use crate::schedule::{PanasonicPolling, ScheduleSettings};
 /// The text the first line must contain.
 pub(super) const MAGIC: &str = "# Panasonic SIP Phone Standard Format File #";
 
-/// Longest line Panasonic units accept, in bytes (line end excluded).
+/// The first line of KX-TGP500/KX-TGP550 files (FusionPBX's and Wazo's templates for them).
+pub(super) const PCC_MAGIC: &str = "# PCC Standard Format File #";
+
+/// Longest line Panasonic units accept, in bytes, its line end (CR LF) included: "the
+/// maximum length of a line is 537 bytes including CR LF" (Panasonic administrator guides,
+/// KX-UTG200/300 p. 44; shared research, vendors.md).
 pub(super) const MAX_LINE_BYTES: usize = 537;
+
+/// The lines of a file with the length of each one's line end: CR LF, LF or a bare CR end a
+/// line; the last line may have none.
+fn lines(bytes: &[u8]) -> impl Iterator<Item = (&[u8], usize)> {
+    let mut rest = bytes;
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        let (line, end) = match rest.iter().position(|&b| b == b'\n' || b == b'\r') {
+            Some(i) if rest[i] == b'\r' && rest.get(i + 1) == Some(&b'\n') => (&rest[..i], 2),
+            Some(i) => (&rest[..i], 1),
+            None => (rest, 0),
+        };
+        rest = &rest[line.len() + end..];
+        Some((line, end))
+    })
+}
 
 /// One `NAME="value"` setting.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -55,10 +80,18 @@ impl PanasonicFile {
     }
 }
 
-/// Does `bytes` start with the Panasonic magic line?
+/// How many lines `bytes` has as this reader numbers them (at least one): the highest line
+/// number an entry, warning or error of the file can name.
+#[cfg(any(test, fuzzing))]
+pub(crate) fn line_count(bytes: &[u8]) -> usize {
+    lines(bytes).count().max(1)
+}
+
+/// Does `bytes` start with a Panasonic magic line?
 pub(super) fn has_magic(bytes: &[u8]) -> bool {
-    let first = bytes.split(|&b| b == b'\n').next().unwrap_or_default();
-    String::from_utf8_lossy(first).contains(MAGIC)
+    let first = lines(bytes).next().map_or(&[][..], |(l, _)| l);
+    let first = String::from_utf8_lossy(first);
+    first.contains(MAGIC) || first.contains(PCC_MAGIC)
 }
 
 /// Parses a Panasonic configuration file.
@@ -81,17 +114,18 @@ pub(crate) fn parse(bytes: &[u8], path: &Path) -> Result<PanasonicFile, ConfigEr
     // Line of each name's first occurrence. Looking names up in `entries` instead made a
     // file of n distinct names cost n²/2 comparisons: seconds for a few hundred KiB.
     let mut first_lines: HashMap<String, usize> = HashMap::new();
-    for (i, raw) in bytes.split(|&b| b == b'\n').enumerate().skip(1) {
+    for (i, (line, end)) in lines(bytes).enumerate().skip(1) {
         let line_no = i + 1;
-        let line = raw.strip_suffix(b"\r").unwrap_or(raw);
-        if line.len() > MAX_LINE_BYTES {
+        // Counted as the manuals count it: with its CR LF (a shorter line end counts as CR LF
+        // would, so the same file is read alike whatever its line ends).
+        if line.len() + end.max(2) > MAX_LINE_BYTES {
             file.warnings.push(Warning::at(
                 path,
                 line_no,
                 None,
                 format!(
-                    "line is {} bytes, longer than {MAX_LINE_BYTES}: ignored",
-                    line.len()
+                    "line is {} bytes with its CR LF, longer than {MAX_LINE_BYTES}: ignored",
+                    line.len() + 2
                 ),
             ));
             continue;
@@ -405,6 +439,58 @@ mod tests {
         );
         let e = p(&format!("{MAGIC}\r\nCFG_X = \"1\"\r\n")).unwrap_err();
         assert!(e.to_string().contains("kx.cfg:2"), "{e}");
+    }
+
+    /// A line of 537 bytes with its CR LF is read, one of 538 ignored: the manuals count the
+    /// line end ("537 bytes including CR LF"). Issue 24 found the limit counted without it.
+    #[test]
+    fn the_line_limit_counts_the_cr_lf() {
+        let line = |len: usize| format!("X=\"{}\"", "a".repeat(len - 4));
+        let at_limit = format!("{MAGIC}\r\n{}\r\n", line(535));
+        assert_eq!(at_limit.lines().nth(1).unwrap().len() + 2, 537);
+        assert!(p(&at_limit).unwrap().get("X").is_some());
+        let over = format!("{MAGIC}\r\n{}\r\n", line(536));
+        let f = p(&over).unwrap();
+        assert!(f.get("X").is_none());
+        assert!(
+            f.warnings[0]
+                .to_string()
+                .contains("538 bytes with its CR LF"),
+            "{:?}",
+            f.warnings
+        );
+        // The same line ended by a bare LF is counted alike.
+        let lf = format!("{MAGIC}\n{}\n", line(536));
+        assert!(p(&lf).unwrap().get("X").is_none());
+    }
+
+    /// A file saved with CR line ends (old Mac editors) is read line by line, not as one line
+    /// that ends up empty (issue 24).
+    #[test]
+    fn cr_only_line_ends_are_line_ends() {
+        let f = p(&format!(
+            "{MAGIC}\rCFG_CYCLIC=\"Y\"\r# comment\rCFG_CYCLIC_INTVL=\"30\"\r"
+        ))
+        .unwrap();
+        assert_eq!(f.get("CFG_CYCLIC").unwrap().value, "Y");
+        assert_eq!(f.get("CFG_CYCLIC_INTVL").unwrap().line, 4);
+        let mixed = p(&format!("{MAGIC}\r\nA=\"1\"\rB=\"2\"\nC=\"3\"")).unwrap();
+        let got: Vec<_> = mixed
+            .entries
+            .iter()
+            .map(|e| (e.name.as_str(), e.line))
+            .collect();
+        assert_eq!(got, [("A", 2), ("B", 3), ("C", 4)]);
+    }
+
+    /// KX-TGP500/550 files begin `# PCC Standard Format File # DO NOT CHANGE THIS LINE!`
+    /// (FusionPBX's and Wazo's templates for these models); they were refused (issue 24).
+    #[test]
+    fn the_pcc_magic_line_is_a_panasonic_file() {
+        let text = "# PCC Standard Format File # DO NOT CHANGE THIS LINE!\r\nCFG_RESYNC_FROM_SIP=\"check-sync\"\r\n";
+        assert!(has_magic(text.as_bytes()));
+        let s = from_bytes(text.as_bytes(), Path::new("kx-tgp550.cfg")).unwrap();
+        assert_eq!(s.sip.events, ["check-sync"]);
     }
 
     #[test]

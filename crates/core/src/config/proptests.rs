@@ -59,7 +59,8 @@ fn check_warnings(warnings: &[Warning], lines: usize) {
 
 fn check_panasonic(bytes: &[u8]) {
     let path = Path::new("phone.cfg");
-    let lines = line_count(bytes);
+    // Panasonic lines end in CR LF, LF or a bare CR.
+    let lines = panasonic::line_count(bytes);
     match panasonic::parse(bytes, path) {
         Ok(file) => {
             let mut previous = 1;

@@ -130,20 +130,28 @@ fn encode_component(text: &str) -> String {
     out
 }
 
-/// Replaces `{MAC}` and `{MODEL}` in a URL template.
+/// Replaces `{MAC}` (the MAC in upper case), `{mac}` (in lower case: what FusionPBX's and
+/// SARK's Panasonic templates write) and `{MODEL}` in a URL template.
 pub(super) fn substitute(
     template: &str,
     mac: Option<&str>,
     model: Option<&str>,
 ) -> Result<String, SourceError> {
     let mut url = template.trim().to_owned();
-    if url.contains("{MAC}") {
-        let mac = mac.ok_or_else(|| SourceError::Unset {
-            url: redact(template),
-            placeholder: "{MAC}",
-            hint: "set provisioning.mac or run with --mac",
-        })?;
-        url = url.replace("{MAC}", mac);
+    for (placeholder, lower) in [("{MAC}", false), ("{mac}", true)] {
+        if url.contains(placeholder) {
+            let mac = mac.ok_or_else(|| SourceError::Unset {
+                url: redact(template),
+                placeholder,
+                hint: "set provisioning.mac or run with --mac",
+            })?;
+            let mac = if lower {
+                mac.to_ascii_lowercase()
+            } else {
+                mac.to_ascii_uppercase()
+            };
+            url = url.replace(placeholder, &mac);
+        }
     }
     if url.contains("{MODEL}") {
         let model = model.ok_or_else(|| SourceError::Unset {
@@ -280,6 +288,31 @@ mod tests {
         assert_eq!((c.user.as_str(), c.password.as_str()), ("admin", "s@cret"));
         assert_eq!(format!("{c:?}"), "Credentials(***)");
         assert!(!format!("{loc} {loc:?}").contains("cret"));
+    }
+
+    /// FusionPBX's Panasonic templates (and SARK's) write `{mac}`: the MAC in lower case, as
+    /// the server's file names are. Issue 24 found it fetched as `%7Bmac%7D.cfg` before.
+    #[test]
+    fn the_lower_case_mac_placeholder_is_the_mac_in_lower_case() {
+        assert_eq!(
+            substitute(
+                "https://pbx.example/app/provision/{mac}.cfg",
+                Some("0080F0A1B2C3"),
+                None
+            )
+            .unwrap(),
+            "https://pbx.example/app/provision/0080f0a1b2c3.cfg"
+        );
+        assert_eq!(
+            substitute("tftp://h/{MAC}-{mac}", Some("0080f0a1b2c3"), None).unwrap(),
+            "tftp://h/0080F0A1B2C3-0080f0a1b2c3"
+        );
+        let e = substitute("http://h/{mac}.cfg", None, None).unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("uses {mac} but no value is configured"),
+            "{e}"
+        );
     }
 
     #[test]

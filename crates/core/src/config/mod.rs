@@ -3,10 +3,11 @@
 //! Every dialect feeds one effective [`Settings`] model, defined here with the reader
 //! ([`from_bytes`]) that tells the dialects apart (no file is read here: the agent's
 //! `config::load` reads the file and the files it names); each dialect's reader has its own
-//! file. A file is recognised by its content: a first line holding the Panasonic magic text
-//! makes it a Panasonic `.cfg` file (a file named `*.cfg` without it is rejected, as a
-//! Panasonic unit would); a file starting with `<?xml` or `<settings` is Snom XML; anything
-//! else is read as our TOML format. Unknown keys of our TOML are reported as [`Warning`]s,
+//! file. A file is recognised by its content first, its name second: a first line holding
+//! the Panasonic (or PCC) magic text makes it a Panasonic `.cfg` file; a file starting with
+//! `<?xml`, `<settings` or `<phone-settings` is Snom XML; then a file named `*.cfg` is
+//! rejected for lacking the magic line, as a Panasonic unit would; anything else is read as
+//! our TOML format. Unknown keys of our TOML are reported as [`Warning`]s,
 //! never fatal; settings of a vendor file that sip-resync does not use are kept in
 //! [`Settings::unused`] and listed by `check`. Errors name the file, the line and the key.
 
@@ -290,10 +291,14 @@ pub fn from_bytes(bytes: &[u8], path: &Path) -> Result<Settings, ConfigError> {
     let is_cfg = path
         .extension()
         .is_some_and(|e| e.eq_ignore_ascii_case("cfg"));
-    if panasonic::has_magic(bytes) || is_cfg {
+    // The content first, the extension second: FusionPBX names Snom XML for the PA1 `.cfg`.
+    if panasonic::has_magic(bytes) {
         panasonic::from_panasonic(&panasonic::parse(bytes, path)?)
     } else if snom::looks_like(bytes) {
         snom::from_snom(&snom::parse(bytes, path)?, path)
+    } else if is_cfg {
+        // A `.cfg` file without the magic line: the Panasonic reader says what is missing.
+        panasonic::from_panasonic(&panasonic::parse(bytes, path)?)
     } else {
         toml::from_toml(bytes, path)
     }

@@ -31,7 +31,7 @@ pub struct Entry {
 pub(crate) fn looks_like(bytes: &[u8]) -> bool {
     let text = String::from_utf8_lossy(&bytes[..bytes.len().min(512)]);
     let t = text.trim_start_matches('\u{feff}').trim_start();
-    t.starts_with("<?xml") || t.starts_with("<settings")
+    t.starts_with("<?xml") || t.starts_with("<settings") || t.starts_with("<phone-settings")
 }
 
 /// Parses the `<phone-settings>` of a Snom settings document, in document order; when a name
@@ -55,21 +55,25 @@ pub(crate) fn parse(bytes: &[u8], path: &Path) -> Result<Vec<Entry>, ConfigError
     })?;
     let root = doc.root_element();
     let line_of = |node: roxmltree::Node| doc.text_pos_at(node.range().start).row as usize;
-    if root.tag_name().name() != "settings" {
-        return Err(invalid(
-            Some(line_of(root)),
-            None,
-            format!(
-                "the root element must be <settings>, not <{}>",
-                root.tag_name().name()
-            ),
-        ));
-    }
-    let mut out: Vec<Entry> = Vec::new();
-    for section in root.children().filter(|n| n.is_element()) {
-        if section.tag_name().name() != "phone-settings" {
-            continue;
+    // Snom's documented layouts: `<settings><phone-settings>…</phone-settings></settings>`,
+    // and a bare `<phone-settings>` root, which the phones read too (Snom's XML provisioning
+    // documentation shows both).
+    let sections: Vec<roxmltree::Node> = match root.tag_name().name() {
+        "settings" => root
+            .children()
+            .filter(|n| n.is_element() && n.tag_name().name() == "phone-settings")
+            .collect(),
+        "phone-settings" => vec![root],
+        other => {
+            return Err(invalid(
+                Some(line_of(root)),
+                None,
+                format!("the root element must be <settings> or <phone-settings>, not <{other}>"),
+            ))
         }
+    };
+    let mut out: Vec<Entry> = Vec::new();
+    for section in sections {
         for el in section.children().filter(|n| n.is_element()) {
             if out.len() == MAX_SETTINGS {
                 return Err(invalid(
@@ -248,9 +252,29 @@ mod tests {
         );
         let e = parse(b"<config/>", Path::new("s.xml")).unwrap_err();
         assert!(
-            e.to_string().contains("root element must be <settings>"),
+            e.to_string()
+                .contains("root element must be <settings> or <phone-settings>"),
             "{e}"
         );
+    }
+
+    /// Snom's bare `<phone-settings>` root is read like `<settings><phone-settings>`, and a
+    /// Snom XML file named `.cfg` (FusionPBX's PA1 template) is read as Snom XML: the content
+    /// decides before the extension (issue 24).
+    #[test]
+    fn a_phone_settings_root_and_a_snom_file_named_cfg_are_snom() {
+        let bare = b"<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<phone-settings>\n<prov_polling_enabled perm=\"\">on</prov_polling_enabled>\n<prov_polling_mode perm=\"\">rel</prov_polling_mode>\n<prov_polling_period perm=\"\">3600</prov_polling_period>\n</phone-settings>\n";
+        let entries = parse(bare, Path::new("snom.xml")).unwrap();
+        assert_eq!(entries[0].name, "prov_polling_enabled");
+        assert_eq!(entries[0].line, 3);
+        for name in ["snom.xml", "snompa1.cfg"] {
+            let s = from_bytes(bare, Path::new(name)).unwrap();
+            assert_eq!(s.dialect, Dialect::Snom, "{name}");
+            assert_ne!(s.schedule, crate::schedule::ScheduleSettings::Off, "{name}");
+        }
+        // A `.cfg` file that is neither still gets the Panasonic reader's message.
+        let e = from_bytes(b"KEY=1\n", Path::new("x.cfg")).unwrap_err();
+        assert!(e.to_string().contains("the first line must contain"), "{e}");
     }
 
     #[test]

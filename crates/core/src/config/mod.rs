@@ -285,6 +285,18 @@ pub fn zone_named(name: &str) -> Result<jiff::tz::TimeZone, ValueError> {
         .map_err(|_| ValueError::TimeZone(crate::escape::excerpt(name.as_bytes())))
 }
 
+/// The highest line number an error or warning of [`from_bytes`] can name for `bytes`: the
+/// Panasonic reader ends lines at CR LF, LF or CR, the others at LF (the text after the last
+/// LF is a line too). For the property tests and the fuzz checks.
+#[cfg(any(test, fuzzing))]
+pub(crate) fn line_count(bytes: &[u8]) -> usize {
+    if panasonic::has_magic(bytes) {
+        panasonic::line_count(bytes)
+    } else {
+        bytes.iter().filter(|&&b| b == b'\n').count() + 1
+    }
+}
+
 /// Interprets configuration bytes; `path` names the source in messages and, by its
 /// extension, tells a Panasonic file that lacks its magic line from a TOML file.
 pub fn from_bytes(bytes: &[u8], path: &Path) -> Result<Settings, ConfigError> {

@@ -101,6 +101,8 @@ fn check_snom(bytes: &[u8]) {
         Err(e) => check_error(&e, path, lines),
     }
     if snom::looks_like(bytes) {
+        // Numbered by the reader from_bytes picks (a Panasonic magic line comes first).
+        let lines = config::line_count(bytes);
         match config::from_bytes(bytes, path) {
             Ok(settings) => check_warnings(&settings.warnings, lines),
             Err(e) => check_error(&e, path, lines),

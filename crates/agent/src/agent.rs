@@ -520,7 +520,7 @@ pub(crate) fn log_allowlist(sip: &SipSettings) {
             auth.credentials.len()
         );
         if auth.credentials.is_empty() {
-            tracing::warn!(target: LOG_TARGET, "no credentials for the digest challenge yet: every resync NOTIFY is answered 401 until [[sip.auth.credentials]] are configured or provisioned files bring SIP_AUTHID_n / SIP_PASS_n");
+            tracing::warn!(target: LOG_TARGET, "no credentials for the digest challenge yet: every resync NOTIFY is answered 401 until the configuration or a provisioned file brings them ([[sip.auth.credentials]] in sip-resync TOML, SIP_AUTHID_n / SIP_PASS_n in a Panasonic file, user_name / user_pname / user_pass with idx in Snom XML)");
         }
     }
 }

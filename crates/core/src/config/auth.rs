@@ -172,12 +172,19 @@ pub(super) fn is_panasonic_line_key(name: &str) -> bool {
 /// The credentials of a Snom file: identity n has `user_pname<n>` (falling back to
 /// `user_name<n>`) and `user_pass<n>`; its user is `user_name<n>`.
 pub(super) fn snom_credentials<'a>(get: impl Fn(&str) -> Option<&'a str>) -> Vec<Credential> {
-    let value = |k: String| get(&k).map(str::trim).filter(|v| !v.is_empty());
+    // Snom writes the line as a suffix (`user_name1`) or, in every current template, as an
+    // `idx` attribute (`<user_name idx="1">`, which the XML reader names `user_name[1]`).
+    let value = |key: &str, n: usize| {
+        get(&format!("{key}{n}"))
+            .or_else(|| get(&format!("{key}[{n}]")))
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+    };
     (1..=MAX_LINES)
         .filter_map(|n| {
-            let user = value(format!("user_name{n}"));
-            let auth_id = value(format!("user_pname{n}")).or(user)?;
-            let password = value(format!("user_pass{n}"))?;
+            let user = value("user_name", n);
+            let auth_id = value("user_pname", n).or(user)?;
+            let password = value("user_pass", n)?;
             Some(Credential {
                 user: user.map(str::to_owned),
                 auth_id: auth_id.to_owned(),
@@ -190,9 +197,15 @@ pub(super) fn snom_credentials<'a>(get: impl Fn(&str) -> Option<&'a str>) -> Vec
 /// True for the Snom keys [`snom_credentials`] reads, and `challenge_checksync`.
 pub(super) fn is_snom_auth_key(name: &str) -> bool {
     name == "challenge_checksync"
-        || ["user_name", "user_pname", "user_pass"]
-            .iter()
-            .any(|p| name.strip_prefix(p).is_some_and(is_line_number))
+        || ["user_name", "user_pname", "user_pass"].iter().any(|p| {
+            name.strip_prefix(p).is_some_and(|n| {
+                let n = n
+                    .strip_prefix('[')
+                    .and_then(|n| n.strip_suffix(']'))
+                    .unwrap_or(n);
+                is_line_number(n)
+            })
+        })
 }
 
 /// Snom `challenge_checksync`: on/off.
@@ -272,6 +285,29 @@ mod tests {
         assert!(is_snom_auth_key("challenge_checksync"));
         assert!(is_snom_auth_key("user_pass2"));
         assert!(snom_challenge("maybe").is_err());
+    }
+
+    /// Every current Snom template (FusionPBX, Wazo, FreePBX's provisioner) writes the line as
+    /// an `idx` attribute: `<user_name idx="1" perm="">1001</user_name>`. Those credentials
+    /// were not read, so with `challenge_checksync` on a right answer got 401 (issue 24).
+    #[test]
+    fn snom_credentials_written_with_idx_are_read() {
+        let xml = b"<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<settings>\n<phone-settings>\n<challenge_checksync perm=\"\">on</challenge_checksync>\n<user_name idx=\"1\" perm=\"\">1001</user_name>\n<user_pname idx=\"1\" perm=\"\">auth1001</user_pname>\n<user_pass idx=\"1\" perm=\"\">s3cret</user_pass>\n<user_name idx=\"2\" perm=\"\">1002</user_name>\n<user_pass idx=\"2\" perm=\"\">pw2</user_pass>\n</phone-settings>\n</settings>\n";
+        let s = crate::config::from_bytes(xml, std::path::Path::new("snom.xml")).unwrap();
+        assert!(s.sip.auth.challenge);
+        let ids: Vec<_> = s
+            .sip
+            .auth
+            .credentials
+            .iter()
+            .map(|c| c.auth_id.as_str())
+            .collect();
+        assert_eq!(ids, ["auth1001", "1002"]);
+        assert_eq!(s.sip.auth.credentials[0].user.as_deref(), Some("1001"));
+        assert_eq!(s.sip.auth.credentials[0].password, "s3cret");
+        assert!(s.unused.is_empty(), "{:?}", s.unused);
+        assert!(is_snom_auth_key("user_pass[2]"));
+        assert!(!is_snom_auth_key("user_pass[x]"));
     }
 
     #[test]

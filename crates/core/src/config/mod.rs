@@ -307,7 +307,10 @@ pub fn from_bytes(bytes: &[u8], path: &Path) -> Result<Settings, ConfigError> {
     if panasonic::has_magic(bytes) {
         panasonic::from_panasonic(&panasonic::parse(bytes, path)?)
     } else if snom::looks_like(bytes) {
-        snom::from_snom(&snom::parse(bytes, path)?, path)
+        let (entries, repeated) = snom::parse_with_warnings(bytes, path)?;
+        let mut settings = snom::from_snom(&entries, path)?;
+        settings.warnings.splice(0..0, repeated);
+        Ok(settings)
     } else if is_cfg {
         // A `.cfg` file without the magic line: the Panasonic reader says what is missing.
         panasonic::from_panasonic(&panasonic::parse(bytes, path)?)

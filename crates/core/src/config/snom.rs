@@ -10,7 +10,7 @@
 use std::path::Path;
 
 use super::error::{not_utf8, Found, Lookup};
-use super::{auth, ConfigError, Dialect, Settings};
+use super::{auth, ConfigError, Dialect, Settings, Warning};
 use crate::schedule::{LocalTime, ScheduleSettings, SnomMode, SnomPolling};
 
 /// Largest number of settings read from one file.
@@ -35,8 +35,16 @@ pub(crate) fn looks_like(bytes: &[u8]) -> bool {
 }
 
 /// Parses the `<phone-settings>` of a Snom settings document, in document order; when a name
-/// repeats (without `idx`), the first wins, as for Panasonic files.
+/// repeats, the last value wins, as the phone applies settings in document order.
 pub(crate) fn parse(bytes: &[u8], path: &Path) -> Result<Vec<Entry>, ConfigError> {
+    parse_with_warnings(bytes, path).map(|(entries, _)| entries)
+}
+
+/// [`parse`], with a warning for each repeated setting naming both lines.
+pub(crate) fn parse_with_warnings(
+    bytes: &[u8],
+    path: &Path,
+) -> Result<(Vec<Entry>, Vec<Warning>), ConfigError> {
     let invalid =
         |line: Option<usize>, key: Option<String>, message: String| ConfigError::Invalid {
             path: path.to_owned(),
@@ -73,6 +81,7 @@ pub(crate) fn parse(bytes: &[u8], path: &Path) -> Result<Vec<Entry>, ConfigError
         }
     };
     let mut out: Vec<Entry> = Vec::new();
+    let mut warnings = Vec::new();
     for section in sections {
         for el in section.children().filter(|n| n.is_element()) {
             if out.len() == MAX_SETTINGS {
@@ -87,17 +96,28 @@ pub(crate) fn parse(bytes: &[u8], path: &Path) -> Result<Vec<Entry>, ConfigError
                 Some(idx) => format!("{name}[{idx}]"),
                 None => name.to_owned(),
             };
-            if out.iter().any(|e| e.name == name) {
+            let value = el.text().unwrap_or_default().trim().to_owned();
+            let line = line_of(el);
+            // The phone applies settings in document order: a repeated one ends with its last
+            // value (an Elastix m9 file sets settings_refresh_timer to 0, then to 86400).
+            if let Some(earlier) = out.iter_mut().find(|e| e.name == name) {
+                warnings.push(Warning::at(
+                    path,
+                    line,
+                    Some(&name),
+                    format!(
+                        "repeated; this value replaces the one on line {}, as the phone applies settings in document order",
+                        earlier.line
+                    ),
+                ));
+                earlier.value = value;
+                earlier.line = line;
                 continue;
             }
-            out.push(Entry {
-                value: el.text().unwrap_or_default().trim().to_owned(),
-                line: line_of(el),
-                name,
-            });
+            out.push(Entry { value, line, name });
         }
     }
-    Ok(out)
+    Ok((out, warnings))
 }
 
 /// Snom keys sip-resync interprets.
@@ -224,9 +244,28 @@ mod tests {
             (e[0].name.as_str(), e[0].value.as_str(), e[0].line),
             ("prov_polling_enabled", "on", 4)
         );
-        assert_eq!(e[1].value, "abs", "the first occurrence wins");
+        // The phone applies settings in document order: the last occurrence wins (issue 24;
+        // the first one won before), in the place of the first.
+        assert_eq!((e[1].value.as_str(), e[1].line), ("rel", 7));
         assert_eq!(e[2].name, "user_name[1]");
         assert!(looks_like(xml));
+    }
+
+    /// An Elastix m9 file sets `settings_refresh_timer` to 0 and later to 86400: the phone
+    /// polls daily, and `check` warns naming both lines (issue 24, point 7).
+    #[test]
+    fn a_repeated_setting_ends_with_its_last_value_and_a_warning_naming_both_lines() {
+        let xml = b"<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<settings>\n<phone-settings>\n<settings_refresh_timer perm=\"\">0</settings_refresh_timer>\n<language perm=\"\">English</language>\n<settings_refresh_timer perm=\"\">86400</settings_refresh_timer>\n</phone-settings>\n</settings>\n";
+        let s = from_bytes(xml, Path::new("m9.xml")).unwrap();
+        assert_ne!(s.schedule, ScheduleSettings::Off, "polls daily");
+        let w: Vec<String> = s.warnings.iter().map(|w| w.to_string()).collect();
+        assert!(
+            w[0].starts_with(
+                "m9.xml:6: settings_refresh_timer: repeated; this value replaces the one on line 4"
+            ),
+            "{w:?}"
+        );
+        assert_eq!(s.line_of("settings_refresh_timer"), Some(6));
     }
 
     #[test]

@@ -12,7 +12,13 @@ pub const EXCERPT_BYTES: usize = 40;
 /// Renders at most [`EXCERPT_BYTES`] bytes of `bytes` as printable ASCII, escaping the rest
 /// (`\r`, `\n`, `\t`, `\\`, `\"`, `\xNN`), with `…` appended when the input was longer.
 pub fn excerpt(bytes: &[u8]) -> String {
-    let shown = &bytes[..bytes.len().min(EXCERPT_BYTES)];
+    excerpt_of(bytes, EXCERPT_BYTES)
+}
+
+/// [`excerpt`] with another bound: at most `max` bytes of `bytes` (a URL a server sent, say,
+/// where 40 bytes would cut what an administrator needs to see).
+pub fn excerpt_of(bytes: &[u8], max: usize) -> String {
+    let shown = &bytes[..bytes.len().min(max)];
     let mut out = String::with_capacity(shown.len() + 8);
     for &b in shown {
         match b {
@@ -43,6 +49,10 @@ mod tests {
         let long = vec![b'a'; 100];
         let e = excerpt(&long);
         assert_eq!(e.chars().filter(|c| *c == 'a').count(), EXCERPT_BYTES);
+        assert_eq!(
+            excerpt_of(&long, 60).chars().filter(|c| *c == 'a').count(),
+            60
+        );
         assert!(e.ends_with('…'));
     }
 }

@@ -27,6 +27,9 @@ use sip_resync_core::engine::{Credentials, FetchError, HttpAuthError, Location};
 use sip_resync_core::sync::lock;
 use sip_resync_core::{escape, redact};
 
+/// Longest redirect target shown in a log line or an error, in bytes.
+const MAX_URL_SHOWN: usize = 256;
+
 /// The log target of the engine's lines.
 const LOG_TARGET: &str = "sip_resync::engine";
 
@@ -343,7 +346,8 @@ impl Fetcher {
             // Credentials come from the file's URL only, never from a server's Location.
             let _ = next.set_username("");
             let _ = next.set_password(None);
-            let to = redact(next.as_str());
+            // The server chose it: bounded and escaped before it reaches a log line or error.
+            let to = escape::excerpt_of(redact(next.as_str()).as_bytes(), MAX_URL_SHOWN);
             if !matches!(next.scheme(), "http" | "https") {
                 return Err(FetchError::RedirectScheme(to));
             }

@@ -466,7 +466,7 @@ impl Engine {
                 }) => {
                     let file = validate(src.format, &src.name, &bytes).map_err(|error| {
                         fail(RunError::Invalid {
-                            format: src.format,
+                            format: src.format.for_content(&src.name, &bytes),
                             error,
                         })
                     })?;

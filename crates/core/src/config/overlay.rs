@@ -36,6 +36,7 @@ impl ParsedFile {
                 .map(ParsedFile::Snom)
                 .map_err(ParseError::from),
             FileFormat::Raw => Ok(ParsedFile::Raw),
+            FileFormat::Auto => Self::parse(FileFormat::detect(name, bytes), name, bytes),
         }
     }
 }

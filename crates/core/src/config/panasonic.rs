@@ -273,6 +273,10 @@ pub(super) fn from_panasonic(file: &PanasonicFile) -> Result<Settings, ConfigErr
             name: Some((*name).to_owned()),
             url: url.to_owned(),
             format: Some(FileFormat::Panasonic),
+            origin: Some(super::provisioning::FileOrigin {
+                key: e.name.clone(),
+                line: Some(e.line),
+            }),
         });
     }
     let (ca_files, warnings) = panasonic_ca_files(file, &settings.provisioning.base_dir);

@@ -30,6 +30,9 @@ pub enum FileFormat {
     Snom,
     /// Any content, stored as it is.
     Raw,
+    /// Recognised by its content, then by its name (the default): see
+    /// [`FileFormat::detect`].
+    Auto,
 }
 
 impl FileFormat {
@@ -46,12 +49,35 @@ impl FileFormat {
         }
     }
 
+    /// The format of a fetched file, recognised by its content first and its name second,
+    /// as [`from_bytes`](super::from_bytes) recognises a configuration file: the Panasonic
+    /// (or PCC) magic first line makes Panasonic, a Snom XML root makes Snom, whatever the
+    /// name; other content gets the format its name suggests ([`FileFormat::guess`]).
+    pub fn detect(name: &str, bytes: &[u8]) -> FileFormat {
+        if super::panasonic::has_magic(bytes) {
+            FileFormat::Panasonic
+        } else if super::snom::looks_like(bytes) {
+            FileFormat::Snom
+        } else {
+            FileFormat::guess(name)
+        }
+    }
+
+    /// This format, or for [`FileFormat::Auto`] the one [`FileFormat::detect`] finds.
+    pub fn for_content(self, name: &str, bytes: &[u8]) -> FileFormat {
+        match self {
+            FileFormat::Auto => FileFormat::detect(name, bytes),
+            format => format,
+        }
+    }
+
     /// The name used in configuration and logs.
     pub fn as_str(self) -> &'static str {
         match self {
             FileFormat::Panasonic => "panasonic",
             FileFormat::Snom => "snom",
             FileFormat::Raw => "raw",
+            FileFormat::Auto => "auto",
         }
     }
 }
@@ -65,8 +91,29 @@ pub struct FileSpec {
     /// URL template: `http://`, `https://` (optionally with `user:pass@`) or `file://`; `{MAC}`
     /// and `{MODEL}` are replaced before each fetch.
     pub url: String,
-    /// How the file is validated; `None` means guessed from its name.
+    /// How the file is validated; `None` means recognised by its content, then its name
+    /// ([`FileFormat::Auto`]).
     pub format: Option<FileFormat>,
+    /// The setting that named the file, for reports; `None` when not known.
+    pub origin: Option<FileOrigin>,
+}
+
+/// Where a provisioning file's URL was configured: the key and the line of the local file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileOrigin {
+    /// The key: `CFG_STANDARD_FILE_PATH`, `setting_server`, `provisioning.files[0].url`, ...
+    pub key: String,
+    /// 1-based line of the configuration file, when the dialect has lines.
+    pub line: Option<usize>,
+}
+
+impl std::fmt::Display for FileOrigin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.line {
+            Some(line) => write!(f, "{}, line {line}", self.key),
+            None => f.write_str(&self.key),
+        }
+    }
 }
 
 /// Whether an outcome asks the embedding application to reboot (`reboot_requested`).
@@ -451,10 +498,15 @@ impl TomlProvisioning {
             files: self
                 .files
                 .into_iter()
-                .map(|f| FileSpec {
+                .enumerate()
+                .map(|(i, f)| FileSpec {
                     name: f.name,
                     url: f.url,
                     format: f.format,
+                    origin: Some(FileOrigin {
+                        key: format!("provisioning.files[{i}].url"),
+                        line: None,
+                    }),
                 })
                 .collect(),
             mac,

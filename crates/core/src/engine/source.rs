@@ -251,7 +251,7 @@ pub fn resolve_all(
         if out.iter().any(|s| s.name == name) {
             return Err(SourceError::DuplicateName(name));
         }
-        let format = spec.format.unwrap_or_else(|| FileFormat::guess(&name));
+        let format = spec.format.unwrap_or(FileFormat::Auto);
         out.push(Source {
             name,
             location,
@@ -270,6 +270,7 @@ mod tests {
             name: None,
             url: url.into(),
             format: None,
+            origin: None,
         }
     }
 
@@ -325,7 +326,16 @@ mod tests {
         )
         .unwrap();
         assert_eq!(got[0].name, "0080F0A1B2C3.cfg");
-        assert_eq!(got[0].format, FileFormat::Panasonic);
+        // Recognised when fetched: by content first, by the name second.
+        assert_eq!(got[0].format, FileFormat::Auto);
+        assert_eq!(
+            got[0].format.for_content(&got[0].name, b"key=1"),
+            FileFormat::Panasonic
+        );
+        assert_eq!(
+            got[0].format.for_content(&got[0].name, b"<settings/>"),
+            FileFormat::Snom
+        );
         assert_eq!(
             got[0].location.to_string(),
             "http://h/KX%20HDV230/0080F0A1B2C3.cfg"

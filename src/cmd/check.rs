@@ -121,6 +121,23 @@ pub(crate) fn check(path: &std::path::Path) -> ExitCode {
             .unwrap_or("(system zone without an IANA name)")
     );
     println!("  schedule            {}", plan.describe());
+    // The files the phone fetches, each with the setting that names it; credentials masked.
+    let files = &settings.provisioning.files;
+    if files.is_empty() {
+        println!("  provisioning.files  none: nothing is fetched");
+    }
+    for (i, f) in files.iter().enumerate() {
+        let label = if i == 0 { "provisioning.files" } else { "" };
+        let origin = f
+            .origin
+            .as_ref()
+            .map(|o| format!(" (from {o})"))
+            .unwrap_or_default();
+        println!(
+            "  {label:<18}  {}{origin}",
+            sip_resync::config::redact(&f.url)
+        );
+    }
     for w in &settings.warnings {
         println!("warning: {w}");
     }

@@ -14,6 +14,8 @@ use std::path::{Path, PathBuf};
 use crate::pem::PemError;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 pub use sip_resync_core::config::*;
+/// Masks the credentials of a URL (`user:pass@` becomes `user:***@`) for display.
+pub use sip_resync_core::redact;
 
 /// Reads and interprets a configuration file of any supported dialect, then reads and checks
 /// the files it names ([`read_files`]).

@@ -25,7 +25,9 @@ use super::{
 };
 use crate::config::{self, ParsedFile, ProvisioningSettings, Settings};
 use crate::settings::{ParsedSet, SettingsOwner};
-use sip_resync_core::engine::{resolve_all, Source};
+use sip_resync_core::engine::{
+    resolve_all, resolve_links, Source, MAX_LINKED_FILES, MAX_LINK_DEPTH,
+};
 use sip_resync_core::engine::{Cause, FileChange, Outcome, RunError, RunResult};
 use sip_resync_core::engine::{Finished, Now, Planner, PlannerOptions, Run, RunBudget};
 use sip_resync_core::schedule::{PersistedState, ScheduleSettings};
@@ -176,7 +178,7 @@ impl Engine {
         state.save(&state_dir)?;
         // The applied set is parsed once here; from then on only fetched files are parsed,
         // once each, by their validation.
-        let applied = parse_applied(&sources, current.as_ref());
+        let applied = parse_applied(&prov, &sources, current.as_ref());
         let owner = owner.unwrap_or_else(|| {
             SettingsOwner::new(config.settings.clone(), config.time_zone.clone())
         });
@@ -418,7 +420,17 @@ impl Engine {
         let mut fetched: Vec<(String, Vec<u8>, FileRecord)> =
             Vec::with_capacity(self.sources.len());
         let mut parsed: ParsedSet = Vec::with_capacity(self.sources.len());
-        for src in &self.sources {
+        // The configured files, and the files fetched lists name (Snom's `<setting-files>`),
+        // each right after its list, as the phone fetches them.
+        let mut work: Vec<(Source, usize)> = self.sources.iter().map(|s| (s.clone(), 0)).collect();
+        let mut taken: Vec<String> = self.sources.iter().map(|s| s.name.clone()).collect();
+        let mut linked = 0;
+        let mut next = 0;
+        while next < work.len() {
+            let (src, depth) = work[next].clone();
+            next += 1;
+            let src = &src;
+            let listed = parsed.len();
             let stored = self.current.as_ref().and_then(|set| {
                 Some((
                     set.manifest.files.get(&src.name)?,
@@ -487,6 +499,10 @@ impl Engine {
                         error,
                     }))
                 }
+            }
+            if let Some((_, file)) = parsed.get(listed) {
+                let found = self.follow_links(src, depth, file, &mut taken, &mut linked);
+                work.splice(next..next, found.into_iter().map(|s| (s, depth + 1)));
             }
         }
         let old: BTreeMap<String, FileRecord> = self
@@ -558,6 +574,19 @@ impl Engine {
         })
     }
 
+    /// The files a fetched list names, resolved, within [`MAX_LINKED_FILES`] a run and
+    /// [`MAX_LINK_DEPTH`]; what is not followed is logged.
+    fn follow_links(
+        &self,
+        list: &Source,
+        depth: usize,
+        file: &ParsedFile,
+        taken: &mut Vec<String>,
+        linked: &mut usize,
+    ) -> Vec<Source> {
+        follow_links(&self.prov, list, depth, file, taken, linked)
+    }
+
     /// Re-arms the planner's schedule when the schedule in effect or the time zone differs
     /// from what it was armed with, recording the change time (Snom's multi-day random
     /// polling starts the day after it). Returns whether it did.
@@ -594,25 +623,75 @@ impl Engine {
     }
 }
 
-/// Parses the files of the applied set loaded at start, in configured order. A file that no
-/// longer parses (changed by hand) carries no settings, with a warning.
-fn parse_applied(sources: &[Source], current: Option<&AppliedSet>) -> ParsedSet {
+/// The files a fetched list names, resolved, within [`MAX_LINKED_FILES`] a run (`linked`
+/// counts them) and [`MAX_LINK_DEPTH`]; what is not followed is logged.
+fn follow_links(
+    prov: &ProvisioningSettings,
+    list: &Source,
+    depth: usize,
+    file: &ParsedFile,
+    taken: &mut Vec<String>,
+    linked: &mut usize,
+) -> Vec<Source> {
+    let ParsedFile::Links(links) = file else {
+        return Vec::new();
+    };
+    if depth >= MAX_LINK_DEPTH {
+        tracing::warn!(target: LOG_TARGET, file = %list.name, "a list of files {MAX_LINK_DEPTH} lists deep: not followed");
+        return Vec::new();
+    }
+    let room = MAX_LINKED_FILES - *linked;
+    if links.len() > room {
+        tracing::warn!(target: LOG_TARGET, file = %list.name, "lists {} files; {room} more are fetched this run (at most {MAX_LINKED_FILES} listed files a run)", links.len());
+    }
+    let (found, problems) = resolve_links(
+        list,
+        &links[..links.len().min(room)],
+        prov.mac.as_deref(),
+        prov.model.as_deref(),
+        taken,
+    );
+    for p in problems {
+        tracing::warn!(target: LOG_TARGET, file = %list.name, "listed file not fetched: {p}");
+    }
+    *linked += found.len();
+    found
+}
+
+/// Parses the files of the applied set loaded at start, in configured order, each list
+/// followed by the files it names. A file that no longer parses (changed by hand) carries no
+/// settings, with a warning.
+fn parse_applied(
+    prov: &ProvisioningSettings,
+    sources: &[Source],
+    current: Option<&AppliedSet>,
+) -> ParsedSet {
     let Some(set) = current else {
         return Vec::new();
     };
-    sources
-        .iter()
-        .filter_map(|s| {
-            let bytes = set.contents.get(&s.name)?;
-            match validate(s.format, &s.name, bytes) {
-                Ok(file) => Some((s.name.clone(), Arc::new(file))),
-                Err(e) => {
-                    tracing::warn!(target: LOG_TARGET, file = %s.name, "the applied copy is not valid ({e}); the agent does not use its settings");
-                    None
-                }
+    let mut work: Vec<(Source, usize)> = sources.iter().map(|s| (s.clone(), 0)).collect();
+    let mut taken: Vec<String> = sources.iter().map(|s| s.name.clone()).collect();
+    let mut linked = 0;
+    let mut next = 0;
+    let mut out: ParsedSet = Vec::new();
+    while next < work.len() {
+        let (s, depth) = work[next].clone();
+        next += 1;
+        let Some(bytes) = set.contents.get(&s.name) else {
+            continue;
+        };
+        match validate(s.format, &s.name, bytes) {
+            Ok(file) => {
+                let found = follow_links(prov, &s, depth, &file, &mut taken, &mut linked);
+                work.splice(next..next, found.into_iter().map(|f| (f, depth + 1)));
+                out.push((s.name.clone(), Arc::new(file)));
             }
-        })
-        .collect::<Vec<(String, Arc<ParsedFile>)>>()
+            Err(e) => {
+                tracing::warn!(target: LOG_TARGET, file = %s.name, "the applied copy is not valid ({e}); the agent does not use its settings");
+            }
+        }
+    }
+    out
 }
 
 async fn wait_for_shutdown(mut stop: watch::Receiver<bool>) {

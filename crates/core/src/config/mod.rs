@@ -12,14 +12,17 @@
 //! [`Settings::unused`] and listed by `check`. Errors name the file, the line and the key.
 
 mod auth;
+mod encoding;
 mod error;
 mod overlay;
 pub(crate) mod panasonic;
 mod provisioning;
 pub use panasonic::PANASONIC_CA_KEYS;
 pub(crate) mod snom;
+pub use snom::{Link, MAX_SETTING_FILES};
 mod tls;
 mod toml;
+mod vendor_keys;
 
 pub use overlay::{overlay, ParsedFile, Provisioned};
 
@@ -102,6 +105,22 @@ pub enum Dialect {
     Panasonic,
     /// A Snom XML settings file.
     Snom,
+    /// A Snom text settings file (`name: value` lines).
+    SnomText,
+    /// A Panasonic XML configuration file (`<PANASipPhoneConfig>`).
+    PanasonicXml,
+}
+
+impl Dialect {
+    /// The vendor family: a Snom text file is read as Snom, a Panasonic XML file as
+    /// Panasonic.
+    pub fn family(self) -> Dialect {
+        match self {
+            Dialect::SnomText => Dialect::Snom,
+            Dialect::PanasonicXml => Dialect::Panasonic,
+            other => other,
+        }
+    }
 }
 
 impl fmt::Display for Dialect {
@@ -110,6 +129,8 @@ impl fmt::Display for Dialect {
             Dialect::Toml => "sip-resync TOML",
             Dialect::Panasonic => "Panasonic standard format (.cfg)",
             Dialect::Snom => "Snom XML settings",
+            Dialect::SnomText => "Snom text settings",
+            Dialect::PanasonicXml => "Panasonic XML configuration",
         })
     }
 }
@@ -299,24 +320,60 @@ pub(crate) fn line_count(bytes: &[u8]) -> usize {
 
 /// Interprets configuration bytes; `path` names the source in messages and, by its
 /// extension, tells a Panasonic file that lacks its magic line from a TOML file.
+///
+/// The content decides first: the Panasonic (or PCC) magic line, a Panasonic XML root
+/// (`<PANASipPhoneConfig>`), a Snom XML root (`<settings>`, `<phone-settings>`,
+/// `<setting-files>`), Snom's text format (`name: value` lines); an XML document with any
+/// other root is refused naming its root; then a `.cfg` name without the magic line gets the
+/// Panasonic reader's error; anything else is our TOML.
 pub fn from_bytes(bytes: &[u8], path: &Path) -> Result<Settings, ConfigError> {
     let is_cfg = path
         .extension()
         .is_some_and(|e| e.eq_ignore_ascii_case("cfg"));
-    // The content first, the extension second: FusionPBX names Snom XML for the PA1 `.cfg`.
-    if panasonic::has_magic(bytes) {
-        panasonic::from_panasonic(&panasonic::parse(bytes, path)?)
-    } else if snom::looks_like(bytes) {
+    let mut settings = if panasonic::is_xml(bytes) {
+        let file = panasonic::parse_xml(bytes, path)?;
+        let mut s = panasonic::from_panasonic(&file)?;
+        s.dialect = Dialect::PanasonicXml;
+        s
+    } else if panasonic::has_magic(bytes) {
+        // The content first, the extension second: FusionPBX names Snom XML for the PA1 `.cfg`.
+        panasonic::from_panasonic(&panasonic::parse(bytes, path)?)?
+    } else if snom::looks_like(bytes) || snom::looks_like_text(bytes) {
+        let dialect = if snom::looks_like(bytes) {
+            Dialect::Snom
+        } else {
+            Dialect::SnomText
+        };
         let (entries, repeated) = snom::parse_with_warnings(bytes, path)?;
-        let mut settings = snom::from_snom(&entries, path)?;
+        let mut settings = snom::from_snom(&entries, path, dialect)?;
         settings.warnings.splice(0..0, repeated);
-        Ok(settings)
+        settings
+    } else if let Some(root) = snom::xml_root(bytes) {
+        let tag = format!("<{root}");
+        let at = bytes
+            .windows(tag.len())
+            .position(|w| w == tag.as_bytes())
+            .unwrap_or(0);
+        return Err(ConfigError::Invalid {
+            path: path.to_owned(),
+            line: Some(1 + bytes[..at].iter().filter(|&&b| b == b'\n').count()),
+            key: None,
+            message: format!(
+                "an XML document with the root <{}> is not a configuration sip-resync reads (Snom <settings>, <phone-settings> or <setting-files>; Panasonic <PANASipPhoneConfig>)",
+                crate::escape::excerpt(root.as_bytes())
+            ),
+        });
     } else if is_cfg {
         // A `.cfg` file without the magic line: the Panasonic reader says what is missing.
-        panasonic::from_panasonic(&panasonic::parse(bytes, path)?)
+        panasonic::from_panasonic(&panasonic::parse(bytes, path)?)?
     } else {
-        toml::from_toml(bytes, path)
-    }
+        return toml::from_toml(bytes, path);
+    };
+    let suggestions = vendor_keys::suggest(&settings);
+    settings.warnings.extend(suggestions);
+    // In file order, as an administrator reads them.
+    settings.warnings.sort_by_key(|w| w.line);
+    Ok(settings)
 }
 
 #[cfg(test)]

@@ -16,8 +16,10 @@ use super::{
 pub enum ParsedFile {
     /// A Panasonic standard format file.
     Panasonic(panasonic::PanasonicFile),
-    /// The settings of a Snom XML file, in document order.
+    /// The settings of a Snom XML or text file, in document order.
     Snom(Vec<snom::Entry>),
+    /// A list of further files to fetch (Snom's `<setting-files>`), in order.
+    Links(Vec<snom::Link>),
     /// Stored as it is; carries no settings.
     Raw,
 }
@@ -29,12 +31,16 @@ impl ParsedFile {
     pub fn parse(format: FileFormat, name: &str, bytes: &[u8]) -> Result<Self, ParseError> {
         let path = Path::new(name);
         match format {
+            FileFormat::Panasonic if panasonic::is_xml(bytes) => panasonic::parse_xml(bytes, path)
+                .map(ParsedFile::Panasonic)
+                .map_err(ParseError::from),
             FileFormat::Panasonic => panasonic::parse(bytes, path)
                 .map(ParsedFile::Panasonic)
                 .map_err(ParseError::from),
-            FileFormat::Snom => snom::parse(bytes, path)
-                .map(ParsedFile::Snom)
-                .map_err(ParseError::from),
+            FileFormat::Snom => match snom::parse_document(bytes, path)? {
+                snom::Document::Settings(entries, _) => Ok(ParsedFile::Snom(entries)),
+                snom::Document::Files(links, _) => Ok(ParsedFile::Links(links)),
+            },
             FileFormat::Raw => Ok(ParsedFile::Raw),
             FileFormat::Auto => Self::parse(FileFormat::detect(name, bytes), name, bytes),
         }
@@ -75,26 +81,14 @@ pub fn overlay(local: &Settings, fetched: &[Provisioned<'_>]) -> (Settings, Vec<
                 Ok(_) => pana.push(p),
                 Err(e) => warnings.push(skipped(e)),
             },
-            ParsedFile::Snom(entries) => {
-                let get = |k: &str| Found::in_snom(entries, path, k);
-                let challenge = match get("challenge_checksync") {
-                    Some(e) => auth::snom_challenge(e.value)
-                        .map(|_| ())
-                        .map_err(|m| e.invalid("challenge_checksync", m.to_string())),
-                    None => Ok(()),
-                };
-                match challenge.and_then(|()| snom_schedule(&get)) {
-                    Ok(_) => snoms.push((path, entries)),
-                    Err(e) => warnings.push(skipped(e)),
-                }
-            }
-            ParsedFile::Raw => {}
+            ParsedFile::Snom(entries) => snoms.push((path, entries)),
+            ParsedFile::Links(_) | ParsedFile::Raw => {}
         }
     }
     // The local vendor file, below the fetched ones.
     let local_path = local.path.as_path();
     let local_entry = |dialect: Dialect, k: &str| -> Option<Found<'_>> {
-        if local.dialect != dialect {
+        if local.dialect.family() != dialect {
             return None;
         }
         local
@@ -119,10 +113,10 @@ pub fn overlay(local: &Settings, fetched: &[Provisioned<'_>]) -> (Settings, Vec<
         .any(|(_, entries)| entries.iter().any(|e| SNOM_KEYS.contains(&e.name.as_str())))
     {
         let get = |k: &str| fetched_snom(k).or_else(|| local_entry(Dialect::Snom, k));
-        match snom_schedule(&get) {
-            Ok(Some(s)) => effective.schedule = s,
-            Ok(None) => {}
-            Err(e) => warnings.push(skipped(e)),
+        let (schedule, found) = snom_schedule(&get);
+        warnings.extend(found);
+        if let Some(s) = schedule {
+            effective.schedule = s;
         }
     }
     let fetched_schedule = pana.iter().any(|p| {
@@ -152,9 +146,14 @@ pub fn overlay(local: &Settings, fetched: &[Provisioned<'_>]) -> (Settings, Vec<
             auth::merge(&local.sip.auth.credentials, fetched_credentials);
     }
     if let Some(f) = fetched_snom("challenge_checksync") {
-        // Checked above: only files with a valid value are in `snoms`.
-        if let Ok(on) = auth::snom_challenge(f.value) {
-            effective.sip.auth.challenge = on;
+        match auth::snom_challenge(f.value) {
+            Ok(on) => effective.sip.auth.challenge = on,
+            Err(m) => warnings.push(Warning {
+                path: f.path.to_owned(),
+                line: f.line,
+                key: Some("challenge_checksync".into()),
+                message: format!("{m}; the setting in effect is kept"),
+            }),
         }
     }
     (effective, warnings)

@@ -13,6 +13,14 @@
 //!   (with a warning);
 //! * when a name appears twice, the first occurrence wins;
 //! * a value that spans lines (an unclosed quote) is an error.
+//!
+//! The XML format of the KX-UTG and KX-UT670 units (`<PANASipPhoneConfig>`, Panasonic
+//! KX-UTG200/300 administrator guide, section 2.4.1, and KX-UT670 guide, section 2.4.4.1) is
+//! read too: every element without child elements is a setting named by its tag (the groups
+//! around them, `<Initial>`, `<CfgFiles>`, `<Device>`…, only group), its text the value;
+//! `perm` is accepted and ignored; "if the same parameter is specified in a same
+//! configuration file more than once, the last setting is effective" (KX-UTG guide, p. 44).
+//! The KX-UT670's files start with the magic comment line, then the XML.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -92,6 +100,87 @@ pub(super) fn has_magic(bytes: &[u8]) -> bool {
     let first = lines(bytes).next().map_or(&[][..], |(l, _)| l);
     let first = String::from_utf8_lossy(first);
     first.contains(MAGIC) || first.contains(PCC_MAGIC)
+}
+
+/// Is this a Panasonic XML configuration: a `<PANASipPhoneConfig>` root, after the magic
+/// comment line where there is one (KX-UT670)?
+pub(super) fn is_xml(bytes: &[u8]) -> bool {
+    xml_body(bytes).is_some()
+}
+
+/// The XML of a Panasonic XML file (after the magic line, if any), and the number of lines
+/// before it.
+fn xml_body(bytes: &[u8]) -> Option<(&[u8], usize)> {
+    let (body, skipped) = if has_magic(bytes) {
+        let (first, end) = lines(bytes).next()?;
+        (&bytes[first.len() + end..], 1)
+    } else {
+        (bytes, 0)
+    };
+    let root = super::snom::xml_root(body)?;
+    root.eq_ignore_ascii_case("PANASipPhoneConfig")
+        .then_some((body, skipped))
+}
+
+/// Parses a Panasonic XML configuration file into the settings of a standard format file.
+pub(crate) fn parse_xml(bytes: &[u8], path: &Path) -> Result<PanasonicFile, ConfigError> {
+    let invalid = |line: Option<usize>, message: String| ConfigError::Invalid {
+        path: path.to_owned(),
+        line,
+        key: None,
+        message,
+    };
+    let Some((body, skipped)) = xml_body(bytes) else {
+        return Err(invalid(
+            Some(1),
+            "the root element must be <PANASipPhoneConfig>".into(),
+        ));
+    };
+    let text = super::encoding::decode_xml(body, path)?;
+    let doc = roxmltree::Document::parse(&text).map_err(|e| {
+        invalid(
+            Some(e.pos().row as usize + skipped),
+            format!("not well-formed XML: {e}"),
+        )
+    })?;
+    let line_of =
+        |node: roxmltree::Node| doc.text_pos_at(node.range().start).row as usize + skipped;
+    let mut file = PanasonicFile {
+        path: path.to_owned(),
+        entries: Vec::new(),
+        warnings: Vec::new(),
+    };
+    for el in doc
+        .root_element()
+        .descendants()
+        .filter(|n| n.is_element() && !n.children().any(|c| c.is_element()))
+    {
+        if file.entries.len() == super::snom::MAX_SETTINGS {
+            return Err(invalid(
+                Some(line_of(el)),
+                format!("more than {} settings", super::snom::MAX_SETTINGS),
+            ));
+        }
+        let name = el.tag_name().name().to_owned();
+        let value = el.text().unwrap_or_default().trim().to_owned();
+        let line = line_of(el);
+        if let Some(earlier) = file.entries.iter_mut().find(|e| e.name == name) {
+            file.warnings.push(Warning::at(
+                path,
+                line,
+                Some(&name),
+                format!(
+                    "repeated; this value replaces the one on line {}, as the last setting is effective in a Panasonic XML file",
+                    earlier.line
+                ),
+            ));
+            earlier.value = value;
+            earlier.line = line;
+            continue;
+        }
+        file.entries.push(Entry { name, value, line });
+    }
+    Ok(file)
 }
 
 /// Parses a Panasonic configuration file.
@@ -202,7 +291,7 @@ pub(crate) fn parse(bytes: &[u8], path: &Path) -> Result<PanasonicFile, ConfigEr
 }
 
 /// Panasonic keys sip-resync interprets.
-const PANASONIC_KEYS: &[&str] = &[
+pub(super) const PANASONIC_KEYS: &[&str] = &[
     "CFG_RESYNC_FROM_SIP",
     "CFG_CYCLIC",
     "CFG_CYCLIC_INTVL",
@@ -214,6 +303,21 @@ const PANASONIC_KEYS: &[&str] = &[
     "CFG_ROOT_CERTIFICATE_PATH1",
     "CFG_ROOT_CERTIFICATE_PATH2",
     "CFG_ROOT_CERTIFICATE_PATH3",
+];
+
+/// Panasonic settings the phone acts on that sip-resync does not carry out, each with what
+/// happens instead: `check` warns about them with their line.
+pub(super) const PANASONIC_ACTED_ON: &[(&str, &str)] = &[
+    ("FIRM_UPGRADE_ENABLE", "firmware upgrades are the embedding application's"),
+    ("FIRM_FILE_PATH", "firmware upgrades are the embedding application's"),
+    ("FIRM_VERSION", "firmware upgrades are the embedding application's"),
+    ("CFG_FILE_KEY1", "encrypted .e1c/.e2c/.e3c files: Panasonic's algorithm is not published, so such files are stored as fetched, not read"),
+    ("CFG_FILE_KEY2", "encrypted .e1c/.e2c/.e3c files: Panasonic's algorithm is not published, so such files are stored as fetched, not read"),
+    ("CFG_FILE_KEY3", "encrypted .e1c/.e2c/.e3c files: Panasonic's algorithm is not published, so such files are stored as fetched, not read"),
+    ("CFG_CLIENT_CERT_PATH", "the client certificate for HTTPS provisioning: set [provisioning] client_certificate and client_key"),
+    ("CFG_PKEY_PATH", "the client key for HTTPS provisioning: set [provisioning] client_certificate and client_key"),
+    ("OPTION66_ENABLE", "DHCP option 66 choosing the provisioning server; sip-resync fetches the CFG_*_FILE_PATH URLs as written"),
+    ("SIPPNP_PROV_ENABLE", "SIP plug and play at boot; sip-resync fetches the CFG_*_FILE_PATH URLs as written"),
 ];
 
 /// Panasonic keys that set the polling schedule.
@@ -278,6 +382,16 @@ pub(super) fn from_panasonic(file: &PanasonicFile) -> Result<Settings, ConfigErr
                 line: Some(e.line),
             }),
         });
+    }
+    for (key, what) in PANASONIC_ACTED_ON {
+        if let Some(e) = file.get(key).filter(|e| super::vendor_keys::acts(&e.value)) {
+            settings.warnings.push(Warning::at(
+                &file.path,
+                e.line,
+                Some(&e.name),
+                format!("not carried out by sip-resync: {what}"),
+            ));
+        }
     }
     let (ca_files, warnings) = panasonic_ca_files(file, &settings.provisioning.base_dir);
     settings.provisioning.ca_files = ca_files;
@@ -534,5 +648,40 @@ mod tests {
             e.to_string(),
             "kx.cfg:2: CFG_CYCLIC: must be \"Y\" or \"N\""
         );
+    }
+
+    /// The KX-UTG XML format (administrator guide, section 2.4.1): settings are the leaf
+    /// elements under the groups, the last occurrence wins; the KX-UT670 puts the magic line
+    /// first (issue 24, point 12).
+    #[test]
+    fn panasonic_xml_is_read() {
+        let xml = b"<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<PANASIPPhoneConfig>\n<Initial>\n<CfgFiles>\n<CFG_STANDARD_FILE_PATH>http://prov.example.com/Config{MAC}.cfg</CFG_STANDARD_FILE_PATH>\n</CfgFiles>\n</Initial>\n<Device>\n<Prov>\n<CFG_CYCLIC perm=\"R\">Y</CFG_CYCLIC>\n<CFG_CYCLIC_INTVL>60</CFG_CYCLIC_INTVL>\n<CFG_CYCLIC_INTVL>120</CFG_CYCLIC_INTVL>\n</Prov>\n</Device>\n</PANASIPPhoneConfig>\n";
+        let s = crate::config::from_bytes(xml, Path::new("utg.xml")).unwrap();
+        assert_eq!(s.dialect, Dialect::PanasonicXml);
+        assert_eq!(
+            s.provisioning.files[0].url,
+            "http://prov.example.com/Config{MAC}.cfg"
+        );
+        assert_eq!(
+            s.provisioning.files[0].origin.as_ref().unwrap().to_string(),
+            "CFG_STANDARD_FILE_PATH, line 5"
+        );
+        let ScheduleSettings::Panasonic(p) = &s.schedule else {
+            panic!("{:?}", s.schedule)
+        };
+        assert!(p.cyclic);
+        assert_eq!(p.cyclic_interval_min, 120);
+        assert!(
+            s.warnings[0].to_string().starts_with(
+                "utg.xml:12: CFG_CYCLIC_INTVL: repeated; this value replaces the one on line 11"
+            ),
+            "{:?}",
+            s.warnings
+        );
+        let mut ut670 = b"# Panasonic SIP Phone Standard Format File #\r\n".to_vec();
+        ut670.extend_from_slice(xml);
+        let s = crate::config::from_bytes(&ut670, Path::new("ut670.cfg")).unwrap();
+        assert_eq!(s.dialect, Dialect::PanasonicXml);
+        assert_eq!(s.line_of("CFG_CYCLIC"), Some(11));
     }
 }

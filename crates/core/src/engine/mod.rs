@@ -25,7 +25,10 @@ pub use admission::RunBudget;
 pub use failure::{FetchError, HttpAuthError, RunError};
 pub use outcome::{Cause, Causes, FileChange, Outcome, RunResult};
 pub use planner::{Finished, Now, Planner, PlannerOptions, Run};
-pub use source::{resolve_all, Credentials, Location, Source, SourceError};
+pub use source::{
+    resolve_all, resolve_links, Credentials, Location, Source, SourceError, MAX_LINKED_FILES,
+    MAX_LINK_DEPTH,
+};
 
 /// Whether the wall clock may be used for daily schedules.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

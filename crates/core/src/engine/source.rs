@@ -261,6 +261,87 @@ pub fn resolve_all(
     Ok(out)
 }
 
+/// Most files a run fetches because a fetched list named them (Snom's `<setting-files>`),
+/// all lists together; further ones are not fetched, with a warning.
+pub const MAX_LINKED_FILES: usize = crate::config::MAX_SETTING_FILES;
+
+/// How deep lists may name lists: a configured file is at depth 0, a file it lists at 1; a
+/// list at depth [`MAX_LINK_DEPTH`] is not followed.
+pub const MAX_LINK_DEPTH: usize = 2;
+
+/// Resolves the files a fetched list names, as the phone reads them: Snom's `{mac}` is the
+/// MAC in upper case; a URL without a scheme is relative to the list's own URL. A file gets
+/// the last segment of its URL as its name, prefixed with a number when another file of the
+/// run has it already (`taken`, which grows). A link that cannot be resolved is reported in
+/// the second list and skipped.
+pub fn resolve_links(
+    parent: &Source,
+    links: &[crate::config::Link],
+    mac: Option<&str>,
+    model: Option<&str>,
+    taken: &mut Vec<String>,
+) -> (Vec<Source>, Vec<String>) {
+    let mut out = Vec::new();
+    let mut problems = Vec::new();
+    for link in links {
+        let template = link
+            .url
+            .replace("{mac}", "{MAC}")
+            .replace("{model}", "{MODEL}");
+        let resolved = substitute(&template, mac, model).and_then(|url| {
+            let absolute = join(&parent.location, &url).ok_or_else(|| SourceError::BadUrl {
+                url: redact(&url),
+                reason: "a relative URL needs an http(s) or file list to be relative to".into(),
+            })?;
+            let location = locate(&absolute, Path::new("/"))?;
+            let name = name_from(&location, &absolute)?;
+            Ok((location, name))
+        });
+        match resolved {
+            Ok((location, name)) => {
+                let mut unique = name.clone();
+                let mut n = 2;
+                while taken.contains(&unique) {
+                    unique = format!("{n}-{name}");
+                    n += 1;
+                }
+                if let Err(e) = crate::naming::check_file_name(&unique) {
+                    problems.push(format!("line {}: {e}", link.line));
+                    continue;
+                }
+                taken.push(unique.clone());
+                out.push(Source {
+                    name: unique,
+                    location,
+                    format: FileFormat::Auto,
+                });
+            }
+            Err(e) => problems.push(format!("line {}: {e}", link.line)),
+        }
+    }
+    (out, problems)
+}
+
+/// `url` made absolute against the location of the list that names it: unchanged when it
+/// has a scheme; `None` when it is relative and the list's location cannot anchor it.
+fn join(base: &Location, url: &str) -> Option<String> {
+    let has_scheme = url.split_once("://").is_some_and(|(s, _)| {
+        !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'+')
+    });
+    if has_scheme {
+        return Some(url.to_owned());
+    }
+    match base {
+        Location::Http { url: base, .. } => base.join(url).ok().map(|u| u.to_string()),
+        Location::File { path } => {
+            let dir = path.parent()?;
+            Some(format!("file://{}", dir.join(url).display()))
+        }
+        #[allow(unreachable_patterns)]
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

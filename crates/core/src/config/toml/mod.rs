@@ -2,7 +2,7 @@
 //! text for unknown keys.
 
 mod locate;
-mod probe;
+pub(super) mod probe;
 
 use std::path::Path;
 

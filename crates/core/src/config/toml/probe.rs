@@ -102,7 +102,7 @@ impl<'de> MapAccess<'de> for Entry<'_> {
 }
 
 /// Levenshtein distance, for short keys.
-pub(super) fn distance(a: &str, b: &str) -> usize {
+pub(in crate::config) fn distance(a: &str, b: &str) -> usize {
     let b: Vec<char> = b.chars().collect();
     let mut row: Vec<usize> = (0..=b.len()).collect();
     for (i, ca) in a.chars().enumerate() {

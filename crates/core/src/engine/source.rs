@@ -293,7 +293,23 @@ pub fn resolve_links(
                 url: redact(&url),
                 reason: "a relative URL needs an http(s) or file list to be relative to".into(),
             })?;
-            let location = locate(&absolute, Path::new("/"))?;
+            let mut location = locate(&absolute, Path::new("/"))?;
+            // A file on the list's own server is fetched with the list's credentials.
+            if let (
+                Location::Http {
+                    url: parent_url,
+                    credentials: Some(c),
+                },
+                Location::Http {
+                    url,
+                    credentials: inherited @ None,
+                },
+            ) = (&parent.location, &mut location)
+            {
+                if url.origin() == parent_url.origin() {
+                    *inherited = Some(c.clone());
+                }
+            }
             let name = name_from(&location, &absolute)?;
             Ok((location, name))
         });
@@ -476,5 +492,68 @@ mod tests {
             resolve_all(&[spec("ftp://a/x.cfg")], None, None, Path::new(".")),
             Err(SourceError::BadUrl { .. })
         ));
+    }
+
+    /// A `<setting-files>` list's URLs: relative ones against the list's URL, Snom's `{mac}`
+    /// in upper case, a clashing name numbered, an unusable one reported and skipped.
+    #[test]
+    fn listed_files_are_resolved_against_their_list() {
+        let list = resolve_all(
+            &[spec("http://u:p@h/snom/{MAC}.xml")],
+            Some("000413aabbcc"),
+            None,
+            Path::new("."),
+        )
+        .unwrap()
+        .remove(0);
+        let link = |url: &str, line| crate::config::Link {
+            url: url.into(),
+            line,
+        };
+        let mut taken = vec![list.name.clone(), "general.xml".to_owned()];
+        let (found, problems) = resolve_links(
+            &list,
+            &[
+                link("general.xml", 3),
+                link("https://other/{mac}-phone.xml", 4),
+                link("tftp-less-scheme:", 5),
+                link("/x/{MODEL}.xml", 6),
+            ],
+            Some("000413aabbcc"),
+            None,
+            &mut taken,
+        );
+        let got: Vec<(String, String)> = found
+            .iter()
+            .map(|s| (s.name.clone(), s.location.to_string()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (
+                    "2-general.xml".to_owned(),
+                    "http://h/snom/general.xml".to_owned()
+                ),
+                (
+                    "000413AABBCC-phone.xml".to_owned(),
+                    "https://other/000413AABBCC-phone.xml".to_owned()
+                ),
+            ]
+        );
+        assert_eq!(found[0].format, FileFormat::Auto);
+        // The list's credentials go to its own server only.
+        let creds = |s: &Source| match &s.location {
+            Location::Http { credentials, .. } => credentials.clone(),
+            _ => None,
+        };
+        assert_eq!(creds(&found[0]).map(|c| c.user), Some("u".to_owned()));
+        assert_eq!(creds(&found[1]), None);
+        assert_eq!(problems.len(), 2, "{problems:?}");
+        assert!(problems[0].starts_with("line 5: "), "{problems:?}");
+        assert!(
+            problems[1].starts_with("line 6: ") && problems[1].contains("{MODEL}"),
+            "{problems:?}"
+        );
+        assert!(!format!("{problems:?}").contains("u:p"));
     }
 }

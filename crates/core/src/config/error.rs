@@ -213,16 +213,5 @@ pub(super) struct Found<'a> {
     pub(super) line: Option<usize>,
 }
 
-impl Found<'_> {
-    pub(super) fn invalid(&self, key: &str, message: String) -> ConfigError {
-        ConfigError::Invalid {
-            path: self.path.to_owned(),
-            line: self.line,
-            key: Some(key.to_owned()),
-            message,
-        }
-    }
-}
-
 /// Looks a setting up by name.
 pub(super) type Lookup<'l, 'a> = dyn Fn(&str) -> Option<Found<'a>> + 'l;

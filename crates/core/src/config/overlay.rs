@@ -1,14 +1,12 @@
 //! The settings in effect: the applied files, parsed once when they were fetched, overlaid on
 //! the local configuration. A pure function: no I/O, no parsing.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use super::error::Found;
 use super::panasonic::{panasonic_schedule, PANASONIC_SCHEDULE_KEYS};
 use super::snom::{snom_schedule, SNOM_KEYS};
-use super::{
-    auth, panasonic, snom, ConfigError, Dialect, FileFormat, ParseError, Settings, Warning,
-};
+use super::{auth, panasonic, snom, Dialect, FileFormat, ParseError, Settings, Warning};
 
 /// A fetched file, parsed by the validation that accepted it; the overlay reads this, never
 /// the bytes again.
@@ -56,8 +54,6 @@ pub struct Provisioned<'a> {
     pub file: &'a ParsedFile,
 }
 
-const MERGED: &str = "(provisioned files)";
-
 /// The settings in effect once the applied files are laid over the local configuration.
 ///
 /// `fetched` is in configured order; a later file wins on a clash, so Panasonic's master,
@@ -66,8 +62,8 @@ const MERGED: &str = "(provisioned files)";
 /// polling keys of either vendor, digest credentials and Snom's `challenge_checksync`. Key by
 /// key, fetched values win over a local vendor file of the same vendor; over a TOML
 /// configuration, a fetched file that sets any polling key replaces the schedule as a whole,
-/// with that vendor's defaults for the keys it leaves out. A file whose own agent settings
-/// are invalid is skipped with a warning naming it; the others still apply.
+/// with that vendor's defaults for the keys it leaves out. A value the phone would not take
+/// is a warning naming its file, line and key, and the phone's default stands in for it.
 pub fn overlay(local: &Settings, fetched: &[Provisioned<'_>]) -> (Settings, Vec<Warning>) {
     let mut effective = local.clone();
     let mut warnings = Vec::new();
@@ -77,11 +73,16 @@ pub fn overlay(local: &Settings, fetched: &[Provisioned<'_>]) -> (Settings, Vec<
     for f in fetched.iter().rev() {
         let path = Path::new(f.name);
         match f.file {
-            ParsedFile::Panasonic(p) => match panasonic_schedule(&|k| Found::in_panasonic(p, k)) {
-                Ok(_) => pana.push(p),
-                Err(e) => warnings.push(skipped(e)),
-            },
-            ParsedFile::Snom(entries) => snoms.push((path, entries)),
+            // Each file's own unusable values are reported once, here; the lookups below
+            // pass over them to the next file down, as the phone keeps the value it had.
+            ParsedFile::Panasonic(p) => {
+                warnings.extend(panasonic_schedule(&|k| Found::in_panasonic(p, k)).1);
+                pana.push(p);
+            }
+            ParsedFile::Snom(entries) => {
+                warnings.extend(snom_schedule(&|k| Found::in_snom(entries, path, k)).1);
+                snoms.push((path, entries));
+            }
             ParsedFile::Links(_) | ParsedFile::Raw => {}
         }
     }
@@ -101,21 +102,32 @@ pub fn overlay(local: &Settings, fetched: &[Provisioned<'_>]) -> (Settings, Vec<
                 line: local.line_of(k),
             })
     };
-    let fetched_pana = |k: &str| pana.iter().find_map(|p| Found::in_panasonic(p, k));
+    // A value counts only when the phone would take it: the schedule readers, asked about
+    // this one key alone, find nothing to warn about.
+    let pana_ok =
+        |k: &str, f: &Found<'_>| panasonic_schedule(&|q| (q == k).then_some(*f)).1.is_empty();
+    let snom_ok = |k: &str, f: &Found<'_>| snom_schedule(&|q| (q == k).then_some(*f)).1.is_empty();
+    let fetched_pana = |k: &str| {
+        pana.iter()
+            .filter_map(|p| Found::in_panasonic(p, k))
+            .find(|f| pana_ok(k, f))
+    };
     let fetched_snom = |k: &str| {
         snoms
             .iter()
-            .find_map(|(path, e)| Found::in_snom(e, path, k))
+            .filter_map(|(path, e)| Found::in_snom(e, path, k))
+            .find(|f| snom_ok(k, f))
     };
 
     if snoms
         .iter()
         .any(|(_, entries)| entries.iter().any(|e| SNOM_KEYS.contains(&e.name.as_str())))
     {
-        let get = |k: &str| fetched_snom(k).or_else(|| local_entry(Dialect::Snom, k));
-        let (schedule, found) = snom_schedule(&get);
-        warnings.extend(found);
-        if let Some(s) = schedule {
+        let get = |k: &str| {
+            fetched_snom(k).or_else(|| local_entry(Dialect::Snom, k).filter(|f| snom_ok(k, f)))
+        };
+        // Every value reached here is usable: the warnings were given above.
+        if let (Some(s), _) = snom_schedule(&get) {
             effective.schedule = s;
         }
     }
@@ -125,11 +137,10 @@ pub fn overlay(local: &Settings, fetched: &[Provisioned<'_>]) -> (Settings, Vec<
             .any(|e| PANASONIC_SCHEDULE_KEYS.contains(&e.name.as_str()))
     });
     if fetched_schedule {
-        let get = |k: &str| fetched_pana(k).or_else(|| local_entry(Dialect::Panasonic, k));
-        match panasonic_schedule(&get) {
-            Ok(s) => effective.schedule = s,
-            Err(e) => warnings.push(skipped(e)),
-        }
+        let get = |k: &str| {
+            fetched_pana(k).or_else(|| local_entry(Dialect::Panasonic, k).filter(|f| pana_ok(k, f)))
+        };
+        effective.schedule = panasonic_schedule(&get).0;
     }
     if let Some(event) = pana.iter().find_map(|p| {
         p.get("CFG_RESYNC_FROM_SIP")
@@ -157,30 +168,6 @@ pub fn overlay(local: &Settings, fetched: &[Provisioned<'_>]) -> (Settings, Vec<
         }
     }
     (effective, warnings)
-}
-
-/// The warning for a file whose agent settings are not used.
-fn skipped(e: ConfigError) -> Warning {
-    let note = "the agent does not use the settings of this file";
-    match e {
-        ConfigError::Invalid {
-            path,
-            line,
-            key,
-            message,
-        } => Warning {
-            path,
-            line,
-            key,
-            message: format!("{message}; {note}"),
-        },
-        other => Warning {
-            path: PathBuf::from(MERGED),
-            line: None,
-            key: None,
-            message: format!("{other}; {note}"),
-        },
-    }
 }
 
 #[cfg(test)]

@@ -398,7 +398,9 @@ pub(super) fn from_panasonic(file: &PanasonicFile) -> Result<Settings, ConfigErr
     settings.warnings.extend(warnings);
     settings.sip.auth.credentials =
         auth::panasonic_credentials(|k| file.get(k).map(|e| e.value.as_str()));
-    settings.schedule = panasonic_schedule(&|k| Found::in_panasonic(file, k))?;
+    let (schedule, warnings) = panasonic_schedule(&|k| Found::in_panasonic(file, k));
+    settings.schedule = schedule;
+    settings.warnings.extend(warnings);
     if let Some(e) = file.get("CFG_RESYNC_FROM_SIP") {
         let text = e.value.trim();
         if text.is_empty() {
@@ -426,34 +428,54 @@ impl<'a> Found<'a> {
 }
 
 /// The Panasonic polling schedule the settings `get` finds describe (defaults for the keys
-/// it does not find).
-pub(super) fn panasonic_schedule(get: &Lookup<'_, '_>) -> Result<ScheduleSettings, ConfigError> {
+/// it does not find). A value the unit would not take is a warning, and its default is used,
+/// as the unit keeps its default for a setting it cannot read.
+pub(super) fn panasonic_schedule(get: &Lookup<'_, '_>) -> (ScheduleSettings, Vec<Warning>) {
     let (mut cyclic, mut cyclic_interval_min, mut retry_interval_min) = PANASONIC_DEFAULTS;
+    let mut warnings = Vec::new();
+    let mut defaulted = |e: &Found<'_>, key: &str, problem: &str, default: String| {
+        warnings.push(Warning {
+            path: e.path.to_owned(),
+            line: e.line,
+            key: Some(key.to_owned()),
+            message: format!(
+                "\"{}\" {problem}; the unit's default, {default}, is used",
+                excerpt(e.value.as_bytes())
+            ),
+        })
+    };
     if let Some(e) = get("CFG_CYCLIC") {
-        cyclic = match e.value.trim() {
-            v if v.eq_ignore_ascii_case("Y") => true,
-            v if v.eq_ignore_ascii_case("N") => false,
-            _ => return Err(e.invalid("CFG_CYCLIC", "must be \"Y\" or \"N\"".into())),
-        };
+        match e.value.trim() {
+            v if v.eq_ignore_ascii_case("Y") => cyclic = true,
+            v if v.eq_ignore_ascii_case("N") => cyclic = false,
+            _ => defaulted(&e, "CFG_CYCLIC", "is not \"Y\" or \"N\"", "N".into()),
+        }
     }
     for (key, slot) in [
         ("CFG_CYCLIC_INTVL", &mut cyclic_interval_min),
         ("CFG_RTRY_INTVL", &mut retry_interval_min),
     ] {
         if let Some(e) = get(key) {
-            *slot = e
-                .value
-                .trim()
-                .parse()
-                .map_err(|_| e.invalid(key, "must be a whole number of minutes".into()))?;
+            match e.value.trim().parse() {
+                Ok(n) => *slot = n,
+                Err(_) => defaulted(
+                    &e,
+                    key,
+                    "is not a whole number of minutes",
+                    slot.to_string(),
+                ),
+            }
         }
     }
-    Ok(ScheduleSettings::Panasonic(PanasonicPolling {
-        cyclic,
-        cyclic_interval_min,
-        retry_interval_min,
-        resync_time: get("CFG_RESYNC_TIME").map(|e| e.value.to_owned()),
-    }))
+    (
+        ScheduleSettings::Panasonic(PanasonicPolling {
+            cyclic,
+            cyclic_interval_min,
+            retry_interval_min,
+            resync_time: get("CFG_RESYNC_TIME").map(|e| e.value.to_owned()),
+        }),
+        warnings,
+    )
 }
 
 /// Panasonic settings naming extra trusted CAs (`CFG_ROOT_CERTIFICATE_PATH1` to `3`).
@@ -639,14 +661,19 @@ mod tests {
         assert_eq!(p.resync_time.as_deref(), Some("02:00"));
         assert_eq!(s.unused, vec!["SIP_RGSTR_ADDR_1"]);
         assert_eq!(s.line_of("CFG_RESYNC_TIME"), Some(4));
-        let e = from_bytes(
-            b"# Panasonic SIP Phone Standard Format File #\r\nCFG_CYCLIC=\"maybe\"\r\n",
+        // A value the unit would not take is a warning; its default stands (issue 24).
+        let s = from_bytes(
+            b"# Panasonic SIP Phone Standard Format File #\r\nCFG_CYCLIC=\"maybe\"\r\nCFG_CYCLIC_INTVL=\"\"\r\n",
             Path::new("kx.cfg"),
         )
-        .unwrap_err();
+        .unwrap();
+        let w: Vec<String> = s.warnings.iter().map(|w| w.to_string()).collect();
         assert_eq!(
-            e.to_string(),
-            "kx.cfg:2: CFG_CYCLIC: must be \"Y\" or \"N\""
+            w,
+            [
+                "kx.cfg:2: CFG_CYCLIC: \"maybe\" is not \"Y\" or \"N\"; the unit's default, N, is used",
+                "kx.cfg:3: CFG_CYCLIC_INTVL: \"\" is not a whole number of minutes; the unit's default, 10080, is used"
+            ]
         );
     }
 

@@ -650,10 +650,10 @@ mod tests {
         assert_eq!(
             w,
             [
-                "snom.xml:5: prov_polling_period: \"\" is not a whole number of seconds; the phone's default, 86400, is used",
                 "snom.xml:3: prov_polling_time: \"2:00 AM\" is not a time HH:MM (00:00 to 23:59); the phone's default, none, is used",
-                "snom.xml:6: prov_polling_enabled: \"yes please\" is not on or off; the phone's default, off, is used",
                 "snom.xml:4: prov_polling_mode: \"\" is not rel, abs or random; the phone's default, rel, is used",
+                "snom.xml:5: prov_polling_period: \"\" is not a whole number of seconds; the phone's default, 86400, is used",
+                "snom.xml:6: prov_polling_enabled: \"yes please\" is not on or off; the phone's default, off, is used",
             ]
         );
         let ScheduleSettings::Snom(p) = &s.schedule else {

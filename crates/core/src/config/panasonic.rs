@@ -360,19 +360,24 @@ pub(super) fn from_panasonic(file: &PanasonicFile) -> Result<Settings, ConfigErr
         .iter()
         .map(|e| (e.name.clone(), e.value.clone()))
         .collect();
-    let invalid = |e: &Entry, message: String| ConfigError::Invalid {
-        path: file.path.clone(),
-        line: Some(e.line),
-        key: Some(e.name.clone()),
-        message,
-    };
     for (key, name) in PANASONIC_FILES {
         let Some(e) = file.get(key) else { continue };
         let url = e.value.trim();
         if url.is_empty() {
             continue;
         }
-        crate::naming::check_url_template(url).map_err(|m| invalid(e, m.to_string()))?;
+        // A URL the unit cannot use makes that one download fail, not the file: a warning,
+        // and the other files are still fetched (the KX-UTG guide's own example writes
+        // `http:/prov.com/Config{MODEL}.cfg`, p. 44).
+        if let Err(m) = crate::naming::check_url_template(url) {
+            settings.warnings.push(Warning::at(
+                &file.path,
+                e.line,
+                Some(&e.name),
+                format!("{m}; this file is not fetched"),
+            ));
+            continue;
+        }
         settings.provisioning.files.push(FileSpec {
             name: Some((*name).to_owned()),
             url: url.to_owned(),
@@ -710,5 +715,29 @@ mod tests {
         let s = crate::config::from_bytes(&ut670, Path::new("ut670.cfg")).unwrap();
         assert_eq!(s.dialect, Dialect::PanasonicXml);
         assert_eq!(s.line_of("CFG_CYCLIC"), Some(11));
+    }
+
+    /// A URL the unit cannot use fails that one download, not the file: the KX-UTG
+    /// administrator guide's own example (p. 44) writes `http:/prov.com/Config{MODEL}.cfg`.
+    #[test]
+    fn an_unusable_file_url_is_a_warning_and_the_others_are_fetched() {
+        let s = crate::config::from_bytes(
+            b"# Panasonic SIP Phone Standard Format File #\r\nCFG_PRODUCT_FILE_PATH=\"http:/prov.com/Config{MODEL}.cfg\"\r\nCFG_MASTER_FILE_PATH=\"http://prov.com/ConfigCom.cfg\"\r\n",
+            Path::new("kx.cfg"),
+        )
+        .unwrap();
+        let urls: Vec<&str> = s
+            .provisioning
+            .files
+            .iter()
+            .map(|f| f.url.as_str())
+            .collect();
+        assert_eq!(urls, ["http://prov.com/ConfigCom.cfg"]);
+        let w = s.warnings[0].to_string();
+        assert!(
+            w.starts_with("kx.cfg:2: CFG_PRODUCT_FILE_PATH: ")
+                && w.ends_with("; this file is not fetched"),
+            "{w}"
+        );
     }
 }

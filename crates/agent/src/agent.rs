@@ -310,7 +310,7 @@ impl Agent {
         // it, update_settings the local ones; the endpoints and the engine subscribe.
         let owner = SettingsOwner::new(settings.clone(), zone.clone());
         let engine = if settings.provisioning.files.is_empty() {
-            tracing::warn!(target: LOG_TARGET, "no provisioning files configured: NOTIFYs are answered, nothing is fetched (set [provisioning] files, or CFG_MASTER_FILE_PATH in a Panasonic file)");
+            tracing::warn!(target: LOG_TARGET, "no provisioning files configured: NOTIFYs are answered, nothing is fetched (set [provisioning] files, CFG_STANDARD_FILE_PATH in a Panasonic file, or setting_server in a Snom file)");
             None
         } else {
             let Some(dir) = settings.provisioning.state_dir.clone() else {

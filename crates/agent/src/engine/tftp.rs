@@ -135,7 +135,7 @@ fn parse(packet: &[u8]) -> Result<Packet<'_>, FetchError> {
             let malformed = || FetchError::Protocol("a malformed OACK".into());
             let body = rest.strip_suffix(&[0]).ok_or_else(malformed)?;
             let fields: Vec<&[u8]> = body.split(|&b| b == 0).collect();
-            if body.is_empty() || fields.len() % 2 != 0 {
+            if body.is_empty() || !fields.len().is_multiple_of(2) {
                 return Err(malformed());
             }
             let options = fields

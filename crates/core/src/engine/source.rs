@@ -241,8 +241,7 @@ pub(super) fn locate(url: &str, base_dir: &Path) -> Result<Location, SourceError
         ));
     };
     let host = match parsed.host() {
-        None => return Err(bad("no host".into())),
-        Some(url::Host::Domain(d)) if d.is_empty() => return Err(bad("no host".into())),
+        None | Some(url::Host::Domain("")) => return Err(bad("no host".into())),
         Some(url::Host::Domain(d)) => percent_decode(d),
         Some(url::Host::Ipv4(a)) => a.to_string(),
         Some(url::Host::Ipv6(a)) => a.to_string(),

@@ -339,6 +339,7 @@ async fn session(
                 last = ack(block);
                 s.send(&last).await?;
                 if payload.len() < blksize {
+                    tracing::debug!(target: "sip_resync::engine", bytes = data.len(), blksize, options, "TFTP transfer complete");
                     return Ok(data);
                 }
                 expected = expected.wrapping_add(1);

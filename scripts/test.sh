@@ -2,18 +2,28 @@
 # Runs every test of sip-resync: formatting, lints, unit, property, socket, SIPp and CLI tests,
 # and the documentation examples. Installs the real SIP senders the tests drive when they are
 # missing (Debian packages sip-tester for SIPp, sipsak, kamailio, and openssl, whose s_client
-# sends SIP over TLS); fails, never skips, when it cannot. Every test program runs even when
+# sends SIP over TLS), and the file servers the provisioning tests start on loopback (tftpd-hpa,
+# vsftpd, and libpam-pwdfile for vsftpd's test user); fails, never skips, when it cannot. The
+# tests run their own servers: the system services of those packages are not used. Every test program runs even when
 # one fails, and the closing line counts them all:
 #   all tests: N passed, N failed
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # command → Debian package
-declare -A PACKAGES=([sipp]=sip-tester [sipsak]=sipsak [kamailio]=kamailio [openssl]=openssl [python3]=python3)
-have() { command -v "$1" >/dev/null 2>&1 || [ -x "/usr/bin/$1" ] || [ -x "/usr/sbin/$1" ]; }
+# (pam_pwdfile.so is a PAM module, not a command: it is looked for in the PAM module directories.)
+declare -A PACKAGES=([sipp]=sip-tester [sipsak]=sipsak [kamailio]=kamailio [openssl]=openssl [python3]=python3
+    [in.tftpd]=tftpd-hpa [vsftpd]=vsftpd [pam_pwdfile.so]=libpam-pwdfile)
+COMMANDS=(sipp sipsak kamailio openssl python3 in.tftpd vsftpd pam_pwdfile.so)
+have() {
+    case "$1" in
+        *.so) compgen -G "/lib/*/security/$1" >/dev/null || compgen -G "/usr/lib/*/security/$1" >/dev/null ;;
+        *) command -v "$1" >/dev/null 2>&1 || [ -x "/usr/bin/$1" ] || [ -x "/usr/sbin/$1" ] ;;
+    esac
+}
 
 missing=()
-for cmd in sipp sipsak kamailio openssl python3; do
+for cmd in "${COMMANDS[@]}"; do
     have "$cmd" || missing+=("${PACKAGES[$cmd]}")
 done
 if [ ${#missing[@]} -gt 0 ]; then
@@ -31,7 +41,7 @@ if [ ${#missing[@]} -gt 0 ]; then
     $SUDO apt-get install -y -qq "${missing[@]}" >&2 \
         || { echo "test.sh: FAILED: cannot install ${missing[*]}" >&2; exit 1; }
 fi
-for cmd in sipp sipsak kamailio openssl python3; do
+for cmd in "${COMMANDS[@]}"; do
     have "$cmd" || { echo "test.sh: FAILED: ${PACKAGES[$cmd]} is installed but no $cmd was found" >&2; exit 1; }
 done
 SIPP="$(command -v sipp || echo /usr/bin/sipp)"

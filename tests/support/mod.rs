@@ -5,6 +5,7 @@ pub mod pki;
 pub mod server;
 pub mod sipp;
 pub mod state;
+pub mod transfer;
 
 /// An out-of-dialog NOTIFY datagram from 127.0.0.1:5999 with `Event: {event}`; `tag` makes
 /// its Call-ID, branch and From tag unique.

@@ -12,7 +12,7 @@ pub const MANIFEST: &str = "manifest.toml";
 #[non_exhaustive]
 pub enum NameError {
     /// A file URL with a scheme the engine does not fetch (the URL redacted and escaped).
-    #[error("\"{0}\": a file URL must start with http://, https:// or file://")]
+    #[error("\"{0}\": a file URL must start with http://, https://, tftp://, ftp://, ftps:// or file://")]
     Scheme(String),
     /// Not a plain file name, or the manifest's (the name escaped).
     #[error("\"{0}\" is not usable as a file name (a plain name, not starting with '.', not \"{MANIFEST}\")")]
@@ -36,13 +36,15 @@ pub fn redact(url: &str) -> String {
     }
 }
 
+/// The schemes the engine fetches, as a URL starts with them.
+pub(crate) const URL_SCHEMES: [&str; 6] = [
+    "http://", "https://", "tftp://", "ftp://", "ftps://", "file://",
+];
+
 /// A URL template must use a scheme the engine fetches.
 pub(crate) fn check_url_template(url: &str) -> Result<(), NameError> {
     let lower = url.trim().to_ascii_lowercase();
-    if ["http://", "https://", "file://"]
-        .iter()
-        .any(|s| lower.starts_with(s))
-    {
+    if URL_SCHEMES.iter().any(|s| lower.starts_with(s)) {
         Ok(())
     } else {
         Err(NameError::Scheme(excerpt(redact(url).as_bytes())))
@@ -79,11 +81,18 @@ mod tests {
             redact("https://prov.example/a@b"),
             "https://prov.example/a@b"
         );
-        assert!(check_url_template("ftp://a:b@host/x")
+        assert!(check_url_template("gopher://a:b@host/x")
             .unwrap_err()
             .to_string()
             .contains("***@host"));
-        assert!(check_url_template("HTTPS://host/x").is_ok());
+        for ok in [
+            "HTTPS://host/x",
+            "tftp://10.0.0.1/{MAC}.cfg",
+            "ftp://a:b@host/x",
+            "FTPS://host/x",
+        ] {
+            assert!(check_url_template(ok).is_ok(), "{ok}");
+        }
         for bad in ["", ".", "..", ".hidden", "a/b", "a\\b", MANIFEST] {
             assert!(check_file_name(bad).is_err(), "{bad:?}");
         }

@@ -1,4 +1,7 @@
-//! Fetching one file: conditional GET over HTTP(S) with bounds, or a local `file://` read.
+//! Fetching one file: conditional GET over HTTP(S) with bounds, a TFTP read (`tftp.rs`), an
+//! FTP or FTPS retrieval (`ftp.rs`), or a local `file://` read. Every one of them is bounded
+//! by `max_file_size` and `timeout_secs`; TFTP, FTP and files have no validators, so the
+//! engine compares what they bring with the applied file by digest.
 //!
 //! HTTPS trusts the system's roots plus `provisioning.ca_files`, and presents
 //! `provisioning.client_certificate` to a server that asks for one. A `401` is answered once:
@@ -21,7 +24,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use super::http_auth;
+use super::{ftp, http_auth, tftp};
 use crate::config::ProvisioningSettings;
 use sip_resync_core::engine::{Credentials, FetchError, HttpAuthError, Location};
 use sip_resync_core::sync::lock;
@@ -145,6 +148,8 @@ pub(super) struct Fetcher {
     /// Origins (`scheme://host:port`) that asked for Digest: Basic credentials are not sent
     /// to them up front again.
     digest_origins: Arc<Mutex<HashSet<String>>>,
+    /// The TLS configuration of `ftps`: the trust and client certificate of HTTPS.
+    ftps: Arc<rustls::ClientConfig>,
 }
 
 /// How a request authenticates.
@@ -226,11 +231,13 @@ impl Fetcher {
                 .map_err(|e| ClientError::ClientCertificate(describe(&e)))?;
             builder = builder.identity(identity);
         }
+        let ftps = ftps_config(&material)?;
         Fetcher::build(
             limits,
             builder,
             prov.ca_files.clone(),
             prov.client_certificate.clone(),
+            ftps,
         )
     }
 
@@ -239,6 +246,7 @@ impl Fetcher {
         builder: reqwest::ClientBuilder,
         ca_files: Vec<PathBuf>,
         client_certificate: Option<PathBuf>,
+        ftps: Arc<rustls::ClientConfig>,
     ) -> Result<Fetcher, ClientError> {
         crate::crypto::install_default();
         // Redirects are followed by `follow`, which checks each hop.
@@ -256,11 +264,12 @@ impl Fetcher {
             ca_files,
             client_certificate,
             digest_origins: Arc::default(),
+            ftps,
         })
     }
 
-    /// Fetches one file. `cond` is used for HTTP only; a local file is always read. `now` is
-    /// the wall-clock time a `Retry-After` date is counted from.
+    /// Fetches one file. `cond` is used for HTTP only; TFTP, FTP and local files are always
+    /// transferred whole. `now` is the wall-clock time a `Retry-After` date is counted from.
     pub(super) async fn fetch(
         &self,
         location: &Location,
@@ -271,6 +280,44 @@ impl Fetcher {
             Location::File { path } => self.read_file(path).await,
             Location::Http { url, credentials } => {
                 self.http(url, credentials.as_ref(), cond, now).await
+            }
+            Location::Tftp {
+                host, port, path, ..
+            } => {
+                let limits = tftp::TftpLimits::new(self.limits.timeout, self.limits.max_bytes);
+                let bytes = tftp::get(host, *port, path, &limits).await?;
+                Ok(Fetched::Body {
+                    bytes,
+                    etag: None,
+                    last_modified: None,
+                })
+            }
+            Location::Ftp {
+                host,
+                port,
+                path,
+                explicit_tls,
+                credentials,
+                ..
+            } => {
+                let target = ftp::FtpTarget {
+                    host,
+                    port: *port,
+                    path,
+                    credentials: credentials.as_ref(),
+                    tls: explicit_tls.then(|| self.ftps.clone()),
+                };
+                let limits = ftp::FtpLimits {
+                    connect_timeout: self.limits.connect_timeout,
+                    timeout: self.limits.timeout,
+                    max_bytes: self.limits.max_bytes,
+                };
+                let bytes = ftp::get(target, &limits, &|e| self.explain_tls(e)).await?;
+                Ok(Fetched::Body {
+                    bytes,
+                    etag: None,
+                    last_modified: None,
+                })
             }
         }
     }
@@ -583,6 +630,45 @@ impl Fetcher {
             .await
             .map_err(|_| FetchError::Timeout(self.limits.timeout))?
     }
+}
+
+/// The rustls configuration of `ftps`, with the trust reqwest is given for HTTPS: the
+/// platform's verifier (its roots) plus `ca_files`, and the client certificate if any.
+fn ftps_config(
+    material: &sip_resync_core::config::TlsMaterial,
+) -> Result<Arc<rustls::ClientConfig>, ClientError> {
+    use rustls_pki_types::pem::PemObject;
+    use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+    let provider = crate::crypto::provider();
+    let verifier = if material.roots.is_empty() {
+        rustls_platform_verifier::Verifier::new(provider.clone())
+    } else {
+        let roots = material
+            .roots
+            .iter()
+            .map(|der| CertificateDer::from(der.clone()));
+        rustls_platform_verifier::Verifier::new_with_extra_roots(roots, provider.clone())
+    }
+    .map_err(|e| ClientError::CaFiles(e.to_string()))?;
+    let builder = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| ClientError::Build(e.to_string()))?
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(verifier));
+    let config = match &material.identity {
+        None => builder.with_no_client_auth(),
+        Some(pem) => {
+            let chain = CertificateDer::pem_slice_iter(pem)
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| ClientError::ClientCertificate(e.to_string()))?;
+            let key = PrivateKeyDer::from_pem_slice(pem)
+                .map_err(|e| ClientError::ClientCertificate(e.to_string()))?;
+            builder
+                .with_client_auth_cert(chain, key)
+                .map_err(|e| ClientError::ClientCertificate(e.to_string()))?
+        }
+    };
+    Ok(Arc::new(config))
 }
 
 /// Whether the body is gzip-encoded (true) or not encoded (false); any other content coding,

@@ -21,10 +21,12 @@
 
 mod driver;
 mod fetch;
+mod ftp;
 mod hook;
 mod http_auth;
 mod set;
 mod store;
+mod tftp;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};

@@ -78,6 +78,38 @@ pub enum FetchError {
         /// The limit.
         limit: u64,
     },
+    /// The server announced a size larger than the limit before the transfer (TFTP `tsize`,
+    /// FTP `SIZE`): nothing was transferred.
+    #[error("the server announces {size} bytes, more than the limit of {limit} bytes (provisioning.max_file_size); not transferred")]
+    AnnouncedTooLarge {
+        /// The size announced.
+        size: u64,
+        /// The limit.
+        limit: u64,
+    },
+    /// The TFTP server answered with an ERROR packet (RFC 1350 §5).
+    #[error("TFTP error {code} ({}): \"{message}\"{}", tftp_meaning(*code), tftp_hint(*code))]
+    Tftp {
+        /// The error code.
+        code: u16,
+        /// The server's message, escaped and bounded.
+        message: String,
+    },
+    /// The FTP server refused a command (RFC 959 reply codes 4xx and 5xx).
+    #[error("FTP {code} to {command}: \"{message}\"{hint}")]
+    Ftp {
+        /// The command refused: `USER`, `PASS`, `RETR`, ...; never with its argument.
+        command: &'static str,
+        /// The reply code.
+        code: u16,
+        /// The server's reply text, escaped and bounded.
+        message: String,
+        /// What to check, when something useful can be said.
+        hint: &'static str,
+    },
+    /// The server broke its protocol: a malformed or unexpected packet or reply.
+    #[error("protocol error: {0}")]
+    Protocol(String),
     /// The body did not arrive completely.
     #[error("incomplete body: {0}")]
     Truncated(String),
@@ -151,6 +183,31 @@ impl FetchError {
     }
 }
 
+/// The meaning RFC 1350 §5 (and RFC 2347 for 8) gives a TFTP error code.
+fn tftp_meaning(code: u16) -> &'static str {
+    match code {
+        0 => "not defined",
+        1 => "file not found",
+        2 => "access violation",
+        3 => "disk full or allocation exceeded",
+        4 => "illegal TFTP operation",
+        5 => "unknown transfer ID",
+        6 => "file already exists",
+        7 => "no such user",
+        8 => "option negotiation refused",
+        _ => "unknown code",
+    }
+}
+
+/// What to check for a TFTP error code.
+fn tftp_hint(code: u16) -> &'static str {
+    match code {
+        1 => " (check the URL and {MAC}/{MODEL}, and the TFTP server's directory)",
+        2 => " (the TFTP server may not read the file: check its permissions)",
+        _ => "",
+    }
+}
+
 /// Why a server's `401 Unauthorized` cannot be answered with the URL's credentials.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
@@ -219,6 +276,18 @@ mod tests {
         assert_eq!(
             file.to_string(),
             "cannot read: /etc/x.cfg: No such file or directory (os error 2)"
+        );
+        let missing = RunError::Fetch {
+            url: "tftp://10.0.0.1/a.cfg".into(),
+            error: FetchError::Tftp {
+                code: 1,
+                message: "File not found".into(),
+            },
+        };
+        assert_eq!(
+            missing.to_string(),
+            "tftp://10.0.0.1/a.cfg: TFTP error 1 (file not found): \"File not found\" (check \
+             the URL and {MAC}/{MODEL}, and the TFTP server's directory)"
         );
     }
 }

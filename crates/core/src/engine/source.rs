@@ -1,8 +1,16 @@
 //! Where a provisioning file comes from: URL templates, `{MAC}`/`{MODEL}`, credentials.
 //!
+//! The schemes are those desk phones fetch their files with: `http`, `https`, `tftp`
+//! (RFC 1350, with the options of RFC 2347 to 2349), `ftp` and `ftps`, plus `file` for a local
+//! file. `ftps` is FTP with explicit TLS (RFC 4217: `AUTH TLS` on the control connection, then
+//! `PBSZ 0` and `PROT P` so that the data connection is encrypted too), on port 21 unless the
+//! URL gives another: the form Panasonic and Snom phones offer. Implicit FTPS (TLS from the
+//! first byte, port 990) is not supported.
+//!
 //! Credentials written as `user:pass@` in a URL are taken out of the URL before it is used, so
 //! no log line, error message or outcome can carry them: [`Location`]'s `Display` never shows
-//! them, and [`redact`] masks them in a template.
+//! them, and [`redact`] masks them in a template. TFTP has no credentials: a `tftp` URL with
+//! `user:pass@` is refused.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -46,7 +54,7 @@ pub enum SourceError {
     BadName(crate::naming::NameError),
 }
 
-/// HTTP credentials from a URL's `user:pass@`; never displayed.
+/// HTTP or FTP credentials from a URL's `user:pass@`; never displayed.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Credentials {
     /// User name, percent-decoded.
@@ -71,6 +79,32 @@ pub enum Location {
         /// Credentials for HTTP authentication.
         credentials: Option<Credentials>,
     },
+    /// A `tftp` URL (RFC 3617): the file name asked for is the path without its leading `/`.
+    Tftp {
+        /// The URL, as displayed.
+        url: url::Url,
+        /// The server's host name or address (an IPv6 address without brackets).
+        host: String,
+        /// The server's port: 69 unless the URL gives another.
+        port: u16,
+        /// The file name sent in the read request, percent-decoded.
+        path: String,
+    },
+    /// An `ftp` or `ftps` URL, without credentials.
+    Ftp {
+        /// The URL, as displayed (credentials removed).
+        url: url::Url,
+        /// The server's host name or address (an IPv6 address without brackets).
+        host: String,
+        /// The control connection's port: 21 unless the URL gives another.
+        port: u16,
+        /// The file retrieved (`RETR`), relative to the login directory, percent-decoded.
+        path: String,
+        /// `ftps`: explicit TLS (`AUTH TLS`, then `PROT P`) before logging in.
+        explicit_tls: bool,
+        /// The login; anonymous when absent.
+        credentials: Option<Credentials>,
+    },
     /// A local file (`file://`).
     File {
         /// The path read.
@@ -81,9 +115,22 @@ pub enum Location {
 impl fmt::Display for Location {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Location::Http { url, .. } => write!(f, "{url}"),
+            Location::Http { url, .. } | Location::Tftp { url, .. } | Location::Ftp { url, .. } => {
+                write!(f, "{url}")
+            }
             Location::File { path } => write!(f, "file://{}", path.display()),
         }
+    }
+}
+
+/// The default port of the schemes fetched over the network.
+fn default_port(scheme: &str) -> Option<u16> {
+    match scheme {
+        "http" => Some(80),
+        "https" => Some(443),
+        "tftp" => Some(69),
+        "ftp" | "ftps" => Some(21),
+        _ => None,
     }
 }
 
@@ -187,13 +234,34 @@ pub(super) fn locate(url: &str, base_dir: &Path) -> Result<Location, SourceError
         return Ok(Location::File { path });
     }
     let mut parsed = url::Url::parse(url).map_err(|e| bad(e.to_string()))?;
-    if !matches!(parsed.scheme(), "http" | "https") {
-        return Err(bad("the scheme must be http, https or file".into()));
+    let scheme = parsed.scheme().to_owned();
+    let Some(port) = default_port(&scheme).map(|d| parsed.port().unwrap_or(d)) else {
+        return Err(bad(
+            "the scheme must be http, https, tftp, ftp, ftps or file".into(),
+        ));
+    };
+    let host = match parsed.host() {
+        None | Some(url::Host::Domain("")) => return Err(bad("no host".into())),
+        Some(url::Host::Domain(d)) => percent_decode(d),
+        Some(url::Host::Ipv4(a)) => a.to_string(),
+        Some(url::Host::Ipv6(a)) => a.to_string(),
+    };
+    let has_credentials = !parsed.username().is_empty() || parsed.password().is_some();
+    if scheme == "tftp" {
+        if has_credentials {
+            return Err(bad(
+                "TFTP has no user or password; remove the user:pass@".into()
+            ));
+        }
+        let path = remote_path(&parsed).map_err(bad)?;
+        return Ok(Location::Tftp {
+            url: parsed,
+            host,
+            port,
+            path,
+        });
     }
-    if matches!(parsed.host_str(), None | Some("")) {
-        return Err(bad("no host".into()));
-    }
-    let credentials = if !parsed.username().is_empty() || parsed.password().is_some() {
+    let credentials = if has_credentials {
         let c = Credentials {
             user: percent_decode(parsed.username()),
             password: percent_decode(parsed.password().unwrap_or("")),
@@ -205,16 +273,48 @@ pub(super) fn locate(url: &str, base_dir: &Path) -> Result<Location, SourceError
     } else {
         None
     };
+    if scheme == "ftp" || scheme == "ftps" {
+        let path = remote_path(&parsed).map_err(bad)?;
+        return Ok(Location::Ftp {
+            explicit_tls: scheme == "ftps",
+            url: parsed,
+            host,
+            port,
+            path,
+            credentials,
+        });
+    }
     Ok(Location::Http {
         url: parsed,
         credentials,
     })
 }
 
+/// The file a `tftp`, `ftp` or `ftps` URL names: its path without the leading `/`,
+/// percent-decoded. A query or fragment has no meaning there and is refused, and so are
+/// control characters and NUL, which would end the name early in a TFTP request or an FTP
+/// command.
+fn remote_path(url: &url::Url) -> Result<String, String> {
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(format!(
+            "a {} URL has no query or fragment (no '?' or '#')",
+            url.scheme()
+        ));
+    }
+    let path = percent_decode(url.path().strip_prefix('/').unwrap_or(url.path()));
+    if path.is_empty() {
+        return Err("no file name".into());
+    }
+    if path.chars().any(char::is_control) {
+        return Err("the file name holds a control character".into());
+    }
+    Ok(path)
+}
+
 /// The local name a URL suggests: its last path segment, percent-decoded.
 fn name_from(location: &Location, url: &str) -> Result<String, SourceError> {
     let last = match location {
-        Location::Http { url, .. } => url
+        Location::Http { url, .. } | Location::Tftp { url, .. } | Location::Ftp { url, .. } => url
             .path_segments()
             .and_then(|mut s| s.next_back())
             .map(percent_decode)
@@ -295,20 +395,35 @@ pub fn resolve_links(
             })?;
             let mut location = locate(&absolute, Path::new("/"))?;
             // A file on the list's own server is fetched with the list's credentials.
-            if let (
-                Location::Http {
-                    url: parent_url,
-                    credentials: Some(c),
-                },
-                Location::Http {
-                    url,
-                    credentials: inherited @ None,
-                },
-            ) = (&parent.location, &mut location)
-            {
-                if url.origin() == parent_url.origin() {
+            match (&parent.location, &mut location) {
+                (
+                    Location::Http {
+                        url: parent_url,
+                        credentials: Some(c),
+                    },
+                    Location::Http {
+                        url,
+                        credentials: inherited @ None,
+                    },
+                )
+                | (
+                    Location::Ftp {
+                        url: parent_url,
+                        credentials: Some(c),
+                        ..
+                    },
+                    Location::Ftp {
+                        url,
+                        credentials: inherited @ None,
+                        ..
+                    },
+                ) if url.scheme() == parent_url.scheme()
+                    && url.host_str() == parent_url.host_str()
+                    && url.port_or_known_default() == parent_url.port_or_known_default() =>
+                {
                     *inherited = Some(c.clone());
                 }
+                _ => {}
             }
             let name = name_from(&location, &absolute)?;
             Ok((location, name))
@@ -348,13 +463,13 @@ fn join(base: &Location, url: &str) -> Option<String> {
         return Some(url.to_owned());
     }
     match base {
-        Location::Http { url: base, .. } => base.join(url).ok().map(|u| u.to_string()),
+        Location::Http { url: base, .. }
+        | Location::Tftp { url: base, .. }
+        | Location::Ftp { url: base, .. } => base.join(url).ok().map(|u| u.to_string()),
         Location::File { path } => {
             let dir = path.parent()?;
             Some(format!("file://{}", dir.join(url).display()))
         }
-        #[allow(unreachable_patterns)]
-        _ => None,
     }
 }
 
@@ -489,7 +604,7 @@ mod tests {
             Err(SourceError::NoName { .. })
         ));
         assert!(matches!(
-            resolve_all(&[spec("ftp://a/x.cfg")], None, None, Path::new(".")),
+            resolve_all(&[spec("gopher://a/x.cfg")], None, None, Path::new(".")),
             Err(SourceError::BadUrl { .. })
         ));
     }
@@ -555,5 +670,92 @@ mod tests {
             "{problems:?}"
         );
         assert!(!format!("{problems:?}").contains("u:p"));
+    }
+
+    /// The transfer protocols desk phones use (issue 24, point 5): TFTP, FTP and FTPS, each
+    /// with its default port, the file name as the server is asked for it, and FTP's
+    /// credentials out of the URL and out of every text that shows it.
+    #[test]
+    fn tftp_ftp_and_ftps_urls_are_resolved() {
+        let base = Path::new(".");
+        assert_eq!(
+            locate("tftp://10.0.0.1/Config0080F0A1B2C3.cfg", base).unwrap(),
+            Location::Tftp {
+                url: url::Url::parse("tftp://10.0.0.1/Config0080F0A1B2C3.cfg").unwrap(),
+                host: "10.0.0.1".into(),
+                port: 69,
+                path: "Config0080F0A1B2C3.cfg".into(),
+            }
+        );
+        let Location::Tftp {
+            host, port, path, ..
+        } = locate("TFTP://[::1]:6969/dir/a%20b.cfg", base).unwrap()
+        else {
+            panic!()
+        };
+        assert_eq!(
+            (host.as_str(), port, path.as_str()),
+            ("::1", 6969, "dir/a b.cfg")
+        );
+        let e = locate("tftp://u:p@h/a.cfg", base).unwrap_err();
+        assert!(
+            e.to_string().contains("TFTP has no user or password"),
+            "{e}"
+        );
+        assert!(!e.to_string().contains("u:p"), "{e}");
+
+        let loc = locate("ftps://prov:s%3Acret@pbx.example:2121/phones/a.cfg", base).unwrap();
+        let Location::Ftp {
+            url,
+            host,
+            port,
+            path,
+            explicit_tls,
+            credentials,
+        } = &loc
+        else {
+            panic!("{loc:?}")
+        };
+        assert_eq!(url.as_str(), "ftps://pbx.example:2121/phones/a.cfg");
+        assert_eq!(
+            (host.as_str(), *port, path.as_str()),
+            ("pbx.example", 2121, "phones/a.cfg")
+        );
+        assert!(explicit_tls);
+        let c = credentials.clone().unwrap();
+        assert_eq!((c.user.as_str(), c.password.as_str()), ("prov", "s:cret"));
+        assert!(!format!("{loc} {loc:?}").contains("cret"), "{loc:?}");
+        let Location::Ftp {
+            port,
+            explicit_tls,
+            credentials,
+            ..
+        } = locate("ftp://pbx.example/a.cfg", base).unwrap()
+        else {
+            panic!()
+        };
+        assert_eq!((port, explicit_tls, credentials), (21, false, None));
+
+        for bad in [
+            "tftp://h/",
+            "ftp://h/a.cfg?x=1",
+            "tftp://h/a%00b",
+            "ftp:///a.cfg",
+        ] {
+            assert!(
+                matches!(locate(bad, base), Err(SourceError::BadUrl { .. })),
+                "{bad}"
+            );
+        }
+        let got = resolve_all(
+            &[spec("tftp://h/{mac}.cfg"), spec("ftp://u:p@h/p/{MAC}.cfg")],
+            Some("0080F0A1B2C3"),
+            None,
+            base,
+        )
+        .unwrap();
+        assert_eq!(got[0].name, "0080f0a1b2c3.cfg");
+        assert_eq!(got[1].name, "0080F0A1B2C3.cfg");
+        assert_eq!(got[1].location.to_string(), "ftp://h/p/0080F0A1B2C3.cfg");
     }
 }

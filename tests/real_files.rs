@@ -967,8 +967,9 @@ fn a_setting_files_configuration_fetches_its_files() {
 }
 
 /// Wazo writes `setting_server` as the provisioning server's root, `http://HOST:8667/`, and
-/// serves `snom<MODEL>-<MAC>.htm` there (wazo_snom common.py `_PATH_REGEX`): a Snom phone
-/// given a directory URL asks for its own file in it. sip-resync finds no file name.
+/// serves `snom<MODEL>-<MAC>.htm` there (wazo_snom common.py `_PATH_REGEX`), so a Snom phone
+/// given a directory URL asks for its own file in it. That is inferred from Wazo's request
+/// matching, not from a Snom manual in the research notes. sip-resync finds no file name.
 #[test]
 #[ignore = "reader bug: a Snom setting_server ending in '/' cannot be fetched: no file name (crates/core/src/engine/source.rs resolve_all)"]
 fn wazo_setting_server_root_is_fetched() {

@@ -344,10 +344,16 @@ pub fn from_bytes(bytes: &[u8], path: &Path) -> Result<Settings, ConfigError> {
         } else {
             Dialect::SnomText
         };
-        let (entries, repeated) = snom::parse_with_warnings(bytes, path)?;
-        let mut settings = snom::from_snom(&entries, path, dialect)?;
-        settings.warnings.splice(0..0, repeated);
-        settings
+        match snom::parse_document(bytes, path)? {
+            snom::Document::Settings(entries, repeated) => {
+                let mut settings = snom::from_snom(&entries, path, dialect)?;
+                settings.warnings.splice(0..0, repeated);
+                settings
+            }
+            snom::Document::Files(links, warnings) => {
+                snom::from_setting_files(&links, warnings, path)
+            }
+        }
     } else if let Some(root) = snom::xml_root(bytes) {
         let tag = format!("<{root}");
         let at = bytes

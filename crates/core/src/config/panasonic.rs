@@ -12,7 +12,9 @@
 //! * a line longer than 537 bytes, its line end included as the manuals count it, is ignored
 //!   (with a warning);
 //! * when a name appears twice, the first occurrence wins;
-//! * a value that spans lines (an unclosed quote) is an error.
+//! * a value that spans lines (an unclosed quote) is an error that rejects the file, as
+//!   the manuals say; any other line the unit cannot read (no `=`, a bad name, a value not
+//!   in straight double quotes) is ignored with a warning, and the rest is used.
 //!
 //! The XML format of the KX-UTG and KX-UT670 units (`<PANASipPhoneConfig>`, Panasonic
 //! KX-UTG200/300 administrator guide, section 2.4.1, and KX-UT670 guide, section 2.4.4.1) is
@@ -150,37 +152,80 @@ pub(crate) fn parse_xml(bytes: &[u8], path: &Path) -> Result<PanasonicFile, Conf
         entries: Vec::new(),
         warnings: Vec::new(),
     };
-    for el in doc
-        .root_element()
-        .descendants()
-        .filter(|n| n.is_element() && !n.children().any(|c| c.is_element()))
-    {
+    // Two layouts exist: a setting per leaf element, its tag the name and its text the
+    // value (`<CFG_CYCLIC perm="R">Y</CFG_CYCLIC>`, the KX-UTG guide), with a line's settings
+    // grouped under `<Line idx="n">` without the `_n` suffix; and a setting per attribute,
+    // its name upper case (`<CyclicEnable CFG_CYCLIC="Y"/>`, FusionPBX's KX-UT1xx XML).
+    let mut found: Vec<Entry> = Vec::new();
+    for el in doc.root_element().descendants().filter(|n| n.is_element()) {
+        let line = line_of(el);
+        let attributes: Vec<Entry> = el
+            .attributes()
+            .filter(|a| is_setting_name(a.name()))
+            .map(|a| Entry {
+                name: a.name().to_owned(),
+                value: a.value().trim().to_owned(),
+                line,
+            })
+            .collect();
+        let leaf = !el.children().any(|c| c.is_element());
+        if !attributes.is_empty() {
+            found.extend(attributes);
+        } else if leaf && el != doc.root_element() && is_setting_name(el.tag_name().name()) {
+            let tag = el.tag_name().name();
+            let name = match line_group(el) {
+                Some(n) if !tag.ends_with(&format!("_{n}")) => format!("{tag}_{n}"),
+                _ => tag.to_owned(),
+            };
+            found.push(Entry {
+                name,
+                value: el.text().unwrap_or_default().trim().to_owned(),
+                line,
+            });
+        }
+    }
+    for entry in found {
         if file.entries.len() == super::snom::MAX_SETTINGS {
             return Err(invalid(
-                Some(line_of(el)),
+                Some(entry.line),
                 format!("more than {} settings", super::snom::MAX_SETTINGS),
             ));
         }
-        let name = el.tag_name().name().to_owned();
-        let value = el.text().unwrap_or_default().trim().to_owned();
-        let line = line_of(el);
-        if let Some(earlier) = file.entries.iter_mut().find(|e| e.name == name) {
+        if let Some(earlier) = file.entries.iter_mut().find(|e| e.name == entry.name) {
             file.warnings.push(Warning::at(
                 path,
-                line,
-                Some(&name),
+                entry.line,
+                Some(&entry.name),
                 format!(
                     "repeated; this value replaces the one on line {}, as the last setting is effective in a Panasonic XML file",
                     earlier.line
                 ),
             ));
-            earlier.value = value;
-            earlier.line = line;
+            earlier.value = entry.value;
+            earlier.line = entry.line;
             continue;
         }
-        file.entries.push(Entry { name, value, line });
+        file.entries.push(entry);
     }
     Ok(file)
+}
+
+/// A Panasonic setting name: upper-case letters, digits and `_`, with a letter and at least
+/// two characters (`ID` of `<Line ID="1">` is an attribute of the group, not a setting).
+fn is_setting_name(name: &str) -> bool {
+    name.len() > 2
+        && name.bytes().any(|b| b.is_ascii_uppercase())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_')
+}
+
+/// The line number of the `<Line idx="n">` (or `ID="n"`) group around an element, if any.
+fn line_group(el: roxmltree::Node) -> Option<u32> {
+    el.ancestors()
+        .find(|a| a.is_element() && a.tag_name().name().eq_ignore_ascii_case("Line"))
+        .and_then(|a| a.attribute("idx").or_else(|| a.attribute("ID")))
+        .and_then(|n| n.trim().parse().ok())
 }
 
 /// Parses a Panasonic configuration file.
@@ -229,33 +274,48 @@ pub(crate) fn parse(bytes: &[u8], path: &Path) -> Result<PanasonicFile, ConfigEr
             key,
             message,
         };
-        let text =
-            std::str::from_utf8(line).map_err(|_| invalid(None, "line is not UTF-8".into()))?;
+        // A line the unit cannot read is ignored, and the rest of the file is used (SARK's
+        // KX-HDV template opens values with a typographic quote, and the phones it
+        // provisions work); only a value spanning lines rejects the file, as the manuals
+        // say ("It will cause an error on the configuration file, resulting in invalid
+        // provisioning", KX-HDV100 administrator guide p. 49).
+        let mut ignored = |key: Option<&str>, message: String| {
+            file.warnings.push(Warning::at(
+                path,
+                line_no,
+                key,
+                format!("{message}; the line is ignored"),
+            ));
+        };
+        let Ok(text) = std::str::from_utf8(line) else {
+            ignored(None, "line is not UTF-8".into());
+            continue;
+        };
         let Some((name, value)) = text.split_once('=') else {
-            return Err(invalid(
+            ignored(
                 None,
                 format!("expected NAME=\"value\", found \"{}\"", excerpt(line)),
-            ));
+            );
+            continue;
         };
         let name_ok =
             !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
         if !name_ok {
-            return Err(invalid(
+            ignored(
                 None,
                 format!(
                     "\"{}\" is not a setting name (no spaces around '=')",
                     excerpt(name.as_bytes())
                 ),
-            ));
+            );
+            continue;
         }
         let value = match value.strip_prefix('"') {
             Some(rest) => match rest.find('"') {
                 Some(end) if rest[end + 1..].trim().is_empty() => &rest[..end],
                 Some(_) => {
-                    return Err(invalid(
-                        Some(name.into()),
-                        "text after the closing quote".into(),
-                    ));
+                    ignored(Some(name), "text after the closing quote".into());
+                    continue;
                 }
                 None => {
                     return Err(invalid(
@@ -265,10 +325,8 @@ pub(crate) fn parse(bytes: &[u8], path: &Path) -> Result<PanasonicFile, ConfigEr
                 }
             },
             None => {
-                return Err(invalid(
-                    Some(name.into()),
-                    "value must be in double quotes".into(),
-                ));
+                ignored(Some(name), "value must be in double quotes".into());
+                continue;
             }
         };
         if let Some(&first_line) = first_lines.get(name) {
@@ -300,6 +358,7 @@ pub(super) const PANASONIC_KEYS: &[&str] = &[
     "CFG_MASTER_FILE_PATH",
     "CFG_PRODUCT_FILE_PATH",
     "CFG_STANDARD_FILE_PATH",
+    "CFG_ROOT_CERTIFICATE_PATH",
     "CFG_ROOT_CERTIFICATE_PATH1",
     "CFG_ROOT_CERTIFICATE_PATH2",
     "CFG_ROOT_CERTIFICATE_PATH3",
@@ -483,8 +542,10 @@ pub(super) fn panasonic_schedule(get: &Lookup<'_, '_>) -> (ScheduleSettings, Vec
     )
 }
 
-/// Panasonic settings naming extra trusted CAs (`CFG_ROOT_CERTIFICATE_PATH1` to `3`).
-pub const PANASONIC_CA_KEYS: [&str; 3] = [
+/// Panasonic settings naming extra trusted CAs (`CFG_ROOT_CERTIFICATE_PATH`, the one root
+/// certificate of the KX-UT and KX-TGP files FusionPBX writes, and `CFG_ROOT_CERTIFICATE_PATH1` to `3`).
+pub const PANASONIC_CA_KEYS: [&str; 4] = [
+    "CFG_ROOT_CERTIFICATE_PATH",
     "CFG_ROOT_CERTIFICATE_PATH1",
     "CFG_ROOT_CERTIFICATE_PATH2",
     "CFG_ROOT_CERTIFICATE_PATH3",
@@ -582,8 +643,20 @@ mod tests {
             text.contains("kx.cfg:3") && text.contains("CFG_X"),
             "{text}"
         );
-        let e = p(&format!("{MAGIC}\r\nCFG_X = \"1\"\r\n")).unwrap_err();
-        assert!(e.to_string().contains("kx.cfg:2"), "{e}");
+        // Any other unreadable line is ignored with a warning; the rest is read.
+        let f = p(&format!(
+            "{MAGIC}\r\nCFG_X = \"1\"\r\nSIP_RGSTR_PORT_1=\u{201c}5060\"\r\nY=\"2\"\r\n"
+        ))
+        .unwrap();
+        assert_eq!(f.get("Y").unwrap().value, "2");
+        let w: Vec<String> = f.warnings.iter().map(|w| w.to_string()).collect();
+        assert_eq!(
+            w,
+            [
+                "kx.cfg:2: \"CFG_X \" is not a setting name (no spaces around '='); the line is ignored",
+                "kx.cfg:3: SIP_RGSTR_PORT_1: value must be in double quotes; the line is ignored"
+            ]
+        );
     }
 
     /// A line of 537 bytes with its CR LF is read, one of 538 ignored: the manuals count the

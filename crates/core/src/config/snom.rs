@@ -109,7 +109,8 @@ pub(crate) fn looks_like(bytes: &[u8]) -> bool {
 /// the line is a setting.
 fn text_setting(line: &str) -> Option<(&str, &str)> {
     let (name, value) = line.split_once(':')?;
-    let name = name.trim_end();
+    // Generators indent the lines inside `<html><pre>` (Elastix's 3xx template).
+    let name = name.trim();
     let name = name
         .strip_suffix(['!', '&', '$'])
         .unwrap_or(name)
@@ -144,6 +145,7 @@ pub(crate) fn parse(bytes: &[u8], path: &Path) -> Result<Vec<Entry>, ConfigError
 }
 
 /// [`parse`], with the warnings: each repeated setting, naming both lines.
+#[cfg(any(test, fuzzing))]
 pub(crate) fn parse_with_warnings(
     bytes: &[u8],
     path: &Path,
@@ -364,6 +366,55 @@ fn snom_url(value: &str) -> String {
         .replace("{model}", "{MODEL}")
 }
 
+/// The files a `setting_server` URL names: the URL itself, or, for a directory (a URL
+/// ending in `/`, as Wazo's provd writes its root `http://HOST:8667/`), the model's file and
+/// then the phone's own in it, `snom{MODEL}.htm` and `snom{MODEL}-{MAC}.htm`: the names
+/// Snom phones ask a directory for (Wazo's Snom plugin serves exactly these two and finds
+/// the phone's MAC in the second, `_PATH_REGEX` `snom\w+-([\dA-F]{12})\.htm`). The phone's
+/// file comes second, so its settings win.
+fn setting_server_files(url: &str) -> Vec<String> {
+    if url.ends_with('/') {
+        vec![
+            format!("{url}snom{{MODEL}}.htm"),
+            format!("{url}snom{{MODEL}}-{{MAC}}.htm"),
+        ]
+    } else {
+        vec![url.to_owned()]
+    }
+}
+
+/// The settings of a `<setting-files>` list given as the configuration: no settings, and
+/// the listed files as the provisioning files, in order (a URL without a scheme is relative
+/// to the list's directory, as a `file://` path).
+pub(super) fn from_setting_files(links: &[Link], warnings: Vec<Warning>, path: &Path) -> Settings {
+    let mut settings = Settings::new(Dialect::Snom, path);
+    settings.warnings = warnings;
+    for link in links {
+        let mut url = snom_url(&link.url);
+        if !url.contains("://") {
+            url = format!("file://{url}");
+        }
+        match crate::naming::check_url_template(&url) {
+            Ok(()) => settings.provisioning.files.push(FileSpec {
+                name: None,
+                url,
+                format: None,
+                origin: Some(FileOrigin {
+                    key: "setting-files".into(),
+                    line: Some(link.line),
+                }),
+            }),
+            Err(m) => settings.warnings.push(Warning::at(
+                path,
+                link.line,
+                None,
+                format!("{m}; this file is not fetched"),
+            )),
+        }
+    }
+    settings
+}
+
 pub(super) fn from_snom(
     entries: &[Entry],
     path: &Path,
@@ -400,15 +451,19 @@ pub(super) fn from_snom(
     if let Some(e) = get("setting_server").filter(|e| !e.value.is_empty()) {
         let url = snom_url(&e.value);
         match crate::naming::check_url_template(&url) {
-            Ok(()) => settings.provisioning.files.push(FileSpec {
-                name: None,
-                url,
-                format: None,
-                origin: Some(FileOrigin {
-                    key: e.name.clone(),
-                    line: Some(e.line),
-                }),
-            }),
+            Ok(()) => {
+                for url in setting_server_files(&url) {
+                    settings.provisioning.files.push(FileSpec {
+                        name: None,
+                        url,
+                        format: None,
+                        origin: Some(FileOrigin {
+                            key: e.name.clone(),
+                            line: Some(e.line),
+                        }),
+                    });
+                }
+            }
             Err(m) => settings.warnings.push(Warning::at(
                 path,
                 e.line,

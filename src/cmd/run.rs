@@ -29,9 +29,10 @@ pub(crate) async fn run(
     if let Some(model) = model {
         options = options.model(model);
     }
-    // Installed before the agent starts, so that a SIGHUP never meets the default action
-    // (which ends the process).
+    // Installed before the agent starts, so that a SIGHUP, SIGINT or SIGTERM never meets the
+    // default action (which ends the process: for SIGTERM, without a clean shutdown).
     let hangups = hangups();
+    let shutdown = shutdown_signal();
     match Agent::start(options).await {
         Ok(agent) => {
             // Written once every address is bound: a script that waits for the file can
@@ -52,7 +53,7 @@ pub(crate) async fn run(
                 );
             }
             let reload = tokio::spawn(reload_on_hangup(hangups, config_path, agent.handle()));
-            agent.run(shutdown_signal()).await;
+            agent.run(shutdown).await;
             reload.abort();
             if let Some(file) = &pid_file {
                 if let Err(e) = std::fs::remove_file(file) {
@@ -143,26 +144,38 @@ pub(crate) fn agent_error(e: AgentError) -> ExitCode {
     }
 }
 
-pub(crate) async fn shutdown_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
+/// Installs the SIGINT and SIGTERM handlers now (call it before the agent starts, so that an
+/// early signal shuts the agent down instead of meeting the default action, which ends the
+/// process without the clean shutdown), and returns the wait for either of them.
+pub(crate) fn shutdown_signal() -> impl std::future::Future<Output = ()> {
     #[cfg(unix)]
-    {
-        let mut term =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(s) => s,
-                Err(_) => {
-                    let _ = ctrl_c.await;
-                    return;
+    let wait = {
+        use tokio::signal::unix::{signal, SignalKind};
+        let term = signal(SignalKind::terminate());
+        let interrupt = signal(SignalKind::interrupt());
+        async move {
+            match (term, interrupt) {
+                (Ok(mut term), Ok(mut interrupt)) => {
+                    tokio::select! {
+                        _ = term.recv() => {}
+                        _ = interrupt.recv() => {}
+                    }
                 }
-            };
-        tokio::select! {
-            _ = ctrl_c => {}
-            _ = term.recv() => {}
+                (Ok(mut one), Err(_)) | (Err(_), Ok(mut one)) => {
+                    one.recv().await;
+                }
+                (Err(_), Err(_)) => {
+                    let _ = tokio::signal::ctrl_c().await;
+                }
+            }
         }
-    }
+    };
     #[cfg(not(unix))]
-    {
-        let _ = ctrl_c.await;
+    let wait = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    async move {
+        wait.await;
+        tracing::info!(target: "sip_resync", "shutting down");
     }
-    tracing::info!(target: "sip_resync", "shutting down");
 }

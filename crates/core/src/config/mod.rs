@@ -4,22 +4,30 @@
 //! ([`from_bytes`]) that tells the dialects apart (no file is read here: the agent's
 //! `config::load` reads the file and the files it names); each dialect's reader has its own
 //! file. A file is recognised by its content first, its name second: a first line holding
-//! the Panasonic (or PCC) magic text makes it a Panasonic `.cfg` file; a file starting with
-//! `<?xml`, `<settings` or `<phone-settings` is Snom XML; then a file named `*.cfg` is
+//! the Panasonic (or PCC) magic text makes it a Panasonic `.cfg` file; a first line
+//! `#!version:` a Yealink file; an XML root `<polycomConfig>`, `<PHONE_CONFIG>`, `<PHONE>` or
+//! `<APPLICATION>` Polycom, `<flat-profile>` Cisco, `<gs_provision>` Grandstream; a file
+//! starting with `<?xml`, `<settings` or `<phone-settings` is Snom XML; then a file named `*.cfg` is
 //! rejected for lacking the magic line, as a Panasonic unit would; anything else is read as
 //! our TOML format. Unknown keys of our TOML are reported as [`Warning`]s,
 //! never fatal; settings of a vendor file that sip-resync does not use are kept in
 //! [`Settings::unused`] and listed by `check`. Errors name the file, the line and the key.
 
 mod auth;
+pub(crate) mod cisco;
 mod error;
+mod grandstream;
 mod overlay;
 pub(crate) mod panasonic;
+mod polycom;
 mod provisioning;
 pub use panasonic::PANASONIC_CA_KEYS;
 pub(crate) mod snom;
 mod tls;
 mod toml;
+pub(crate) mod vendor;
+pub(crate) mod yealink;
+pub use vendor::{VendorEntry, VendorFile};
 
 pub use overlay::{overlay, ParsedFile, Provisioned};
 
@@ -102,6 +110,14 @@ pub enum Dialect {
     Panasonic,
     /// A Snom XML settings file.
     Snom,
+    /// A Yealink `.cfg` file (`#!version:1.0.0.1`).
+    Yealink,
+    /// A Polycom XML file (`<polycomConfig>`, `<PHONE_CONFIG>`, a master file).
+    Polycom,
+    /// A Cisco SPA/MPP XML profile (`<flat-profile>`).
+    Cisco,
+    /// A Grandstream XML provisioning file (`<gs_provision>`).
+    Grandstream,
 }
 
 impl fmt::Display for Dialect {
@@ -110,6 +126,10 @@ impl fmt::Display for Dialect {
             Dialect::Toml => "sip-resync TOML",
             Dialect::Panasonic => "Panasonic standard format (.cfg)",
             Dialect::Snom => "Snom XML settings",
+            Dialect::Yealink => "Yealink .cfg",
+            Dialect::Polycom => "Polycom XML",
+            Dialect::Cisco => "Cisco SPA/MPP XML profile",
+            Dialect::Grandstream => "Grandstream XML provisioning",
         })
     }
 }
@@ -306,6 +326,8 @@ pub fn from_bytes(bytes: &[u8], path: &Path) -> Result<Settings, ConfigError> {
     // The content first, the extension second: FusionPBX names Snom XML for the PA1 `.cfg`.
     if panasonic::has_magic(bytes) {
         panasonic::from_panasonic(&panasonic::parse(bytes, path)?)
+    } else if let Some(dialect) = vendor::sniff(bytes) {
+        vendor::settings(&vendor::parse(dialect, bytes, path)?)
     } else if snom::looks_like(bytes) {
         let (entries, repeated) = snom::parse_with_warnings(bytes, path)?;
         let mut settings = snom::from_snom(&entries, path)?;

@@ -20,6 +20,8 @@ pub enum ParsedFile {
     Snom(Vec<snom::Entry>),
     /// Stored as it is; carries no settings.
     Raw,
+    /// A Yealink, Polycom, Cisco or Grandstream file (see `config::vendor`).
+    Vendor(super::vendor::VendorFile),
 }
 
 impl ParsedFile {
@@ -37,6 +39,12 @@ impl ParsedFile {
                 .map_err(ParseError::from),
             FileFormat::Raw => Ok(ParsedFile::Raw),
             FileFormat::Auto => Self::parse(FileFormat::detect(name, bytes), name, bytes),
+            FileFormat::Yealink
+            | FileFormat::Polycom
+            | FileFormat::Cisco
+            | FileFormat::Grandstream => {
+                super::vendor::parse_format(format, bytes, path).map_err(ParseError::from)
+            }
         }
     }
 }
@@ -88,7 +96,7 @@ pub fn overlay(local: &Settings, fetched: &[Provisioned<'_>]) -> (Settings, Vec<
                     Err(e) => warnings.push(skipped(e)),
                 }
             }
-            ParsedFile::Raw => {}
+            ParsedFile::Raw | ParsedFile::Vendor(_) => {}
         }
     }
     // The local vendor file, below the fetched ones.
@@ -157,6 +165,14 @@ pub fn overlay(local: &Settings, fetched: &[Provisioned<'_>]) -> (Settings, Vec<
             effective.sip.auth.challenge = on;
         }
     }
+    let vendor_files: Vec<&super::vendor::VendorFile> = fetched
+        .iter()
+        .filter_map(|f| match f.file {
+            ParsedFile::Vendor(v) => Some(v),
+            _ => None,
+        })
+        .collect();
+    super::vendor::overlay(&mut effective, local, &vendor_files, &mut warnings);
     (effective, warnings)
 }
 

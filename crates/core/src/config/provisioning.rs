@@ -30,6 +30,14 @@ pub enum FileFormat {
     Snom,
     /// Any content, stored as it is.
     Raw,
+    /// Yealink `.cfg` (`#!version:` first line).
+    Yealink,
+    /// Polycom XML (`<polycomConfig>`, `<PHONE_CONFIG>`, a master file's `<APPLICATION>`).
+    Polycom,
+    /// Cisco SPA/MPP XML profile (`<flat-profile>`).
+    Cisco,
+    /// Grandstream XML (`<gs_provision>`).
+    Grandstream,
     /// Recognised by its content, then by its name (the default): see
     /// [`FileFormat::detect`].
     Auto,
@@ -56,6 +64,8 @@ impl FileFormat {
     pub fn detect(name: &str, bytes: &[u8]) -> FileFormat {
         if super::panasonic::has_magic(bytes) {
             FileFormat::Panasonic
+        } else if let Some(dialect) = super::vendor::sniff(bytes) {
+            FileFormat::of_dialect(dialect)
         } else if super::snom::looks_like(bytes) {
             FileFormat::Snom
         } else {
@@ -78,6 +88,33 @@ impl FileFormat {
             FileFormat::Snom => "snom",
             FileFormat::Raw => "raw",
             FileFormat::Auto => "auto",
+            FileFormat::Yealink => "yealink",
+            FileFormat::Polycom => "polycom",
+            FileFormat::Cisco => "cisco",
+            FileFormat::Grandstream => "grandstream",
+        }
+    }
+
+    /// The format of a vendor dialect's files.
+    fn of_dialect(dialect: super::Dialect) -> FileFormat {
+        match dialect {
+            super::Dialect::Yealink => FileFormat::Yealink,
+            super::Dialect::Polycom => FileFormat::Polycom,
+            super::Dialect::Cisco => FileFormat::Cisco,
+            super::Dialect::Grandstream => FileFormat::Grandstream,
+            super::Dialect::Panasonic => FileFormat::Panasonic,
+            _ => FileFormat::Snom,
+        }
+    }
+
+    /// The dialect of this format's files, for the four read by `config::vendor`.
+    pub(super) fn vendor_dialect(self) -> Option<super::Dialect> {
+        match self {
+            FileFormat::Yealink => Some(super::Dialect::Yealink),
+            FileFormat::Polycom => Some(super::Dialect::Polycom),
+            FileFormat::Cisco => Some(super::Dialect::Cisco),
+            FileFormat::Grandstream => Some(super::Dialect::Grandstream),
+            _ => None,
         }
     }
 }

@@ -31,6 +31,14 @@ pub enum ScheduleSettings {
     Snom(SnomPolling),
     /// Panasonic provisioning settings.
     Panasonic(PanasonicPolling),
+    /// Yealink auto provisioning settings.
+    Yealink(super::vendors::YealinkProvisioning),
+    /// Polycom provisioning polling.
+    Polycom(super::vendors::PolycomPolling),
+    /// Cisco SPA/MPP resync settings.
+    Cisco(super::vendors::CiscoResync),
+    /// Grandstream automatic upgrade settings.
+    Grandstream(super::vendors::GrandstreamUpgrade),
 }
 
 impl ScheduleSettings {
@@ -142,18 +150,18 @@ pub struct PersistedState {
     pub last_success: Option<Timestamp>,
 }
 
-/// Settings resolved into the one rule in effect.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// Settings resolved into the rules in effect (one, except for Yealink's combined modes).
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Effective {
     pub vendor: Option<Vendor>,
-    pub regular: Option<(Source, Rule)>,
+    pub regular: Vec<(Source, Rule)>,
     pub retry: Option<RetryPolicy>,
 }
 
 impl Effective {
     const OFF: Effective = Effective {
         vendor: None,
-        regular: None,
+        regular: Vec::new(),
         retry: None,
     };
 }
@@ -166,11 +174,19 @@ impl ScheduleSettings {
             ScheduleSettings::Off => Effective::OFF,
             ScheduleSettings::Snom(snom) => snom.resolve(warnings),
             ScheduleSettings::Panasonic(panasonic) => panasonic.resolve(warnings),
+            ScheduleSettings::Yealink(y) => y.resolve(warnings),
+            ScheduleSettings::Polycom(p) => p.resolve(warnings),
+            ScheduleSettings::Cisco(c) => c.resolve(warnings),
+            ScheduleSettings::Grandstream(g) => g.resolve(warnings),
         }
     }
 }
 
-fn clamp_period(key: &'static str, secs: u64, warnings: &mut Vec<ScheduleWarning>) -> u64 {
+pub(super) fn clamp_period(
+    key: &'static str,
+    secs: u64,
+    warnings: &mut Vec<ScheduleWarning>,
+) -> u64 {
     if secs > MAX_PERIOD_SECS {
         warnings.push(ScheduleWarning::new(
             key,
@@ -188,7 +204,7 @@ impl SnomPolling {
         let regular = self.regular(warnings);
         Effective {
             vendor: Some(Vendor::Snom),
-            regular,
+            regular: regular.into_iter().collect(),
             retry: regular.map(|_| RetryPolicy::Backoff {
                 initial_secs: SNOM_RETRY_INITIAL_SECS,
                 max_secs: SNOM_RETRY_MAX_SECS,
@@ -272,7 +288,7 @@ impl PanasonicPolling {
                 Ok(at) => {
                     return Effective {
                         vendor: Some(Vendor::Panasonic),
-                        regular: Some((Source::PanasonicResyncTime, Rule::DailyAt { at })),
+                        regular: vec![(Source::PanasonicResyncTime, Rule::DailyAt { at })],
                         retry: Some(RetryPolicy::NextRegular),
                     }
                 }
@@ -334,7 +350,7 @@ impl PanasonicPolling {
         };
         Effective {
             vendor: Some(Vendor::Panasonic),
-            regular,
+            regular: regular.into_iter().collect(),
             retry,
         }
     }

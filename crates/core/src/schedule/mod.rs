@@ -50,6 +50,8 @@ mod warning;
 mod proptests;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod vendor_tests;
 
 pub use draw::seed_from_mac;
 pub use error::ScheduleError;

@@ -122,7 +122,13 @@ pub fn decrypt_fetched<'a>(
     limit: u64,
 ) -> Result<Cow<'a, [u8]>, DecryptError> {
     let keys = FileKeys::of(settings);
-    decrypt(&keys, name, settings.provisioning.mac.as_deref(), bytes, limit)
+    decrypt(
+        &keys,
+        name,
+        settings.provisioning.mac.as_deref(),
+        bytes,
+        limit,
+    )
 }
 
 /// [`decrypt_fetched`] for the engine: the file to validate and store, or why it is not
@@ -301,7 +307,8 @@ fn looks_like_ecb(bytes: &[u8]) -> bool {
 
 /// The Yealink keys in the order to try them for `name`.
 fn yealink_order(keys: &FileKeys, name: &str, mac: Option<&str>) -> Vec<String> {
-    let is_mac_file = mac.is_some_and(|m| name.to_ascii_uppercase().contains(&m.to_ascii_uppercase()));
+    let is_mac_file =
+        mac.is_some_and(|m| name.to_ascii_uppercase().contains(&m.to_ascii_uppercase()));
     let (first, second) = if is_mac_file {
         (&keys.yealink_mac, &keys.yealink_com)
     } else {
@@ -404,13 +411,33 @@ mod tests {
             yealink_mac: None,
         };
         let shown = format!("{keys:?}");
-        assert!(!shown.contains("topsecret") && !shown.contains("0123"), "{shown}");
-        let e = decrypt(&keys, "a.xml", None, b"Salted__12345678garbagegarbage12", 1000).unwrap_err();
+        assert!(
+            !shown.contains("topsecret") && !shown.contains("0123"),
+            "{shown}"
+        );
+        let e = decrypt(
+            &keys,
+            "a.xml",
+            None,
+            b"Salted__12345678garbagegarbage12",
+            1000,
+        )
+        .unwrap_err();
         assert!(!e.to_string().contains("topsecret"), "{e}");
-        let e = decrypt(&FileKeys::default(), "a.xml", None, b"Salted__12345678", 1000).unwrap_err();
+        let e = decrypt(
+            &FileKeys::default(),
+            "a.xml",
+            None,
+            b"Salted__12345678",
+            1000,
+        )
+        .unwrap_err();
         assert_eq!(e, DecryptError::NoKey);
         // Plain files pass through untouched.
         let plain = b"<flat-profile/>";
-        assert!(matches!(decrypt(&keys, "a.xml", None, plain, 1000), Ok(Cow::Borrowed(_))));
+        assert!(matches!(
+            decrypt(&keys, "a.xml", None, plain, 1000),
+            Ok(Cow::Borrowed(_))
+        ));
     }
 }

@@ -23,12 +23,7 @@ fn openssl(args: &[&str], input: &[u8]) -> Vec<u8> {
         .stderr(Stdio::piped())
         .spawn()
         .expect("openssl is installed (scripts/test.sh installs it)");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(input)
-        .unwrap();
+    child.stdin.take().unwrap().write_all(input).unwrap();
     let out = child.wait_with_output().unwrap();
     assert!(
         out.status.success(),
@@ -56,7 +51,15 @@ fn cisco_profiles_with_both_digests_and_gzip_inside() {
     let local = cisco_local();
     for md in ["md5", "sha256"] {
         let enc = openssl(
-            &["enc", "-e", "-aes-256-cbc", "-k", "SecretPhrase1234", "-md", md],
+            &[
+                "enc",
+                "-e",
+                "-aes-256-cbc",
+                "-k",
+                "SecretPhrase1234",
+                "-md",
+                md,
+            ],
             CISCO_PROFILE,
         );
         assert!(enc.starts_with(SALTED));
@@ -73,7 +76,15 @@ fn cisco_profiles_with_both_digests_and_gzip_inside() {
     gz.write_all(CISCO_PROFILE).unwrap();
     let gz = gz.finish().unwrap();
     let enc = openssl(
-        &["enc", "-e", "-aes-256-cbc", "-k", "SecretPhrase1234", "-md", "md5"],
+        &[
+            "enc",
+            "-e",
+            "-aes-256-cbc",
+            "-k",
+            "SecretPhrase1234",
+            "-md",
+            "md5",
+        ],
         &gz,
     );
     assert_eq!(
@@ -86,7 +97,10 @@ fn cisco_profiles_with_both_digests_and_gzip_inside() {
         CISCO_PROFILE
     );
     // A wrong key, and no key at all.
-    let enc = openssl(&["enc", "-e", "-aes-256-cbc", "-k", "other", "-md", "md5"], CISCO_PROFILE);
+    let enc = openssl(
+        &["enc", "-e", "-aes-256-cbc", "-k", "other", "-md", "md5"],
+        CISCO_PROFILE,
+    );
     let e = decrypt_fetched(&local, "p.cfg", &enc, LIMIT).unwrap_err();
     assert!(matches!(e, DecryptError::WrongKey { .. }), "{e}");
     assert!(!e.to_string().contains("SecretPhrase1234"));
@@ -104,7 +118,15 @@ fn wrong_passwords_that_pass_the_padding_check_are_rejected() {
     use aes::cipher::{block_padding::Pkcs7, BlockDecryptMut, KeyIvInit};
     use sip_resync_core::crypt::{evp_bytes_to_key, Kdf};
     let enc = openssl(
-        &["enc", "-e", "-aes-256-cbc", "-k", "SecretPhrase1234", "-md", "md5"],
+        &[
+            "enc",
+            "-e",
+            "-aes-256-cbc",
+            "-k",
+            "SecretPhrase1234",
+            "-md",
+            "md5",
+        ],
         CISCO_PROFILE,
     );
     let (salt, body) = enc[8..].split_at(8);
@@ -120,9 +142,16 @@ fn wrong_passwords_that_pass_the_padding_check_are_rejected() {
         {
             padding_ok += 1;
         }
-        assert_eq!(openssl_decrypt(pass.as_bytes(), &enc, LIMIT), None, "{pass}");
+        assert_eq!(
+            openssl_decrypt(pass.as_bytes(), &enc, LIMIT),
+            None,
+            "{pass}"
+        );
     }
-    assert!(padding_ok > 0, "expected some of 4000 wrong passwords to pass the padding check");
+    assert!(
+        padding_ok > 0,
+        "expected some of 4000 wrong passwords to pass the padding check"
+    );
     assert!(openssl_decrypt(b"SecretPhrase1234", &enc, LIMIT).is_some());
 }
 
@@ -134,7 +163,10 @@ fn grandstream_p1359() {
     );
     let plain = b"<?xml version=\"1.0\" encoding=\"UTF-8\" ?>\n<gs_provision version=\"1\"><config version=\"1\"><P193>720</P193></config></gs_provision>\n";
     for md in ["md5", "sha256"] {
-        let enc = openssl(&["enc", "-e", "-aes-256-cbc", "-k", "gs-pass", "-md", md], plain);
+        let enc = openssl(
+            &["enc", "-e", "-aes-256-cbc", "-k", "gs-pass", "-md", md],
+            plain,
+        );
         assert_eq!(
             &*decrypt_fetched(&local, "cfg000b82000001.xml", &enc, LIMIT).unwrap(),
             plain,
@@ -153,7 +185,16 @@ fn panasonic_kx_utg_base64_with_every_key_length() {
     for cipher in ["-aes-128-cbc", "-aes-192-cbc", "-aes-256-cbc"] {
         for md in ["md5", "sha256"] {
             let enc = openssl(
-                &["enc", cipher, "-a", "-salt", "-pass", "pass:12341234abcdabcd12341234abcdabcd", "-md", md],
+                &[
+                    "enc",
+                    cipher,
+                    "-a",
+                    "-salt",
+                    "-pass",
+                    "pass:12341234abcdabcd12341234abcdabcd",
+                    "-md",
+                    md,
+                ],
                 plain,
             );
             assert!(enc.starts_with(b"U2FsdGVkX1"), "Base64 text");
@@ -178,12 +219,34 @@ fn yealink_common_and_mac_oriented_keys() {
     let mut local = local;
     local.provisioning.mac = Some("001565ABCDEF".into());
     let hex = |k: &str| k.bytes().map(|b| format!("{b:02x}")).collect::<String>();
-    let mut plain = b"#!version:1.0.0.1\r\naccount.1.auth_name = a1001\r\naccount.1.password = s3cret\r\n".to_vec();
+    let mut plain =
+        b"#!version:1.0.0.1\r\naccount.1.auth_name = a1001\r\naccount.1.password = s3cret\r\n"
+            .to_vec();
     while plain.len() % 16 != 0 {
         plain.push(b' ');
     }
-    let for_mac = openssl(&["enc", "-e", "-aes-128-ecb", "-nopad", "-K", &hex("Mac0123456789abc")], &plain);
-    let for_com = openssl(&["enc", "-e", "-aes-128-ecb", "-nopad", "-K", &hex("Com0123456789abc")], &plain);
+    let for_mac = openssl(
+        &[
+            "enc",
+            "-e",
+            "-aes-128-ecb",
+            "-nopad",
+            "-K",
+            &hex("Mac0123456789abc"),
+        ],
+        &plain,
+    );
+    let for_com = openssl(
+        &[
+            "enc",
+            "-e",
+            "-aes-128-ecb",
+            "-nopad",
+            "-K",
+            &hex("Com0123456789abc"),
+        ],
+        &plain,
+    );
     assert_eq!(for_mac.len(), plain.len());
     let got = decrypt_fetched(&local, "001565abcdef.cfg", &for_mac, LIMIT).unwrap();
     assert!(matches!(got, Cow::Owned(_)));
@@ -196,7 +259,17 @@ fn yealink_common_and_mac_oriented_keys() {
     let parsed = ParsedFile::parse(FileFormat::Auto, "001565abcdef.cfg", &got).unwrap();
     assert!(matches!(parsed, ParsedFile::Vendor(_)));
     // A wrong key: refused, not stored as garbage.
-    let other = openssl(&["enc", "-e", "-aes-128-ecb", "-nopad", "-K", &hex("Xyz0123456789abc")], &plain);
+    let other = openssl(
+        &[
+            "enc",
+            "-e",
+            "-aes-128-ecb",
+            "-nopad",
+            "-K",
+            &hex("Xyz0123456789abc"),
+        ],
+        &plain,
+    );
     let e = decrypt_fetched(&local, "001565abcdef.cfg", &other, LIMIT).unwrap_err();
     assert!(matches!(e, DecryptError::WrongKey { keys: 2, .. }), "{e}");
     // A plain file passes through.

@@ -290,8 +290,13 @@ pub(super) fn read(v: &mut Values<'_, '_>) -> Read {
                         ),
                     );
                 }
+                // A URL ending in `/` (`…/provision/?mac=$MA`) names no file: the key does.
+                let path = rule.url.split(['?', '#']).next().unwrap_or("");
+                let name = path
+                    .ends_with('/')
+                    .then(|| format!("{}.xml", key.to_ascii_lowercase()));
                 read.files.push(FileSpec {
-                    name: None,
+                    name,
                     url: rule.url,
                     format: None,
                     origin: Some(FileOrigin {

@@ -252,10 +252,11 @@ pub(super) fn read(v: &mut Values<'_, '_>) -> Read {
     read
 }
 
-/// The URL prefix of `CONFIG_FILES` entries: `device.prov.serverName` with the scheme of
-/// `device.prov.serverType` (0 FTP, 1 TFTP, 2 HTTP, 3 HTTPS, 4 FTPS; HTTP when not set)
-/// and the credentials of `device.prov.user` / `password`; `file://` (the master file's
-/// directory) without a server.
+/// The URL prefix of `CONFIG_FILES` entries: `device.prov.serverName` (which may carry its
+/// own scheme and credentials) with the scheme of `device.prov.serverType` (`FTP`, `TFTP`,
+/// `HTTP`, `HTTPS`, `FTPS`, or 0 to 2 for the first three; HTTP when not set) and the
+/// credentials of `device.prov.user` / `password`; `file://` (the master file's directory)
+/// without a server.
 fn server_base(v: &mut Values<'_, '_>) -> String {
     let Some(server) = v.text("device.prov.serverName") else {
         return "file://".into();
@@ -264,12 +265,26 @@ fn server_base(v: &mut Values<'_, '_>) -> String {
     let with_scheme = if server.contains("://") {
         server.to_owned()
     } else {
-        let scheme = match v.text("device.prov.serverType") {
-            Some("3") => "https",
-            Some("0") => "ftp",
-            Some("1") => "tftp",
-            Some("4") => "ftps",
-            _ => "http",
+        let scheme = match v.found("device.prov.serverType") {
+            None => "http",
+            Some(f) => match f.value.trim().to_ascii_lowercase().as_str() {
+                "http" | "2" => "http",
+                "https" => "https",
+                "ftp" | "0" => "ftp",
+                "tftp" | "1" => "tftp",
+                "ftps" => "ftps",
+                _ => {
+                    v.warn(
+                        &f,
+                        "device.prov.serverType",
+                        format!(
+                            "\"{}\" is not FTP, TFTP, HTTP, HTTPS or FTPS; HTTP is used",
+                            crate::escape::excerpt(f.value.as_bytes())
+                        ),
+                    );
+                    "http"
+                }
+            },
         };
         format!("{scheme}://{server}")
     };
@@ -348,7 +363,7 @@ mod tests {
 
     #[test]
     fn server_name_type_and_credentials_make_the_base() {
-        let xml = br#"<PHONE><DEVICE_SETTINGS device.prov.serverName="pbx.example/app/provision/" device.prov.serverType="3" device.prov.user="u" device.prov.password="p"/><APPLICATION CONFIG_FILES="a.cfg"/></PHONE>"#;
+        let xml = br#"<PHONE><DEVICE_SETTINGS device.prov.serverName="pbx.example/app/provision/" device.prov.serverType="HTTPS" device.prov.user="u" device.prov.password="p"/><APPLICATION CONFIG_FILES="a.cfg"/></PHONE>"#;
         let s = from_bytes(xml, Path::new("x.cfg")).unwrap();
         assert_eq!(
             s.provisioning.files[0].url,

@@ -48,7 +48,7 @@ async fn an_encrypted_cisco_profile_is_applied_decrypted() {
     })
     .expect("engine starts");
     let mut outcomes = handle.subscribe();
-    let mut run = || {
+    let run = || {
         handle.trigger(Cause::Manual {
             reason: "test".into(),
         });

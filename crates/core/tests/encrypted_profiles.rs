@@ -222,7 +222,7 @@ fn yealink_common_and_mac_oriented_keys() {
     let mut plain =
         b"#!version:1.0.0.1\r\naccount.1.auth_name = a1001\r\naccount.1.password = s3cret\r\n"
             .to_vec();
-    while plain.len() % 16 != 0 {
+    while !plain.len().is_multiple_of(16) {
         plain.push(b' ');
     }
     let for_mac = openssl(

@@ -246,6 +246,12 @@ pub(super) fn read(v: &mut Values<'_, '_>) -> Read {
                 }
             },
         };
+        // The phone's default period is no reason to warn that Resync_At overrides it.
+        let periodic = if resync_at.is_some() && v.raw("Resync_Periodic").is_none() {
+            None
+        } else {
+            periodic
+        };
         let at_random_delay_secs = v.number(
             "Resync_At_Random_Delay",
             0,

@@ -19,8 +19,8 @@ use std::path::Path;
 use std::time::Duration;
 
 use super::error::not_utf8;
-use super::provisioning::FileOrigin;
 use super::vendor::{with_credentials, Read, Values, VendorFile};
+use super::FileOrigin;
 use super::{auth::MAX_LINES, ConfigError, Dialect, FileSpec};
 use crate::digest::Credential;
 use crate::schedule::{CiscoResync, LocalTime, ScheduleSettings, Steps, MAX_STEPS};

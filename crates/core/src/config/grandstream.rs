@@ -13,8 +13,8 @@
 use std::path::Path;
 
 use super::error::not_utf8;
-use super::provisioning::FileOrigin;
 use super::vendor::{with_credentials, Read, Values, VendorFile};
+use super::FileOrigin;
 use super::{ConfigError, Dialect, FileSpec};
 use crate::digest::Credential;
 use crate::schedule::{GrandstreamMode, GrandstreamUpgrade, ScheduleSettings};

@@ -22,6 +22,7 @@ pub(crate) mod panasonic;
 mod polycom;
 mod provisioning;
 pub use panasonic::PANASONIC_CA_KEYS;
+mod dialects;
 pub(crate) mod snom;
 mod tls;
 mod toml;
@@ -326,8 +327,8 @@ pub fn from_bytes(bytes: &[u8], path: &Path) -> Result<Settings, ConfigError> {
     // The content first, the extension second: FusionPBX names Snom XML for the PA1 `.cfg`.
     if panasonic::has_magic(bytes) {
         panasonic::from_panasonic(&panasonic::parse(bytes, path)?)
-    } else if let Some(dialect) = vendor::sniff(bytes) {
-        vendor::settings(&vendor::parse(dialect, bytes, path)?)
+    } else if let Some(dialect) = dialects::sniff(bytes) {
+        dialects::settings(&dialects::parse(dialect, bytes, path)?)
     } else if snom::looks_like(bytes) {
         let (entries, repeated) = snom::parse_with_warnings(bytes, path)?;
         let mut settings = snom::from_snom(&entries, path)?;

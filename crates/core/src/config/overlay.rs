@@ -43,7 +43,7 @@ impl ParsedFile {
             | FileFormat::Polycom
             | FileFormat::Cisco
             | FileFormat::Grandstream => {
-                super::vendor::parse_format(format, bytes, path).map_err(ParseError::from)
+                super::dialects::parse_format(format, bytes, path).map_err(ParseError::from)
             }
         }
     }
@@ -172,7 +172,7 @@ pub fn overlay(local: &Settings, fetched: &[Provisioned<'_>]) -> (Settings, Vec<
             _ => None,
         })
         .collect();
-    super::vendor::overlay(&mut effective, local, &vendor_files, &mut warnings);
+    super::dialects::overlay(&mut effective, local, &vendor_files, &mut warnings);
     (effective, warnings)
 }
 

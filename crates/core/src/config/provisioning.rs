@@ -64,7 +64,7 @@ impl FileFormat {
     pub fn detect(name: &str, bytes: &[u8]) -> FileFormat {
         if super::panasonic::has_magic(bytes) {
             FileFormat::Panasonic
-        } else if let Some(dialect) = super::vendor::sniff(bytes) {
+        } else if let Some(dialect) = super::dialects::sniff(bytes) {
             FileFormat::of_dialect(dialect)
         } else if super::snom::looks_like(bytes) {
             FileFormat::Snom

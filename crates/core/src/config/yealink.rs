@@ -18,8 +18,8 @@
 use std::path::Path;
 
 use super::error::not_utf8;
-use super::provisioning::FileOrigin;
 use super::vendor::{with_credentials, Read, Values, VendorFile};
+use super::FileOrigin;
 use super::{auth::MAX_LINES, ConfigError, Dialect, FileSpec, RebootPolicy};
 use crate::digest::Credential;
 use crate::schedule::{ScheduleSettings, YealinkProvisioning};

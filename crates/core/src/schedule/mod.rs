@@ -37,6 +37,7 @@
 
 mod calendar;
 mod draw;
+mod effective;
 mod error;
 mod local_time;
 mod rule;

@@ -4,6 +4,7 @@ use std::str::FromStr;
 
 use jiff::Timestamp;
 
+use super::effective::{clamp_period, Effective};
 use super::rule::{RetryPolicy, Rule, Source, Vendor};
 use super::{LocalTime, ScheduleError, ScheduleWarning};
 
@@ -150,22 +151,6 @@ pub struct PersistedState {
     pub last_success: Option<Timestamp>,
 }
 
-/// Settings resolved into the rules in effect (one, except for Yealink's combined modes).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Effective {
-    pub vendor: Option<Vendor>,
-    pub regular: Vec<(Source, Rule)>,
-    pub retry: Option<RetryPolicy>,
-}
-
-impl Effective {
-    const OFF: Effective = Effective {
-        vendor: None,
-        regular: Vec::new(),
-        retry: None,
-    };
-}
-
 impl ScheduleSettings {
     /// The one rule these vendor settings come to, with a warning for each setting that is
     /// overridden or ignored.
@@ -179,23 +164,6 @@ impl ScheduleSettings {
             ScheduleSettings::Cisco(c) => c.resolve(warnings),
             ScheduleSettings::Grandstream(g) => g.resolve(warnings),
         }
-    }
-}
-
-pub(super) fn clamp_period(
-    key: &'static str,
-    secs: u64,
-    warnings: &mut Vec<ScheduleWarning>,
-) -> u64 {
-    if secs > MAX_PERIOD_SECS {
-        warnings.push(ScheduleWarning::new(
-            key,
-            &secs.to_string(),
-            format!("longer than {MAX_PERIOD_SECS} s; {MAX_PERIOD_SECS} s is used"),
-        ));
-        MAX_PERIOD_SECS
-    } else {
-        secs
     }
 }
 

@@ -5,8 +5,8 @@
 //! Where the vendors' documents disagree, the choice made is written on the item and in the
 //! schedule design notes (docs/schedule.md), with the alternative.
 
+use super::effective::{clamp_period, Effective};
 use super::rule::{RetryPolicy, Rule, Source, Steps, Vendor};
-use super::settings::{clamp_period, Effective};
 use super::{LocalTime, ScheduleWarning};
 
 const SECS_PER_DAY: u64 = 86_400;

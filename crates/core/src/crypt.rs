@@ -28,7 +28,7 @@ use aes::cipher::block_padding::{NoPadding, Pkcs7};
 use aes::cipher::{BlockDecryptMut, KeyInit, KeyIvInit};
 use md5::Digest;
 
-use crate::config::{cisco, yealink, Settings};
+use crate::config::{cisco, yealink, Dialect, FileFormat, Settings};
 
 /// The header of an OpenSSL `enc` file made with a password.
 pub const SALTED: &[u8] = b"Salted__";
@@ -132,22 +132,37 @@ pub fn decrypt_fetched<'a>(
 }
 
 /// [`decrypt_fetched`] for the engine: the file to validate and store, or why it is not
-/// valid (naming the file, never a key). `limit` is `provisioning.max_file_size`.
+/// valid, with the format to name it by (`format` as configured, or for
+/// [`FileFormat::Auto`] the configuration's own dialect, whose keys were tried), naming the
+/// file and never a key. `limit` is `provisioning.max_file_size`.
 pub fn decrypt_for_run(
     settings: &Settings,
     name: &str,
+    format: FileFormat,
     bytes: Vec<u8>,
-) -> Result<Vec<u8>, crate::config::ParseError> {
+) -> Result<Vec<u8>, (FileFormat, crate::config::ParseError)> {
     let limit = settings.provisioning.max_file_size;
     match decrypt_fetched(settings, name, &bytes, limit) {
         Ok(Cow::Borrowed(_)) => Ok(bytes),
         Ok(Cow::Owned(plain)) => Ok(plain),
-        Err(e) => Err(crate::config::ParseError::Invalid {
-            path: std::path::PathBuf::from(name),
-            line: None,
-            key: None,
-            message: e.to_string(),
-        }),
+        Err(e) => {
+            let format = match (format, settings.dialect) {
+                (FileFormat::Auto, Dialect::Cisco) => FileFormat::Cisco,
+                (FileFormat::Auto, Dialect::Grandstream) => FileFormat::Grandstream,
+                (FileFormat::Auto, Dialect::Yealink) => FileFormat::Yealink,
+                (FileFormat::Auto, Dialect::Panasonic) => FileFormat::Panasonic,
+                (format, _) => format,
+            };
+            Err((
+                format,
+                crate::config::ParseError::Invalid {
+                    path: std::path::PathBuf::from(name),
+                    line: None,
+                    key: None,
+                    message: e.to_string(),
+                },
+            ))
+        }
     }
 }
 

@@ -469,14 +469,10 @@ impl Engine {
                     let bytes = sip_resync_core::crypt::decrypt_for_run(
                         &self.shared.settings.current(),
                         &src.name,
+                        src.format,
                         bytes,
                     )
-                    .map_err(|error| {
-                        fail(RunError::Invalid {
-                            format: src.format,
-                            error,
-                        })
-                    })?;
+                    .map_err(|(format, error)| fail(RunError::Invalid { format, error }))?;
                     let file = validate(src.format, &src.name, &bytes).map_err(|error| {
                         fail(RunError::Invalid {
                             format: src.format.for_content(&src.name, &bytes),

@@ -344,6 +344,8 @@ pub fn from_bytes(bytes: &[u8], path: &Path) -> Result<Settings, ConfigError> {
 
 #[cfg(test)]
 mod proptests;
+#[cfg(test)]
+mod vendor_proptests;
 
 #[cfg(test)]
 mod tests {

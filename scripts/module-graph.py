@@ -25,7 +25,7 @@ LAYERS = [
     {"escape", "sync"},
     {"digest", "naming", "resync"},
     {"sip", "schedule"},
-    {"config"},
+    {"config", "crypt"},
     {"engine"},
     {"embedded", "fleet", "fuzzing"},
 ]

@@ -63,6 +63,7 @@ pub mod sync;
 #[macro_use]
 pub mod sip;
 pub mod config;
+pub mod crypt;
 mod embedded;
 pub mod engine;
 pub mod fleet;

@@ -476,6 +476,15 @@ impl Engine {
                     etag,
                     last_modified,
                 }) => {
+                    // Encrypted or gzipped profiles: decrypted in memory, the applied set
+                    // holds the decrypted file.
+                    let bytes = sip_resync_core::crypt::decrypt_for_run(
+                        &self.shared.settings.current(),
+                        &src.name,
+                        src.format,
+                        bytes,
+                    )
+                    .map_err(|(format, error)| fail(RunError::Invalid { format, error }))?;
                     let file = validate(src.format, &src.name, &bytes).map_err(|error| {
                         fail(RunError::Invalid {
                             format: src.format.for_content(&src.name, &bytes),

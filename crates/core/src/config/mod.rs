@@ -4,25 +4,35 @@
 //! ([`from_bytes`]) that tells the dialects apart (no file is read here: the agent's
 //! `config::load` reads the file and the files it names); each dialect's reader has its own
 //! file. A file is recognised by its content first, its name second: a first line holding
-//! the Panasonic (or PCC) magic text makes it a Panasonic `.cfg` file; a file starting with
-//! `<?xml`, `<settings` or `<phone-settings` is Snom XML; then a file named `*.cfg` is
+//! the Panasonic (or PCC) magic text makes it a Panasonic `.cfg` file; a first line
+//! `#!version:` a Yealink file; an XML root `<polycomConfig>`, `<PHONE_CONFIG>`, `<PHONE>` or
+//! `<APPLICATION>` Polycom, `<flat-profile>` Cisco, `<gs_provision>` Grandstream; a file
+//! starting with `<?xml`, `<settings` or `<phone-settings` is Snom XML; then a file named `*.cfg` is
 //! rejected for lacking the magic line, as a Panasonic unit would; anything else is read as
 //! our TOML format. Unknown keys of our TOML are reported as [`Warning`]s,
 //! never fatal; settings of a vendor file that sip-resync does not use are kept in
 //! [`Settings::unused`] and listed by `check`. Errors name the file, the line and the key.
 
 mod auth;
+pub(crate) mod cisco;
 mod encoding;
 mod error;
+mod grandstream;
 mod overlay;
 pub(crate) mod panasonic;
+mod polycom;
 mod provisioning;
 pub use panasonic::PANASONIC_CA_KEYS;
+mod dialects;
 pub(crate) mod snom;
 pub use snom::{Link, MAX_SETTING_FILES};
+mod text;
 mod tls;
 mod toml;
+pub(crate) mod vendor;
 mod vendor_keys;
+pub(crate) mod yealink;
+pub use vendor::{VendorEntry, VendorFile};
 
 pub use overlay::{overlay, ParsedFile, Provisioned};
 
@@ -109,6 +119,14 @@ pub enum Dialect {
     SnomText,
     /// A Panasonic XML configuration file (`<PANASipPhoneConfig>`).
     PanasonicXml,
+    /// A Yealink `.cfg` file (`#!version:1.0.0.1`).
+    Yealink,
+    /// A Polycom XML file (`<polycomConfig>`, `<PHONE_CONFIG>`, a master file).
+    Polycom,
+    /// A Cisco SPA/MPP XML profile (`<flat-profile>`).
+    Cisco,
+    /// A Grandstream XML provisioning file (`<gs_provision>`).
+    Grandstream,
 }
 
 impl Dialect {
@@ -131,6 +149,10 @@ impl fmt::Display for Dialect {
             Dialect::Snom => "Snom XML settings",
             Dialect::SnomText => "Snom text settings",
             Dialect::PanasonicXml => "Panasonic XML configuration",
+            Dialect::Yealink => "Yealink .cfg",
+            Dialect::Polycom => "Polycom XML",
+            Dialect::Cisco => "Cisco SPA/MPP XML profile",
+            Dialect::Grandstream => "Grandstream XML provisioning",
         })
     }
 }
@@ -338,6 +360,8 @@ pub fn from_bytes(bytes: &[u8], path: &Path) -> Result<Settings, ConfigError> {
     } else if panasonic::has_magic(bytes) {
         // The content first, the extension second: FusionPBX names Snom XML for the PA1 `.cfg`.
         panasonic::from_panasonic(&panasonic::parse(bytes, path)?)?
+    } else if let Some(dialect) = dialects::sniff(bytes) {
+        dialects::settings(&dialects::parse(dialect, bytes, path)?)?
     } else if snom::looks_like(bytes) || snom::looks_like_text(bytes) {
         let dialect = if snom::looks_like(bytes) {
             Dialect::Snom
@@ -354,7 +378,7 @@ pub fn from_bytes(bytes: &[u8], path: &Path) -> Result<Settings, ConfigError> {
                 snom::from_setting_files(&links, warnings, path)
             }
         }
-    } else if let Some(root) = snom::xml_root(bytes) {
+    } else if let Some(root) = text::xml_root(bytes) {
         let tag = format!("<{root}");
         let at = bytes
             .windows(tag.len())
@@ -365,7 +389,7 @@ pub fn from_bytes(bytes: &[u8], path: &Path) -> Result<Settings, ConfigError> {
             line: Some(1 + bytes[..at].iter().filter(|&&b| b == b'\n').count()),
             key: None,
             message: format!(
-                "an XML document with the root <{}> is not a configuration sip-resync reads (Snom <settings>, <phone-settings> or <setting-files>; Panasonic <PANASipPhoneConfig>)",
+                "an XML document with the root <{}> is not a configuration sip-resync reads (Snom <settings>, <phone-settings> or <setting-files>; Panasonic <PANASipPhoneConfig>; Polycom <polycomConfig>, <PHONE_CONFIG>, <PHONE> or <APPLICATION>; Cisco <flat-profile>; Grandstream <gs_provision>)",
                 crate::escape::excerpt(root.as_bytes())
             ),
         });
@@ -384,6 +408,8 @@ pub fn from_bytes(bytes: &[u8], path: &Path) -> Result<Settings, ConfigError> {
 
 #[cfg(test)]
 mod proptests;
+#[cfg(test)]
+mod vendor_proptests;
 
 #[cfg(test)]
 mod tests {

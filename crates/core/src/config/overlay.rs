@@ -20,6 +20,8 @@ pub enum ParsedFile {
     Links(Vec<snom::Link>),
     /// Stored as it is; carries no settings.
     Raw,
+    /// A Yealink, Polycom, Cisco or Grandstream file (see `config::vendor`).
+    Vendor(super::vendor::VendorFile),
 }
 
 impl ParsedFile {
@@ -41,6 +43,12 @@ impl ParsedFile {
             },
             FileFormat::Raw => Ok(ParsedFile::Raw),
             FileFormat::Auto => Self::parse(FileFormat::detect(name, bytes), name, bytes),
+            FileFormat::Yealink
+            | FileFormat::Polycom
+            | FileFormat::Cisco
+            | FileFormat::Grandstream => {
+                super::dialects::parse_format(format, bytes, path).map_err(ParseError::from)
+            }
         }
     }
 }
@@ -83,7 +91,7 @@ pub fn overlay(local: &Settings, fetched: &[Provisioned<'_>]) -> (Settings, Vec<
                 warnings.extend(snom_schedule(&|k| Found::in_snom(entries, path, k)).1);
                 snoms.push((path, entries));
             }
-            ParsedFile::Links(_) | ParsedFile::Raw => {}
+            ParsedFile::Links(_) | ParsedFile::Raw | ParsedFile::Vendor(_) => {}
         }
     }
     // The local vendor file, below the fetched ones.
@@ -167,6 +175,14 @@ pub fn overlay(local: &Settings, fetched: &[Provisioned<'_>]) -> (Settings, Vec<
             }),
         }
     }
+    let vendor_files: Vec<&super::vendor::VendorFile> = fetched
+        .iter()
+        .filter_map(|f| match f.file {
+            ParsedFile::Vendor(v) => Some(v),
+            _ => None,
+        })
+        .collect();
+    super::dialects::overlay(&mut effective, local, &vendor_files, &mut warnings);
     (effective, warnings)
 }
 

@@ -119,7 +119,7 @@ fn xml_body(bytes: &[u8]) -> Option<(&[u8], usize)> {
     } else {
         (bytes, 0)
     };
-    let root = super::snom::xml_root(body)?;
+    let root = super::text::xml_root(body)?;
     root.eq_ignore_ascii_case("PANASipPhoneConfig")
         .then_some((body, skipped))
 }
@@ -362,6 +362,8 @@ pub(super) const PANASONIC_KEYS: &[&str] = &[
     "CFG_ROOT_CERTIFICATE_PATH1",
     "CFG_ROOT_CERTIFICATE_PATH2",
     "CFG_ROOT_CERTIFICATE_PATH3",
+    // The KX-UTG's key of OpenSSL-encrypted files, read by `crypt`.
+    "CFG_FILE_KEY",
 ];
 
 /// Panasonic settings the phone acts on that sip-resync does not carry out, each with what
@@ -448,7 +450,7 @@ pub(super) fn from_panasonic(file: &PanasonicFile) -> Result<Settings, ConfigErr
         });
     }
     for (key, what) in PANASONIC_ACTED_ON {
-        if let Some(e) = file.get(key).filter(|e| super::vendor_keys::acts(&e.value)) {
+        if let Some(e) = file.get(key).filter(|e| super::text::acts(&e.value)) {
             settings.warnings.push(Warning::at(
                 &file.path,
                 e.line,

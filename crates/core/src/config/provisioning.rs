@@ -30,6 +30,14 @@ pub enum FileFormat {
     Snom,
     /// Any content, stored as it is.
     Raw,
+    /// Yealink `.cfg` (`#!version:` first line).
+    Yealink,
+    /// Polycom XML (`<polycomConfig>`, `<PHONE_CONFIG>`, a master file's `<APPLICATION>`).
+    Polycom,
+    /// Cisco SPA/MPP XML profile (`<flat-profile>`).
+    Cisco,
+    /// Grandstream XML (`<gs_provision>`).
+    Grandstream,
     /// Recognised by its content, then by its name (the default): see
     /// [`FileFormat::detect`].
     Auto,
@@ -49,20 +57,6 @@ impl FileFormat {
         }
     }
 
-    /// The format of a fetched file, recognised by its content first and its name second,
-    /// as [`from_bytes`](super::from_bytes) recognises a configuration file: the Panasonic
-    /// (or PCC) magic first line makes Panasonic, a Snom XML root makes Snom, whatever the
-    /// name; other content gets the format its name suggests ([`FileFormat::guess`]).
-    pub fn detect(name: &str, bytes: &[u8]) -> FileFormat {
-        if super::panasonic::has_magic(bytes) {
-            FileFormat::Panasonic
-        } else if super::snom::looks_like(bytes) {
-            FileFormat::Snom
-        } else {
-            FileFormat::guess(name)
-        }
-    }
-
     /// This format, or for [`FileFormat::Auto`] the one [`FileFormat::detect`] finds.
     pub fn for_content(self, name: &str, bytes: &[u8]) -> FileFormat {
         match self {
@@ -78,6 +72,33 @@ impl FileFormat {
             FileFormat::Snom => "snom",
             FileFormat::Raw => "raw",
             FileFormat::Auto => "auto",
+            FileFormat::Yealink => "yealink",
+            FileFormat::Polycom => "polycom",
+            FileFormat::Cisco => "cisco",
+            FileFormat::Grandstream => "grandstream",
+        }
+    }
+
+    /// The format of a vendor dialect's files.
+    pub(super) fn of_dialect(dialect: super::Dialect) -> FileFormat {
+        match dialect {
+            super::Dialect::Yealink => FileFormat::Yealink,
+            super::Dialect::Polycom => FileFormat::Polycom,
+            super::Dialect::Cisco => FileFormat::Cisco,
+            super::Dialect::Grandstream => FileFormat::Grandstream,
+            super::Dialect::Panasonic => FileFormat::Panasonic,
+            _ => FileFormat::Snom,
+        }
+    }
+
+    /// The dialect of this format's files, for the four read by `config::vendor`.
+    pub(super) fn vendor_dialect(self) -> Option<super::Dialect> {
+        match self {
+            FileFormat::Yealink => Some(super::Dialect::Yealink),
+            FileFormat::Polycom => Some(super::Dialect::Polycom),
+            FileFormat::Cisco => Some(super::Dialect::Cisco),
+            FileFormat::Grandstream => Some(super::Dialect::Grandstream),
+            _ => None,
         }
     }
 }

@@ -5,16 +5,6 @@
 
 use super::{Dialect, Settings, Warning};
 
-/// Whether a setting's value makes the phone act: not empty, and not one of the values
-/// that mean "off" or "as usual" (`N`, `off`, `0`, Snom's `auto_update`).
-pub(super) fn acts(value: &str) -> bool {
-    let v = value.trim();
-    !(v.is_empty()
-        || ["n", "no", "off", "0", "false", "auto_update"]
-            .iter()
-            .any(|x| v.eq_ignore_ascii_case(x)))
-}
-
 /// The keys of a vendor family that sip-resync reads, for suggestions.
 fn known(dialect: Dialect) -> &'static [&'static str] {
     match dialect.family() {

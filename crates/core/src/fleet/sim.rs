@@ -54,11 +54,11 @@ impl Setup<'_> {
     /// rule, and no random delay drawn (none configured, or nothing that draws one).
     fn seed_free(&self) -> bool {
         let (schedule, _) = self.arm(0);
-        let rule_free = match schedule.rule() {
-            None => true,
-            Some((_, Rule::Every { .. } | Rule::DailyAt { .. })) => true,
-            Some(_) => false,
-        };
+        // Every rule counts: Yealink's modes combine.
+        let rule_free = schedule
+            .rules()
+            .iter()
+            .all(|(_, rule)| matches!(rule, Rule::Every { .. } | Rule::DailyAt { .. }));
         let draws = self.startup_fetch || !self.notify_at.is_empty();
         rule_free && (self.prov.random_delay.is_zero() || !draws)
     }

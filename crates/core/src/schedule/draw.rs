@@ -15,6 +15,10 @@ use rand_core::{RngCore, SeedableRng};
 pub(super) const DOMAIN_INTERVALS: u64 = 0x5345_4544_494e_5456; // "SEEDINTV"
 /// Domain of the daily random windows (Snom random, period of a day or more).
 pub(super) const DOMAIN_WINDOWS: u64 = 0x5345_4544_5749_4e44; // "SEEDWIND"
+/// Domain of the phase of a MAC-derived day or week within a period (stream: its length).
+pub(super) const DOMAIN_PHASE: u64 = 0x5345_4544_5048_4153; // "SEEDPHAS"
+/// Domain of the day drawn in a week of a weekly rule (stream: the week).
+pub(super) const DOMAIN_WEEKDAY: u64 = 0x5345_4544_5744_4159; // "SEEDWDAY"
 
 fn splitmix64(state: &mut u64) -> u64 {
     *state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
@@ -34,6 +38,20 @@ pub(super) fn rng(seed: u64, domain: u64, stream: u64) -> ChaCha8Rng {
     let mut rng = ChaCha8Rng::from_seed(key);
     rng.set_stream(stream);
     rng
+}
+
+/// The random extra of a retry after a failure at `failed_at`: `0..=extra` seconds, the same
+/// for the same failure.
+pub(super) fn retry_extra(seed: u64, failed_at: jiff::Timestamp, extra: u32) -> u64 {
+    if extra == 0 {
+        return 0;
+    }
+    let mut rng = rng(
+        seed,
+        DOMAIN_INTERVALS,
+        ((failed_at.as_second() as u64) << 2) | 2,
+    );
+    uniform_inclusive(&mut rng, u64::from(extra))
 }
 
 /// A uniform draw from `0..=max`, unbiased (Lemire's nearly divisionless method).

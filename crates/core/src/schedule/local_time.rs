@@ -30,7 +30,7 @@ impl LocalTime {
     pub const MIDNIGHT: LocalTime = LocalTime { hour: 0, minute: 0 };
 
     /// A time of day from its hour (0-23) and minute (0-59).
-    pub fn new(hour: u8, minute: u8) -> Result<LocalTime, ScheduleError> {
+    pub const fn new(hour: u8, minute: u8) -> Result<LocalTime, ScheduleError> {
         if hour > 23 {
             return Err(ScheduleError::HourOutOfRange);
         }

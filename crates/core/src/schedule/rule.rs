@@ -18,6 +18,14 @@ pub enum Vendor {
     Snom,
     /// Panasonic `CFG_*` provisioning settings.
     Panasonic,
+    /// Yealink `static.auto_provision.*` settings.
+    Yealink,
+    /// Polycom `prov.polling.*` settings.
+    Polycom,
+    /// Cisco SPA/MPP `Resync_*` settings.
+    Cisco,
+    /// Grandstream automatic upgrade P-values.
+    Grandstream,
 }
 
 impl Vendor {
@@ -26,6 +34,10 @@ impl Vendor {
         match self {
             Vendor::Snom => "snom",
             Vendor::Panasonic => "panasonic",
+            Vendor::Yealink => "yealink",
+            Vendor::Polycom => "polycom",
+            Vendor::Cisco => "cisco",
+            Vendor::Grandstream => "grandstream",
         }
     }
 }
@@ -48,6 +60,31 @@ pub enum Source {
     PanasonicResyncTime,
     /// Panasonic `CFG_CYCLIC` / `CFG_CYCLIC_INTVL`.
     PanasonicCyclic,
+    /// Yealink `auto_provision.repeat.*`: every N minutes.
+    YealinkRepeat,
+    /// Yealink `auto_provision.weekly.*`: days of the week, a window.
+    YealinkWeekly,
+    /// Yealink `auto_provision.flexible.*`: a MAC-derived day every N days, a window.
+    YealinkFlexible,
+    /// Polycom `prov.polling.mode` = `rel`.
+    PolycomRel,
+    /// Polycom `prov.polling.mode` = `abs`.
+    PolycomAbs,
+    /// Polycom `prov.polling.mode` = `random` with a period below one day (or one day
+    /// without a window).
+    PolycomRandom,
+    /// Polycom `prov.polling.mode` = `random` with a window.
+    PolycomRandomDays,
+    /// Cisco `Resync_Periodic`.
+    CiscoPeriodic,
+    /// Cisco `Resync_At (HHmm)` with `Resync_At_Random_Delay`.
+    CiscoResyncAt,
+    /// Grandstream automatic upgrade 1: every P193 minutes.
+    GrandstreamInterval,
+    /// Grandstream automatic upgrade 2: every day at P285 (to P8459 when randomised).
+    GrandstreamDaily,
+    /// Grandstream automatic upgrade 3: on the P286 day(s) of the week.
+    GrandstreamWeekly,
 }
 
 impl Source {
@@ -60,6 +97,17 @@ impl Source {
             | Source::SnomRandom
             | Source::SnomRandomDays => Vendor::Snom,
             Source::PanasonicResyncTime | Source::PanasonicCyclic => Vendor::Panasonic,
+            Source::YealinkRepeat | Source::YealinkWeekly | Source::YealinkFlexible => {
+                Vendor::Yealink
+            }
+            Source::PolycomRel
+            | Source::PolycomAbs
+            | Source::PolycomRandom
+            | Source::PolycomRandomDays => Vendor::Polycom,
+            Source::CiscoPeriodic | Source::CiscoResyncAt => Vendor::Cisco,
+            Source::GrandstreamInterval | Source::GrandstreamDaily | Source::GrandstreamWeekly => {
+                Vendor::Grandstream
+            }
         }
     }
 
@@ -73,6 +121,18 @@ impl Source {
             Source::SnomRandomDays => "snom-random-days",
             Source::PanasonicResyncTime => "panasonic-resync-time",
             Source::PanasonicCyclic => "panasonic-cyclic",
+            Source::YealinkRepeat => "yealink-repeat",
+            Source::YealinkWeekly => "yealink-weekly",
+            Source::YealinkFlexible => "yealink-flexible",
+            Source::PolycomRel => "polycom-rel",
+            Source::PolycomAbs => "polycom-abs",
+            Source::PolycomRandom => "polycom-random",
+            Source::PolycomRandomDays => "polycom-random-days",
+            Source::CiscoPeriodic => "cisco-periodic",
+            Source::CiscoResyncAt => "cisco-resync-at",
+            Source::GrandstreamInterval => "grandstream-interval",
+            Source::GrandstreamDaily => "grandstream-daily",
+            Source::GrandstreamWeekly => "grandstream-weekly",
         }
     }
 }
@@ -110,6 +170,118 @@ pub enum Rule {
         /// Window end, local time, included.
         end: LocalTime,
     },
+    /// Chained intervals from when the schedule was armed: interval `i` (from 0) is step
+    /// `min(i, last)` plus a uniform draw of that step's random extra, at least 1 s (Cisco's
+    /// `Resync_Periodic` list, whose last element repeats, with `+N`). Does not need the wall
+    /// clock.
+    Steps {
+        /// The intervals.
+        steps: Steps,
+    },
+    /// Every `every_secs` seconds from a random start: the first poll comes a drawn
+    /// `1..=every_secs` seconds after the schedule was armed, the next ones every
+    /// `every_secs` after it (Polycom `random` with a period of a day or less). Does not need
+    /// the wall clock.
+    PhasedEvery {
+        /// Seconds between polls, at least 1.
+        every_secs: u64,
+    },
+    /// One local day in every `every_days`, the same days whatever the restarts: the day
+    /// within the period is drawn from the seed (the MAC address), and on it the poll comes
+    /// at a random instant of the local window `start..=end` (past midnight when `end` is
+    /// before `start`; the exact time when they are equal). Polycom `abs`/`random` over days,
+    /// Yealink flexible, Cisco `Resync_At`, Grandstream daily. Needs the wall clock.
+    MacDaysWindow {
+        /// Days in the period, at least 1 (1: every day).
+        every_days: u32,
+        /// Window start, local time.
+        start: LocalTime,
+        /// Window end, local time, included.
+        end: LocalTime,
+    },
+    /// Days of the week, at a random instant of the local window `start..=end` on each. With
+    /// `every_weeks` 0 every listed day of every week polls; with N (1 to 12), one listed day,
+    /// drawn from the seed, in one week of every N (Yealink `weekly_upgrade_interval`), the
+    /// week also drawn from the seed. Needs the wall clock.
+    Weekly {
+        /// Days: bit 0 is Sunday, bit 6 Saturday; at least one.
+        days: u8,
+        /// 0: every listed day; N: one listed day every N weeks.
+        every_weeks: u8,
+        /// Window start, local time.
+        start: LocalTime,
+        /// Window end, local time, included.
+        end: LocalTime,
+    },
+}
+
+/// Most elements of a [`Steps`] list.
+pub const MAX_STEPS: usize = 8;
+
+/// A list of intervals whose last element repeats, each with a random extra (Cisco
+/// `1800,3600,7200+600`). At least one element.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+pub struct Steps {
+    secs: [u32; MAX_STEPS],
+    extra: [u32; MAX_STEPS],
+    len: u8,
+}
+
+impl Steps {
+    /// The list of `(seconds, random extra seconds)`; `None` when it is empty or longer than
+    /// [`MAX_STEPS`].
+    pub fn new(items: &[(u32, u32)]) -> Option<Steps> {
+        if items.is_empty() || items.len() > MAX_STEPS {
+            return None;
+        }
+        let mut steps = Steps {
+            secs: [0; MAX_STEPS],
+            extra: [0; MAX_STEPS],
+            len: items.len() as u8,
+        };
+        for (i, &(s, e)) in items.iter().enumerate() {
+            steps.secs[i] = s;
+            steps.extra[i] = e;
+        }
+        Some(steps)
+    }
+
+    /// Element `i` (from 0), the last one for every `i` past it.
+    pub fn get(&self, i: u64) -> (u32, u32) {
+        let last = usize::from(self.len.max(1)) - 1;
+        let i = usize::try_from(i).unwrap_or(usize::MAX).min(last);
+        (self.secs[i], self.extra[i])
+    }
+
+    /// The elements in order.
+    pub fn iter(&self) -> impl Iterator<Item = (u32, u32)> + '_ {
+        (0..usize::from(self.len)).map(|i| (self.secs[i], self.extra[i]))
+    }
+}
+
+impl fmt::Display for Steps {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, (s, e)) in self.iter().enumerate() {
+            if i > 0 {
+                f.write_str(",")?;
+            }
+            write!(f, "{s}s")?;
+            if e > 0 {
+                write!(f, "+0-{e}s")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `Sun,Mon`: the days of a [`Rule::Weekly`] mask.
+pub(super) fn day_names(days: u8) -> String {
+    const NAMES: [&str; 7] = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];
+    (0..7)
+        .filter(|i| days & (1 << i) != 0)
+        .map(|i| NAMES[i])
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 impl Rule {
@@ -117,8 +289,14 @@ impl Rule {
     /// declared valid).
     pub fn needs_wall_clock(&self) -> bool {
         match self {
-            Rule::Every { .. } | Rule::RandomEvery { .. } => false,
-            Rule::DailyAt { .. } | Rule::DaysWindow { .. } => true,
+            Rule::Every { .. }
+            | Rule::RandomEvery { .. }
+            | Rule::Steps { .. }
+            | Rule::PhasedEvery { .. } => false,
+            Rule::DailyAt { .. }
+            | Rule::DaysWindow { .. }
+            | Rule::MacDaysWindow { .. }
+            | Rule::Weekly { .. } => true,
         }
     }
 }
@@ -145,6 +323,13 @@ pub enum RetryPolicy {
         /// Largest delay, in seconds.
         max_secs: u64,
     },
+    /// Retry after element `failures - 1` of a list whose last element repeats (Cisco
+    /// `Resync_Error_Retry_Delay`), in place of any regular poll before then; the random
+    /// extra of an element is added by the schedule. Retries repeat on every failure.
+    Steps {
+        /// The delays, each at least 60 s.
+        steps: Steps,
+    },
 }
 
 impl RetryPolicy {
@@ -161,6 +346,9 @@ impl RetryPolicy {
                 let delay = initial_secs.saturating_mul(1u64 << doublings);
                 Some(delay.min(max_secs))
             }
+            RetryPolicy::Steps { steps } => Some(u64::from(
+                steps.get(u64::from(failures.saturating_sub(1))).0,
+            )),
         }
     }
 }
@@ -226,7 +414,7 @@ impl fmt::Display for RuleLabel {
             RuleLabel::Regular { source, rule } => {
                 f.write_str(source.as_str())?;
                 match rule {
-                    Rule::Every { every_secs } if source.vendor() == Vendor::Panasonic => {
+                    Rule::Every { every_secs } if source.vendor() != Vendor::Snom => {
                         f.write_str(" every ")?;
                         secs_or_min(f, every_secs)
                     }
@@ -238,6 +426,35 @@ impl fmt::Display for RuleLabel {
                         start,
                         end,
                     } => write!(f, " every {every_days}d {start}-{end}"),
+                    Rule::Steps { steps } => write!(f, " every {steps}"),
+                    Rule::PhasedEvery { every_secs } => {
+                        write!(f, " every {every_secs}s from a random start")
+                    }
+                    Rule::MacDaysWindow {
+                        every_days,
+                        start,
+                        end,
+                    } if start == end => write!(f, " every {every_days}d at {start}"),
+                    Rule::MacDaysWindow {
+                        every_days,
+                        start,
+                        end,
+                    } => write!(f, " every {every_days}d {start}-{end}"),
+                    Rule::Weekly {
+                        days,
+                        every_weeks,
+                        start,
+                        end,
+                    } => {
+                        write!(f, " {} {start}", day_names(days))?;
+                        if start != end {
+                            write!(f, "-{end}")?;
+                        }
+                        if every_weeks > 0 {
+                            write!(f, " one day every {every_weeks}w")?;
+                        }
+                        Ok(())
+                    }
                 }
             }
             RuleLabel::Retry { vendor, after_secs } => {

@@ -4,6 +4,7 @@ use std::str::FromStr;
 
 use jiff::Timestamp;
 
+use super::effective::{clamp_period, Effective};
 use super::rule::{RetryPolicy, Rule, Source, Vendor};
 use super::{LocalTime, ScheduleError, ScheduleWarning};
 
@@ -31,6 +32,14 @@ pub enum ScheduleSettings {
     Snom(SnomPolling),
     /// Panasonic provisioning settings.
     Panasonic(PanasonicPolling),
+    /// Yealink auto provisioning settings.
+    Yealink(super::vendors::YealinkProvisioning),
+    /// Polycom provisioning polling.
+    Polycom(super::vendors::PolycomPolling),
+    /// Cisco SPA/MPP resync settings.
+    Cisco(super::vendors::CiscoResync),
+    /// Grandstream automatic upgrade settings.
+    Grandstream(super::vendors::GrandstreamUpgrade),
 }
 
 impl ScheduleSettings {
@@ -142,22 +151,6 @@ pub struct PersistedState {
     pub last_success: Option<Timestamp>,
 }
 
-/// Settings resolved into the one rule in effect.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Effective {
-    pub vendor: Option<Vendor>,
-    pub regular: Option<(Source, Rule)>,
-    pub retry: Option<RetryPolicy>,
-}
-
-impl Effective {
-    const OFF: Effective = Effective {
-        vendor: None,
-        regular: None,
-        retry: None,
-    };
-}
-
 impl ScheduleSettings {
     /// The one rule these vendor settings come to, with a warning for each setting that is
     /// overridden or ignored.
@@ -166,20 +159,11 @@ impl ScheduleSettings {
             ScheduleSettings::Off => Effective::OFF,
             ScheduleSettings::Snom(snom) => snom.resolve(warnings),
             ScheduleSettings::Panasonic(panasonic) => panasonic.resolve(warnings),
+            ScheduleSettings::Yealink(y) => y.resolve(warnings),
+            ScheduleSettings::Polycom(p) => p.resolve(warnings),
+            ScheduleSettings::Cisco(c) => c.resolve(warnings),
+            ScheduleSettings::Grandstream(g) => g.resolve(warnings),
         }
-    }
-}
-
-fn clamp_period(key: &'static str, secs: u64, warnings: &mut Vec<ScheduleWarning>) -> u64 {
-    if secs > MAX_PERIOD_SECS {
-        warnings.push(ScheduleWarning::new(
-            key,
-            &secs.to_string(),
-            format!("longer than {MAX_PERIOD_SECS} s; {MAX_PERIOD_SECS} s is used"),
-        ));
-        MAX_PERIOD_SECS
-    } else {
-        secs
     }
 }
 
@@ -188,7 +172,7 @@ impl SnomPolling {
         let regular = self.regular(warnings);
         Effective {
             vendor: Some(Vendor::Snom),
-            regular,
+            regular: regular.into_iter().collect(),
             retry: regular.map(|_| RetryPolicy::Backoff {
                 initial_secs: SNOM_RETRY_INITIAL_SECS,
                 max_secs: SNOM_RETRY_MAX_SECS,
@@ -272,7 +256,7 @@ impl PanasonicPolling {
                 Ok(at) => {
                     return Effective {
                         vendor: Some(Vendor::Panasonic),
-                        regular: Some((Source::PanasonicResyncTime, Rule::DailyAt { at })),
+                        regular: vec![(Source::PanasonicResyncTime, Rule::DailyAt { at })],
                         retry: Some(RetryPolicy::NextRegular),
                     }
                 }
@@ -334,7 +318,7 @@ impl PanasonicPolling {
         };
         Effective {
             vendor: Some(Vendor::Panasonic),
-            regular,
+            regular: regular.into_iter().collect(),
             retry,
         }
     }

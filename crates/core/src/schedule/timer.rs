@@ -50,10 +50,13 @@ pub struct Schedule {
     seed: u64,
     armed_at: Timestamp,
     vendor: Option<Vendor>,
-    regular: Option<(Source, Rule)>,
+    /// The regular rules in effect (one for most vendors; Yealink's modes combine); the
+    /// next poll is the earliest of theirs.
+    regular: Vec<(Source, Rule)>,
     retry: Option<RetryPolicy>,
     state: PersistedState,
-    chain: Option<Chain>,
+    /// The chain of each chained rule, by position in `regular`.
+    chains: Vec<Option<Chain>>,
     failures: u32,
     last_failure: Option<Failure>,
 }
@@ -82,10 +85,15 @@ impl Schedule {
     ) -> (Schedule, Vec<ScheduleWarning>) {
         let mut warnings = Vec::new();
         let effective = settings.resolve(&mut warnings);
-        let chain = match effective.regular {
-            Some((_, Rule::RandomEvery { max_secs })) => Some(Chain::new(seed, armed_at, max_secs)),
-            _ => None,
-        };
+        let chains = effective
+            .regular
+            .iter()
+            .map(|(_, rule)| match *rule {
+                Rule::RandomEvery { max_secs } => Some(Chain::new(seed, armed_at, max_secs)),
+                Rule::Steps { steps } => Some(Chain::with_steps(seed, armed_at, steps)),
+                _ => None,
+            })
+            .collect();
         let schedule = Schedule {
             tz,
             seed,
@@ -94,7 +102,7 @@ impl Schedule {
             regular: effective.regular,
             retry: effective.retry,
             state,
-            chain,
+            chains,
             failures: 0,
             last_failure: None,
         };
@@ -144,7 +152,15 @@ impl Schedule {
         }
         self.failures = self.failures.saturating_add(1);
         let regular = self.regular_after(failed_at);
+        let extra = match policy {
+            RetryPolicy::Steps { steps } => {
+                let (_, extra) = steps.get(u64::from(self.failures.saturating_sub(1)));
+                super::draw::retry_extra(self.seed, failed_at, extra)
+            }
+            _ => 0,
+        };
         let retry = policy.delay_secs(self.failures).and_then(|delay| {
+            let delay = delay.saturating_add(extra);
             let at = failed_at
                 .checked_add(SignedDuration::from_secs(i64::try_from(delay).ok()?))
                 .ok()?;
@@ -178,8 +194,7 @@ impl Schedule {
     /// Whether the effective rule is defined by the wall clock (daily times and windows), so
     /// that it waits until the clock is declared valid. Relative rules do not.
     pub fn needs_wall_clock(&self) -> bool {
-        self.regular
-            .is_some_and(|(_, rule)| rule.needs_wall_clock())
+        self.regular.iter().any(|(_, rule)| rule.needs_wall_clock())
     }
 
     /// An iterator over the polls after `from`, each strictly after the previous one; it
@@ -193,9 +208,16 @@ impl Schedule {
         }
     }
 
-    /// The effective rule and the setting it came from; `None` when no timed polls run.
+    /// The effective rule and the setting it came from; `None` when no timed polls run. When
+    /// several rules combine (Yealink), the first; see [`rules`](Schedule::rules).
     pub fn rule(&self) -> Option<(Source, Rule)> {
-        self.regular
+        self.regular.first().copied()
+    }
+
+    /// Every regular rule in effect, each with the setting it came from: the next poll is the
+    /// earliest of theirs. Empty when no timed polls run.
+    pub fn rules(&self) -> &[(Source, Rule)] {
+        &self.regular
     }
 
     /// What happens after a failed poll; `None` when failures are not retried by the
@@ -229,17 +251,32 @@ impl Schedule {
     pub fn describe(&self) -> String {
         let zone = self.tz.iana_name().unwrap_or("the configured time zone");
         let mut out = String::new();
-        match self.regular {
-            None => out.push_str(match self.vendor {
+        if self.regular.is_empty() {
+            out.push_str(match self.vendor {
                 Some(Vendor::Snom) => {
                     "Snom: no timed polls (prov polling off and settings_refresh_timer 0)"
                 }
                 Some(Vendor::Panasonic) => {
                     "Panasonic: no timed polls (CFG_CYCLIC off, CFG_RESYNC_TIME not set)"
                 }
+                Some(Vendor::Yealink) => {
+                    "Yealink: no timed polls (repeat, weekly and flexible auto provisioning off)"
+                }
+                Some(Vendor::Polycom) => "Polycom: no timed polls (prov.polling.enabled 0)",
+                Some(Vendor::Cisco) => {
+                    "Cisco: no timed polls (Resync_Periodic 0 and Resync_At (HHmm) not set)"
+                }
+                Some(Vendor::Grandstream) => {
+                    "Grandstream: no timed polls (automatic upgrade P22296/P194 = 0, No)"
+                }
                 None => "no timed polls",
-            }),
-            Some((source, rule)) => {
+            });
+        }
+        for (i, &(source, rule)) in self.regular.iter().enumerate() {
+            if i > 0 {
+                out.push_str("; and ");
+            }
+            {
                 let _ = match (source, rule) {
                     (Source::SnomRel, Rule::Every { every_secs }) => write!(
                         out,
@@ -256,7 +293,11 @@ impl Schedule {
                         every_secs / 60
                     ),
                     (_, Rule::Every { every_secs }) => {
-                        write!(out, "every {every_secs} s, counted from start-up")
+                        write!(
+                            out,
+                            "{}: every {every_secs} s, counted from start-up",
+                            source.as_str()
+                        )
                     }
                     (_, Rule::RandomEvery { max_secs }) => write!(
                         out,
@@ -268,6 +309,66 @@ impl Schedule {
                         "Panasonic CFG_RESYNC_TIME: every day at {at} ({zone}); CFG_CYCLIC, \
                          CFG_CYCLIC_INTVL and CFG_RTRY_INTVL are disabled"
                     ),
+                    (_, Rule::Steps { steps }) => write!(
+                        out,
+                        "Cisco Resync_Periodic: intervals of {steps} (the last repeats), chained \
+                         from start-up"
+                    ),
+                    (_, Rule::PhasedEvery { every_secs }) => write!(
+                        out,
+                        "Polycom random polling: the first poll at a random time within \
+                         {every_secs} s of start-up, then every {every_secs} s"
+                    ),
+                    (
+                        _,
+                        Rule::MacDaysWindow {
+                            every_days,
+                            start,
+                            end,
+                        },
+                    ) => {
+                        let when = if start == end {
+                            format!("at {start}")
+                        } else {
+                            format!("at a random time between {start} and {end}")
+                        };
+                        if every_days == 1 {
+                            write!(out, "{}: every day {when} ({zone})", source.as_str())
+                        } else {
+                            write!(
+                                out,
+                                "{}: one day in every {every_days}, the day derived from the \
+                                 MAC address, {when} ({zone})",
+                                source.as_str()
+                            )
+                        }
+                    }
+                    (
+                        _,
+                        Rule::Weekly {
+                            days,
+                            every_weeks,
+                            start,
+                            end,
+                        },
+                    ) => {
+                        let when = if start == end {
+                            format!("at {start}")
+                        } else {
+                            format!("at a random time between {start} and {end}")
+                        };
+                        let names = super::rule::day_names(days);
+                        if every_weeks == 0 {
+                            write!(out, "{}: every {names} {when} ({zone})", source.as_str())
+                        } else {
+                            write!(
+                                out,
+                                "{}: one of {names}, drawn from the MAC address, in one week \
+                                 of every {every_weeks}, {when} ({zone})",
+                                source.as_str()
+                            )
+                        }
+                    }
                     (_, Rule::DailyAt { at }) => {
                         write!(out, "Snom absolute polling: every day at {at} ({zone})")
                     }
@@ -295,10 +396,10 @@ impl Schedule {
                         )
                     }
                 };
-                if rule.needs_wall_clock() {
-                    out.push_str("; waits for a valid wall clock, missed slots are not fired");
-                }
             }
+        }
+        if self.needs_wall_clock() {
+            out.push_str("; waits for a valid wall clock, missed slots are not fired");
         }
         let _ = match self.retry {
             None => Ok(()),
@@ -309,6 +410,11 @@ impl Schedule {
                 out,
                 "; after a failure retry in {} min instead, again after every failure",
                 after_secs / 60
+            ),
+            Some(RetryPolicy::Steps { steps }) => write!(
+                out,
+                "; after failure n retry after element n of {steps} (the last repeats) \
+                 instead, again after every failure"
             ),
             Some(RetryPolicy::Backoff {
                 initial_secs,
@@ -325,11 +431,27 @@ impl Schedule {
     }
 
     fn regular_after(&mut self, now: Timestamp) -> Option<Poll> {
-        let (source, rule) = self.regular?;
-        let at = match rule {
-            Rule::Every { every_secs } => slots::every_after(self.armed_at, every_secs, now)?,
-            Rule::RandomEvery { .. } => self.chain.as_mut()?.after(now)?,
-            Rule::DailyAt { at } => slots::daily_after(&self.tz, at, now)?,
+        let mut best: Option<Poll> = None;
+        for i in 0..self.regular.len() {
+            let (source, rule) = self.regular[i];
+            let Some(at) = self.rule_after(i, rule, now) else {
+                continue;
+            };
+            if best.is_none_or(|b| at < b.at) {
+                best = Some(Poll {
+                    at,
+                    rule: RuleLabel::Regular { source, rule },
+                });
+            }
+        }
+        best
+    }
+
+    fn rule_after(&mut self, i: usize, rule: Rule, now: Timestamp) -> Option<Timestamp> {
+        match rule {
+            Rule::Every { every_secs } => slots::every_after(self.armed_at, every_secs, now),
+            Rule::RandomEvery { .. } | Rule::Steps { .. } => self.chains[i].as_mut()?.after(now),
+            Rule::DailyAt { at } => slots::daily_after(&self.tz, at, now),
             Rule::DaysWindow {
                 every_days,
                 start,
@@ -337,13 +459,23 @@ impl Schedule {
             } => {
                 let changed = *self.state.changed_at.get_or_insert(now);
                 let first = slots::first_window_day(&self.tz, changed);
-                slots::days_window_after(&self.tz, self.seed, first, every_days, start, end, now)?
+                slots::days_window_after(&self.tz, self.seed, first, every_days, start, end, now)
             }
-        };
-        Some(Poll {
-            at,
-            rule: RuleLabel::Regular { source, rule },
-        })
+            Rule::PhasedEvery { every_secs } => {
+                slots::phased_every_after(self.armed_at, self.seed, every_secs, now)
+            }
+            Rule::MacDaysWindow {
+                every_days,
+                start,
+                end,
+            } => slots::mac_days_after(&self.tz, self.seed, every_days, start, end, now),
+            Rule::Weekly {
+                days,
+                every_weeks,
+                start,
+                end,
+            } => slots::weekly_after(&self.tz, self.seed, days, every_weeks, start, end, now),
+        }
     }
 }
 

@@ -26,6 +26,12 @@ pub(super) fn suggest(settings: &Settings) -> Vec<Warning> {
             } else {
                 name.to_ascii_lowercase()
             };
+            // A numbered sibling of a known key (`CFG_FILE_KEY2` beside `CFG_FILE_KEY`,
+            // `CFG_ROOT_CERTIFICATE_PATH` beside `…PATH1`) is a setting of its own.
+            let stem = |k: &str| k.trim_end_matches(|c: char| c.is_ascii_digit()).to_owned();
+            if keys.iter().any(|k| stem(k) == stem(&folded)) {
+                return None;
+            }
             let (d, key) = keys
                 .iter()
                 .map(|k| (super::toml::probe::distance(&folded, k), *k))

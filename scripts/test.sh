@@ -44,6 +44,12 @@ fi
 for cmd in "${COMMANDS[@]}"; do
     have "$cmd" || { echo "test.sh: FAILED: ${PACKAGES[$cmd]} is installed but no $cmd was found" >&2; exit 1; }
 done
+# The Kamailio modules the tests load (tests/auth.rs, tests/rsipstack.rs), all in the kamailio
+# package: a registrar with digest authentication and a uac_auth() failure route.
+kmods="$(dirname "$(ls /usr/lib/*/kamailio/modules/tm.so 2>/dev/null | head -1)")"
+for m in tm rr sl pv textops siputils usrloc registrar auth nathelper uac xlog rtimer; do
+    [ -f "$kmods/$m.so" ] || { echo "test.sh: FAILED: the Kamailio module $m.so is missing from ${kmods:-/usr/lib/*/kamailio/modules} (Debian package kamailio)" >&2; exit 1; }
+done
 SIPP="$(command -v sipp || echo /usr/bin/sipp)"
 echo "test.sh: using $("$SIPP" -v 2>&1 | grep -o 'SIPp v[0-9.]*' | head -1) at $SIPP," \
     "$(sipsak --version 2>&1 | head -1)," \

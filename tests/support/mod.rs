@@ -1,6 +1,7 @@
 #![allow(dead_code)]
 pub mod daemon;
 pub mod http;
+pub mod kamailio;
 pub mod pki;
 pub mod server;
 pub mod sipp;

@@ -235,37 +235,7 @@ impl Agent {
     ///
     /// Must be called within a tokio runtime (the engine is a task on it).
     pub async fn start(options: AgentOptions) -> Result<Agent, AgentError> {
-        let AgentOptions {
-            mut settings,
-            state_dir,
-            mac,
-            model,
-            listen,
-            clock,
-            sink,
-        } = options;
-        for w in &settings.warnings {
-            tracing::warn!(target: LOG_TARGET, "{w}");
-        }
-        let overrides = Overrides {
-            mac: mac
-                .map(|m| config::normalise_mac(&m).map_err(AgentError::Mac))
-                .transpose()?,
-            model,
-            state_dir,
-        };
-        overrides.apply(&mut settings);
-        let zone = settings.zone()?;
-        if let Some(dir) = &settings.provisioning.state_dir {
-            std::fs::create_dir_all(dir).map_err(|source| AgentError::StateDir {
-                path: dir.clone(),
-                source,
-            })?;
-            probe_writable(dir).map_err(|source| AgentError::StateDirNotWritable {
-                path: dir.clone(),
-                source,
-            })?;
-        }
+        let (settings, overrides, zone, listen, clock, sink) = prepare(options)?;
         let listen_override = !listen.is_empty();
         let listen = if listen_override {
             listen
@@ -306,27 +276,7 @@ impl Agent {
             udp,
         )
         .await?;
-        // The one owner of the settings in effect: the engine publishes the applied files to
-        // it, update_settings the local ones; the endpoints and the engine subscribe.
-        let owner = SettingsOwner::new(settings.clone(), zone.clone());
-        let engine = if settings.provisioning.files.is_empty() {
-            tracing::warn!(target: LOG_TARGET, "no provisioning files configured: NOTIFYs are answered, nothing is fetched (set [provisioning] files, CFG_STANDARD_FILE_PATH in a Panasonic file, or setting_server in a Snom file)");
-            None
-        } else {
-            let Some(dir) = settings.provisioning.state_dir.clone() else {
-                return Err(AgentError::NoStateDir);
-            };
-            let (handle, task) = Engine::start_with_owner(
-                EngineConfig {
-                    settings: settings.clone(),
-                    state_dir: dir,
-                    time_zone: zone,
-                    clock,
-                },
-                owner.clone(),
-            )?;
-            Some((handle, task))
-        };
+        let (owner, engine) = start_engine(&settings, zone, clock)?;
         // The applied set may carry its own SIP settings (CFG_RESYNC_FROM_SIP).
         let effective = owner.current();
         let local_addrs = listeners.local_addrs();
@@ -355,11 +305,7 @@ impl Agent {
                 running: Mutex::new(false),
             }),
         };
-        let sink: Sink = match (sink.0, &engine) {
-            (Some(custom), _) => custom,
-            (None, Some((h, _))) => Arc::new(h.clone()),
-            (None, None) => Arc::new(|_: ResyncRequest| {}),
-        };
+        let sink = sink.or_engine(&engine);
         Ok(Agent {
             sink,
             handle,
@@ -444,6 +390,152 @@ impl Drop for Agent {
         if let Some((h, _)) = &self.engine {
             h.shutdown();
         }
+    }
+}
+
+impl CustomSink {
+    /// Where accepted resync requests go: the application's sink, else the engine, else
+    /// nowhere (no files configured: the NOTIFY was answered, nothing to fetch).
+    fn or_engine(self, engine: &Option<(EngineHandle, JoinHandle<()>)>) -> Sink {
+        match (self.0, engine) {
+            (Some(custom), _) => custom,
+            (None, Some((h, _))) => Arc::new(h.clone()),
+            (None, None) => Arc::new(|_: ResyncRequest| {}),
+        }
+    }
+}
+
+/// The options taken apart: the settings with the overrides applied (warnings logged, the
+/// time zone known, the state directory created and writable), and the rest.
+type Prepared = (
+    Settings,
+    Overrides,
+    jiff::tz::TimeZone,
+    Vec<ListenAddr>,
+    ClockValidity,
+    CustomSink,
+);
+
+fn prepare(options: AgentOptions) -> Result<Prepared, AgentError> {
+    let AgentOptions {
+        mut settings,
+        state_dir,
+        mac,
+        model,
+        listen,
+        clock,
+        sink,
+    } = options;
+    for w in &settings.warnings {
+        tracing::warn!(target: LOG_TARGET, "{w}");
+    }
+    let overrides = Overrides {
+        mac: mac
+            .map(|m| config::normalise_mac(&m).map_err(AgentError::Mac))
+            .transpose()?,
+        model,
+        state_dir,
+    };
+    overrides.apply(&mut settings);
+    let zone = settings.zone()?;
+    if let Some(dir) = &settings.provisioning.state_dir {
+        std::fs::create_dir_all(dir).map_err(|source| AgentError::StateDir {
+            path: dir.clone(),
+            source,
+        })?;
+        probe_writable(dir).map_err(|source| AgentError::StateDirNotWritable {
+            path: dir.clone(),
+            source,
+        })?;
+    }
+    Ok((settings, overrides, zone, listen, clock, sink))
+}
+
+/// The one owner of the settings in effect (the engine publishes the applied files to it,
+/// `update_settings` the local ones; the endpoints and the engine subscribe), and the engine
+/// when files are configured.
+#[allow(clippy::type_complexity)]
+fn start_engine(
+    settings: &Settings,
+    zone: jiff::tz::TimeZone,
+    clock: ClockValidity,
+) -> Result<(Arc<SettingsOwner>, Option<(EngineHandle, JoinHandle<()>)>), AgentError> {
+    let owner = SettingsOwner::new(settings.clone(), zone.clone());
+    let engine = if settings.provisioning.files.is_empty() {
+        tracing::warn!(target: LOG_TARGET, "no provisioning files configured: NOTIFYs are answered, nothing is fetched (set [provisioning] files, CFG_STANDARD_FILE_PATH in a Panasonic file, or setting_server in a Snom file)");
+        None
+    } else {
+        let Some(dir) = settings.provisioning.state_dir.clone() else {
+            return Err(AgentError::NoStateDir);
+        };
+        let (handle, task) = Engine::start_with_owner(
+            EngineConfig {
+                settings: settings.clone(),
+                state_dir: dir,
+                time_zone: zone,
+                clock,
+            },
+            owner.clone(),
+        )?;
+        Some((handle, task))
+    };
+    Ok((owner, engine))
+}
+
+/// An agent without sockets, for a host SIP stack that owns the port and its transactions:
+/// what [`HostedAgent::start`] builds.
+pub(crate) struct HostedParts {
+    pub(crate) handle: AgentHandle,
+    pub(crate) sink: Sink,
+    pub(crate) engine: Option<(EngineHandle, JoinHandle<()>)>,
+}
+
+/// Starts everything of an [`Agent`] but the listeners: the settings owner, the engine and
+/// schedule, one endpoint following the settings in effect.
+pub(crate) fn start_hosted(options: AgentOptions) -> Result<HostedParts, AgentError> {
+    let (settings, overrides, zone, _listen, clock, sink) = prepare(options)?;
+    let (owner, engine) = start_engine(&settings, zone, clock)?;
+    log_allowlist(&settings.sip);
+    let endpoint = Arc::new(crate::transport::Endpoints::new(owner.subscribe(), 0));
+    let handle = AgentHandle {
+        inner: Arc::new(Inner {
+            endpoint,
+            engine: engine.as_ref().map(|(h, _)| h.clone()),
+            local_addrs: Vec::new(),
+            settings: owner,
+            started: StartedWith {
+                listen: settings.sip.listen.clone(),
+                listen_override: false,
+                tcp: settings.sip.tcp,
+            },
+            overrides,
+            tls: None,
+            stop: watch::channel(false).0,
+            running: Mutex::new(true),
+        }),
+    };
+    let sink = sink.or_engine(&engine);
+    Ok(HostedParts {
+        handle,
+        sink,
+        engine,
+    })
+}
+
+impl AgentHandle {
+    /// The endpoint shared by the host's messages (that of TCP and TLS in an [`Agent`]).
+    pub(crate) fn endpoints(&self) -> &crate::transport::SharedEndpoint {
+        &self.inner.endpoint
+    }
+
+    /// The stop flag [`AgentHandle::shutdown`] sets.
+    pub(crate) fn stop_flag(&self) -> watch::Receiver<bool> {
+        self.inner.stop.subscribe()
+    }
+
+    /// Marks the agent stopped in its status.
+    pub(crate) fn set_running(&self, running: bool) {
+        *lock(&self.inner.running) = running;
     }
 }
 
@@ -586,6 +678,18 @@ impl AgentHandle {
     pub fn set_clock_valid(&self, valid: bool) {
         if let Some(h) = &self.inner.engine {
             h.set_clock_valid(valid);
+        }
+    }
+
+    /// Declares the phone busy in a call (`true`) or idle again (`false`), as Cisco and
+    /// Yealink phones look at their call state: while it is busy, provisioning runs that come
+    /// due (NOTIFY, schedule, retry, [`AgentHandle::trigger`]) wait, and the reboot their
+    /// outcome may ask for with them, until it is idle, or for at most
+    /// `provisioning.busy_max_wait_secs` (2 h by default), after which they proceed. A run
+    /// under way goes on. No effect without provisioning files.
+    pub fn set_busy(&self, busy: bool) {
+        if let Some(h) = &self.inner.engine {
+            h.set_busy(busy);
         }
     }
 

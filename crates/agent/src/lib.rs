@@ -106,6 +106,7 @@ mod agent;
 pub mod config;
 mod crypto;
 pub mod engine;
+mod hosted;
 mod pem;
 mod settings;
 mod transport;
@@ -116,8 +117,9 @@ mod transport;
 pub struct EmbeddingGuide;
 
 pub use agent::{Agent, AgentError, AgentHandle, AgentOptions, AgentStatus};
+pub use hosted::HostedAgent;
 pub use sip_resync_core::{
-    fleet, schedule, AuthFailure, Counters, Disposition, Embedded, EventParam, ResyncRequest,
-    ResyncSink, Transport, Verdict,
+    fleet, schedule, AuthFailure, Counters, Disposition, Embedded, EventParam, Reply,
+    ResyncRequest, ResyncSink, Transport, Verdict,
 };
 pub use transport::{send_notify, NotifyError, TlsError, TransportError};

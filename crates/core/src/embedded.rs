@@ -7,9 +7,12 @@ use bytes::Bytes;
 
 use crate::config::SipSettings;
 use crate::resync::{ResyncRequest, Transport};
-use crate::sip::{Counters, Disposition, Endpoint};
+use crate::sip::{Counters, Disposition, Endpoint, Handled, Reply};
 
 /// What [`Embedded::handle`] decided about one message.
+// Returned by value once per message and matched at once: boxing `Ours` would cost an
+// allocation per answered request to save a copy of a few hundred bytes.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Verdict {
     /// Not a resync NOTIFY: the host processes the message itself, exactly as if this crate
@@ -32,7 +35,27 @@ pub enum Verdict {
         /// refusal, a rate limit. The `log` flags say when a line is due (once per source per
         /// minute for drops and refusals).
         disposition: Disposition,
+        /// The same answer as `reply`, in parts (status, reason, To-tag, headers, close), for
+        /// a host that answers inside its own server transaction: pjsip's
+        /// `pjsip_endpt_respond_stateless`/`pjsip_tsx_send_msg`, Sofia's `nua_respond`,
+        /// libre's `sip_treplyf`, rsipstack's `Transaction::reply_with`. `None` exactly when
+        /// `reply` is.
+        answer: Option<Reply>,
     },
+}
+
+impl Verdict {
+    /// The verdict on a message the endpoint claimed and handled
+    /// ([`Endpoint::handle_if_claimed`]), with its reply in parts
+    /// ([`Endpoint::reply_parts`]): for drivers that keep the endpoint themselves.
+    pub fn from_handled(handled: &Handled, answer: Option<Reply>) -> Verdict {
+        Verdict::Ours {
+            reply: handled.reply.clone(),
+            resync: handled.resync.clone(),
+            disposition: handled.disposition.clone(),
+            answer,
+        }
+    }
 }
 
 /// The resync endpoint embedded in a host SIP stack that owns the port.
@@ -140,17 +163,49 @@ impl Embedded {
         bytes: &[u8],
     ) -> Verdict {
         // One parse answers both "is this ours?" and "what to send".
-        let Some(handled) = self
+        let handled = self
             .endpoint
-            .handle_if_claimed(now, source, transport, bytes)
-        else {
+            .handle_if_claimed(now, source, transport, bytes);
+        self.verdict(handled)
+    }
+
+    /// [`Embedded::handle`] for a host stack whose transaction layer already absorbs
+    /// retransmissions (pjsip, Sofia-SIP, libre, rsipstack, Kamailio's tm): each message it
+    /// hands in is a new request, answered on its own merits, and no completed transaction
+    /// is kept here (no second table, nothing to expire). The To-tag is derived from the
+    /// request, so the host's stored response and this answer agree. The claim rule, the
+    /// allowlist, the rate limits, the digest challenge and the trigger limits are those of
+    /// [`Embedded::handle`]. The host replies with [`Verdict::Ours`]'s `answer` in its own
+    /// server transaction, or sends `reply`.
+    pub fn handle_transaction(
+        &mut self,
+        now: Instant,
+        source: SocketAddr,
+        transport: Transport,
+        bytes: &[u8],
+    ) -> Verdict {
+        let handled = self
+            .endpoint
+            .handle_if_claimed_untracked(now, source, transport, bytes);
+        self.verdict(handled)
+    }
+
+    /// Whether a request the host has already parsed is a resync NOTIFY, from three of its
+    /// fields: the method (exactly `NOTIFY`), the To-tag (`None` outside a dialog) and the
+    /// Event header's value (`check-sync;reboot=true`, compact `o` included; `None` when there
+    /// is none). A cheap check, with no parse, count or charge, for a host that calls
+    /// [`Embedded::handle`] or [`Embedded::handle_transaction`] only for what is claimed;
+    /// those apply the whole rule again (step 2, the fields a response needs, is theirs).
+    pub fn claims(&self, method: &str, to_tag: Option<&str>, event: Option<&str>) -> bool {
+        self.endpoint.claims(method, to_tag, event)
+    }
+
+    fn verdict(&mut self, handled: Option<Handled>) -> Verdict {
+        let Some(handled) = handled else {
             return Verdict::NotOurs;
         };
-        Verdict::Ours {
-            reply: handled.reply,
-            resync: handled.resync,
-            disposition: handled.disposition,
-        }
+        let answer = self.endpoint.reply_parts(&handled);
+        Verdict::from_handled(&handled, answer)
     }
 
     /// When [`Embedded::handle_timeout`] next has work: a transaction to expire, or a resync
@@ -253,6 +308,124 @@ mod tests {
             ),
             (2, 2, 1, 1, 0)
         );
+    }
+
+    fn answer(v: &Verdict) -> &Reply {
+        match v {
+            Verdict::Ours {
+                answer: Some(a), ..
+            } => a,
+            _ => panic!("expected an answer: {v:?}"),
+        }
+    }
+
+    #[test]
+    fn the_answer_in_parts_is_the_answer_in_bytes() {
+        let mut e = Embedded::new(
+            &settings(
+                "[sip.auth]\nchallenge = true\n[[sip.auth.credentials]]\nuser = \"1001\"\nauth_id = \"1001\"\npassword = \"pw\"\n",
+            )
+            .sip,
+        );
+        let (now, src) = (Instant::now(), PBX.parse().unwrap());
+        let v = e.handle(
+            now,
+            src,
+            Transport::Udp,
+            &notify("z9hG4bKp1", "check-sync", ""),
+        );
+        let a = answer(&v);
+        let text = String::from_utf8(a.bytes.to_vec()).unwrap();
+        assert_eq!((a.status, a.reason), (401, "Unauthorized"));
+        assert!(text.starts_with("SIP/2.0 401 Unauthorized\r\n"), "{text}");
+        let tag = a.to_tag.as_deref().expect("a To-tag of ours");
+        assert!(
+            text.contains(&format!("To: <sip:1001@192.0.2.10>;tag={tag}\r\n")),
+            "{text}"
+        );
+        let challenges: Vec<_> = a
+            .headers
+            .iter()
+            .filter(|(n, _)| *n == "WWW-Authenticate")
+            .collect();
+        assert_eq!(challenges.len(), 2, "MD5 and SHA-256: {:?}", a.headers);
+        for (name, value) in &a.headers {
+            assert!(text.contains(&format!("{name}: {value}\r\n")), "{text}");
+        }
+        assert!(!a.close);
+        // The retransmission, answered from the table: the same parts.
+        let again = e.handle(
+            now,
+            src,
+            Transport::Udp,
+            &notify("z9hG4bKp1", "check-sync", ""),
+        );
+        assert_eq!(answer(&again), a);
+        // An accepted NOTIFY: 200, nothing to add.
+        let mut plain = Embedded::new(&settings("[sip]\nevents = [\"resync\"]\n").sip);
+        let v =
+            plain.handle_transaction(now, src, Transport::Udp, &notify("z9hG4bKp2", "resync", ""));
+        assert_eq!(answer(&v).status, 200);
+        assert!(answer(&v).headers.is_empty());
+    }
+
+    #[test]
+    fn a_host_with_transactions_gets_each_request_judged_anew_and_no_table() {
+        let mut e = Embedded::new(&settings("").sip);
+        let (now, src) = (Instant::now(), PBX.parse().unwrap());
+        let msg = notify("z9hG4bKt1", "check-sync", "");
+        let first = e.handle_transaction(now, src, Transport::Udp, &msg);
+        let (reply, resync) = ours(&first);
+        assert!(resync);
+        // The host's transaction layer absorbs retransmissions; what it hands in again is a
+        // new request (with the same To-tag, derived from the request).
+        let second = e.handle_transaction(now, src, Transport::Udp, &msg);
+        assert_eq!(ours(&second), (reply, true));
+        assert_eq!(e.poll_timeout(), None, "nothing kept, nothing to expire");
+        assert_eq!(e.counters().retransmissions, 0);
+    }
+
+    #[test]
+    fn websocket_is_reliable_and_frames_its_own_messages() {
+        let mut e = Embedded::new(&settings("").sip);
+        let (now, src) = (Instant::now(), PBX.parse().unwrap());
+        // RFC 7118: Via SIP/2.0/WS, no Content-Length needed.
+        let msg = String::from_utf8(notify("z9hG4bKw1", "check-sync", ""))
+            .unwrap()
+            .replace(
+                "SIP/2.0/UDP 192.0.2.1:5060",
+                "SIP/2.0/WS df7jal23ls0d.invalid",
+            )
+            .replace("Content-Length: 0\r\n", "");
+        for transport in [Transport::Ws, Transport::Wss] {
+            let v = e.handle(now, src, transport, msg.as_bytes());
+            let a = answer(&v);
+            assert_eq!(a.status, 200, "{transport}");
+            assert!(!a.close);
+            // Reliable: no completed transaction is kept, so the same message again is a
+            // new request (a WebSocket peer never retransmits).
+            assert!(ours(&e.handle(now, src, transport, msg.as_bytes())).1);
+        }
+        assert_eq!(e.poll_timeout(), None);
+        assert_eq!(e.counters().retransmissions, 0);
+        assert_eq!(Transport::from_via("SIP/2.0/WS"), Some(Transport::Ws));
+        assert!(Transport::Wss.is_reliable() && !Transport::Wss.is_stream());
+    }
+
+    #[test]
+    fn the_cheap_claim_check_follows_the_rule_and_the_settings() {
+        let mut e = Embedded::new(&settings("").sip);
+        assert!(e.claims("NOTIFY", None, Some("check-sync;reboot=true")));
+        assert!(e.claims("NOTIFY", None, Some("Check-Sync")));
+        assert!(!e.claims("NOTIFY", Some("dlg"), Some("check-sync")));
+        assert!(!e.claims("NOTIFY", None, Some("message-summary")));
+        assert!(!e.claims("NOTIFY", None, None));
+        assert!(!e.claims("NOTIFY", None, Some(" ;x=1")));
+        assert!(!e.claims("notify", None, Some("check-sync")));
+        assert!(!e.claims("OPTIONS", None, Some("check-sync")));
+        e.update_settings(&settings("[sip]\nevents = [\"resync\"]\n").sip);
+        assert!(!e.claims("NOTIFY", None, Some("check-sync")));
+        assert!(e.claims("NOTIFY", None, Some("resync")));
     }
 
     #[test]

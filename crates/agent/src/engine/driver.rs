@@ -199,6 +199,7 @@ impl Engine {
                 random_delay: prov.random_delay,
                 seed,
                 clock: config.clock,
+                busy_max_wait: prov.busy_max_wait,
             },
         );
         for w in warnings {
@@ -259,6 +260,15 @@ impl Engine {
             let was_valid = self.planner.clock_valid();
             if let Some(valid) = inbox.clock_valid {
                 self.planner.set_clock_valid(now, valid);
+            }
+            if let Some(busy) = inbox.busy.filter(|b| *b != self.planner.busy()) {
+                self.planner.set_busy(now, busy);
+                tracing::info!(
+                    target: LOG_TARGET,
+                    busy,
+                    "{}",
+                    if busy { "the phone is busy: runs wait until it is idle" } else { "the phone is idle" }
+                );
             }
             for causes in [inbox.exempt, inbox.budgeted].into_iter().flatten() {
                 self.planner.trigger_all(now, causes);

@@ -82,6 +82,7 @@ struct Inbox {
     /// Triggers that do not (start-up, schedule, retry given by the application).
     exempt: Option<Causes>,
     clock_valid: Option<bool>,
+    busy: Option<bool>,
     shutdown: bool,
 }
 
@@ -185,6 +186,14 @@ impl EngineHandle {
     /// Declares the wall clock valid (after NTP) or not; daily schedules wait for it.
     pub fn set_clock_valid(&self, valid: bool) {
         lock(&self.shared.inbox).clock_valid = Some(valid);
+        self.shared.wake.notify_one();
+    }
+
+    /// Declares the phone busy in a call (`true`) or idle again (`false`). While it is busy,
+    /// runs that come due wait, and the reboots their outcomes may ask for with them, until
+    /// it is idle or for at most `provisioning.busy_max_wait_secs`; a run under way goes on.
+    pub fn set_busy(&self, busy: bool) {
+        lock(&self.shared.inbox).busy = Some(busy);
         self.shared.wake.notify_one();
     }
 

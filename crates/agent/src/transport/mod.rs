@@ -239,7 +239,7 @@ impl Listeners {
 
 /// The endpoints' timer: at their [`Endpoint::poll_timeout`], expires transactions and
 /// releases a resync request held back by a trigger limit once the limit allows it.
-async fn timer(endpoint: SharedEndpoint, sink: Sink, stop: watch::Receiver<bool>) {
+pub(crate) async fn timer(endpoint: SharedEndpoint, sink: Sink, stop: watch::Receiver<bool>) {
     let release = |req: ResyncRequest| {
         tracing::info!(source = %req.source, transport = %req.transport, "releasing the resync held back by the trigger rate limit");
         sink.resync(req);

@@ -110,7 +110,6 @@ pub async fn send_notify(
                 }
             }
         }
-        Transport::Tls => Err(NotifyError::Unsupported(transport)),
         Transport::Tcp => {
             let mut stream = timeout_at(deadline, TcpStream::connect(target))
                 .await
@@ -164,5 +163,7 @@ pub async fn send_notify(
                 }
             }
         }
+        // The client sends over UDP and TCP only.
+        _ => Err(NotifyError::Unsupported(transport)),
     }
 }

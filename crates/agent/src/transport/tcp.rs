@@ -247,6 +247,8 @@ fn label(transport: Transport) -> &'static str {
         Transport::Tls => "TLS",
         Transport::Tcp => "TCP",
         Transport::Udp => "UDP",
+        // The agent listens on UDP, TCP and TLS only.
+        _ => "other",
     }
 }
 

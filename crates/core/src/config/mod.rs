@@ -55,7 +55,7 @@ pub use crate::sip::{
 pub use error::{read_hint, ConfigError, ParseError, ValueError, Warning};
 pub use provisioning::{
     mac_bytes, normalise_mac, FileFormat, FileOrigin, FileSpec, ProvisioningSettings, RebootPolicy,
-    TlsMaterial, DEFAULT_RUN_BUDGET, DEFAULT_RUN_BUDGET_REFILL,
+    TlsMaterial, DEFAULT_BUSY_MAX_WAIT, DEFAULT_RUN_BUDGET, DEFAULT_RUN_BUDGET_REFILL,
 };
 pub use tls::{TlsSettings, DEFAULT_HANDSHAKE_TIMEOUT};
 

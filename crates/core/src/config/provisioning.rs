@@ -219,6 +219,9 @@ pub struct ProvisioningSettings {
     pub max_redirects: usize,
     /// Largest `Retry-After` honoured; longer values are cut to it.
     pub max_retry_after: Duration,
+    /// Longest a run (and the reboot it may ask for) waits while the host says the phone is
+    /// busy in a call; then it proceeds anyway. Zero: runs never wait.
+    pub busy_max_wait: Duration,
     /// When outcomes ask for a reboot.
     pub reboot_policy: RebootPolicy,
     /// Command (program and arguments, no shell) run after each update.
@@ -280,6 +283,7 @@ impl Default for ProvisioningSettings {
             max_file_size: 1024 * 1024,
             max_redirects: 5,
             max_retry_after: Duration::from_secs(86_400),
+            busy_max_wait: DEFAULT_BUSY_MAX_WAIT,
             reboot_policy: RebootPolicy::IfRequested,
             post_update_command: Vec::new(),
             post_update_timeout: Duration::from_secs(60),
@@ -327,6 +331,11 @@ pub const DEFAULT_RUN_BUDGET: u32 = 3;
 /// three runs of a full budget and one follow-up after it.
 pub const DEFAULT_RUN_BUDGET_REFILL: Duration = Duration::from_secs(20);
 
+/// How long a run waits while the phone is busy in a call, by default: Yealink's bound (the
+/// phone looks at the call state every 30 s for up to 2 h), the shorter of the two vendors'
+/// (Cisco's `Forced_Resync_Delay` defaults to 14400 s).
+pub const DEFAULT_BUSY_MAX_WAIT: Duration = Duration::from_secs(7_200);
+
 /// `[provisioning]` as written in TOML.
 #[derive(Debug, Deserialize)]
 #[serde(default)]
@@ -346,6 +355,7 @@ pub(super) struct TomlProvisioning {
     max_file_size: u64,
     max_redirects: usize,
     max_retry_after_secs: u64,
+    busy_max_wait_secs: u64,
     reboot_policy: RebootPolicy,
     post_update_command: Vec<String>,
     post_update_timeout_secs: u64,
@@ -380,6 +390,7 @@ impl Default for TomlProvisioning {
             max_file_size: d.max_file_size,
             max_redirects: d.max_redirects,
             max_retry_after_secs: d.max_retry_after.as_secs(),
+            busy_max_wait_secs: d.busy_max_wait.as_secs(),
             reboot_policy: d.reboot_policy,
             post_update_command: Vec::new(),
             post_update_timeout_secs: d.post_update_timeout.as_secs(),
@@ -482,6 +493,11 @@ impl TomlProvisioning {
             "must be from 0 to 604800 seconds",
         )?;
         range(
+            self.busy_max_wait_secs <= 86_400,
+            "provisioning.busy_max_wait_secs",
+            "must be from 0 to 86400 seconds",
+        )?;
+        range(
             (1..=3_600).contains(&self.post_update_timeout_secs),
             "provisioning.post_update_timeout_secs",
             "must be from 1 to 3600 seconds",
@@ -543,6 +559,7 @@ impl TomlProvisioning {
             max_file_size: self.max_file_size,
             max_redirects: self.max_redirects,
             max_retry_after: Duration::from_secs(self.max_retry_after_secs),
+            busy_max_wait: Duration::from_secs(self.busy_max_wait_secs),
             reboot_policy: self.reboot_policy,
             post_update_command: self.post_update_command,
             post_update_timeout: Duration::from_secs(self.post_update_timeout_secs),

@@ -8,7 +8,8 @@
 //!
 //! ```text
 //!   trigger(now, cause) ──┐
-//!   set_clock_valid(..) ──┤          ┌─────────┐  handle_timeout(now) ─► Some(Run): fetch now
+//!   set_clock_valid(..) ──┤
+//!   set_busy(now, ..)   ──┤          ┌─────────┐  handle_timeout(now) ─► Some(Run): fetch now
 //!   rearm(now, settings) ─┼────────► │ Planner │  poll_timeout()      ─► when to call again
 //!   run_finished(now, ..) ┘          └─────────┘  next_poll()         ─► status, outcomes
 //! ```
@@ -79,6 +80,9 @@ pub struct PlannerOptions {
     pub seed: u64,
     /// How the wall clock's validity is judged.
     pub clock: ClockValidity,
+    /// Longest a run waits while the phone is busy ([`Planner::set_busy`]); zero: it never
+    /// waits.
+    pub busy_max_wait: Duration,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -88,6 +92,9 @@ struct Pending {
     not_before: Instant,
     /// Whether a trigger that does not draw from the budget joined it.
     exempt: bool,
+    /// When the run was first due but held back because the phone was busy: the bound on
+    /// the wait counts from here.
+    held_since: Option<Instant>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -119,6 +126,8 @@ pub struct Planner {
     fallback_failures: u32,
     fallback_retry: Option<Due>,
     not_before: Option<Timestamp>,
+    busy: bool,
+    busy_max_wait: Duration,
 }
 
 impl Planner {
@@ -150,6 +159,8 @@ impl Planner {
             fallback_failures: 0,
             fallback_retry: None,
             not_before: None,
+            busy: false,
+            busy_max_wait: options.busy_max_wait,
         };
         planner.valid = planner.clock_valid_at(now.wall);
         planner.plan_next(now);
@@ -196,6 +207,7 @@ impl Planner {
                     causes,
                     not_before: now.mono + delay,
                     exempt,
+                    held_since: None,
                 });
             }
         }
@@ -206,6 +218,22 @@ impl Planner {
         self.clock_declared = Some(valid);
         self.last_now = now;
         self.check_clock(now);
+    }
+
+    /// Declares the phone busy in a call, or idle again. While it is busy, a run that comes
+    /// due (a NOTIFY, the schedule, a retry, the application) waits, and so does the reboot
+    /// its outcome may ask for, until the phone is idle or until it has waited
+    /// `busy_max_wait`, counted from when it first came due; then it starts all the same. A
+    /// run already under way goes on. Triggers meanwhile coalesce into the waiting run as
+    /// usual.
+    pub fn set_busy(&mut self, now: Now, busy: bool) {
+        self.last_now = now;
+        self.busy = busy;
+    }
+
+    /// Whether the host said the phone is busy.
+    pub fn busy(&self) -> bool {
+        self.busy
     }
 
     /// When [`Planner::handle_timeout`] next has work: a pending run becoming due (spread
@@ -220,6 +248,9 @@ impl Planner {
                 if let Some(token) = self.run_budget.next_token_at() {
                     start = start.max(token);
                 }
+            }
+            if let (true, Some(held)) = (self.busy, p.held_since) {
+                start = start.max(held + self.busy_max_wait);
             }
             sooner(start);
         }
@@ -263,8 +294,18 @@ impl Planner {
         if self.running {
             return None;
         }
-        let p = self.pending.as_ref()?;
-        if now.mono < p.not_before || (!p.exempt && !self.run_budget.try_take(now.mono)) {
+        let busy_max_wait = self.busy_max_wait;
+        let p = self.pending.as_mut()?;
+        if now.mono < p.not_before {
+            return None;
+        }
+        if self.busy && !busy_max_wait.is_zero() {
+            let held = *p.held_since.get_or_insert(now.mono);
+            if now.mono < held + busy_max_wait {
+                return None;
+            }
+        }
+        if !p.exempt && !self.run_budget.try_take(now.mono) {
             return None;
         }
         let p = self.pending.take()?;

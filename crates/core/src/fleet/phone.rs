@@ -63,6 +63,7 @@ impl PhonePlan {
                 random_delay: prov.random_delay,
                 seed,
                 clock: ClockValidity::Valid,
+                busy_max_wait: prov.busy_max_wait,
             },
         );
         PhonePlan {

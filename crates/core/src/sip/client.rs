@@ -124,6 +124,8 @@ impl NotifyClient {
                 Transport::Udp => rsip::Transport::Udp,
                 Transport::Tcp => rsip::Transport::Tcp,
                 Transport::Tls => rsip::Transport::Tls,
+                Transport::Ws => rsip::Transport::Ws,
+                Transport::Wss => rsip::Transport::Wss,
             },
             uri: sent_by,
             params: vec![

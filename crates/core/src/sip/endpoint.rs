@@ -211,6 +211,34 @@ impl Handled {
     }
 }
 
+/// The answer to a request in parts, for a host stack that builds its own response (inside
+/// its own server transaction) rather than sending bytes: the status, the reason, the To-tag
+/// to put on the response, the headers to add (`WWW-Authenticate`, `Allow-Events`, `Allow`,
+/// `Accept`, `Unsupported`), and whether to close the connection afterwards. `bytes` is the
+/// same answer as a whole response, for a host that sends bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Reply {
+    /// The status code: 200, 400, 401, 403, 405, 416, 420, 481, 489, 501 or 505.
+    pub status: u16,
+    /// The reason phrase (for a 400, it names what is wrong).
+    pub reason: &'static str,
+    /// The To-tag of the response, derived from the request (a retransmission answered by
+    /// the host's own transaction layer, or by this endpoint after its transaction expired,
+    /// carries the same); `None` when the request's To already had one.
+    pub to_tag: Option<String>,
+    /// The headers to add besides those copied from the request (Via, From, To, Call-ID,
+    /// CSeq) and Content-Length, in order: each `WWW-Authenticate` of a challenge (one per
+    /// algorithm), `Allow-Events` of a 489, `Allow` and `Accept` of an OPTIONS answer,
+    /// `Unsupported` of a 420.
+    pub headers: Vec<(&'static str, String)>,
+    /// Over TCP and TLS: close the connection after sending (the framing of the stream can no
+    /// longer be trusted).
+    pub close: bool,
+    /// The whole response: what to send when the host sends bytes.
+    pub bytes: Bytes,
+}
+
 /// Whether a new TCP connection is served.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
@@ -252,6 +280,8 @@ pub struct Endpoint {
     digest: Arc<DigestState>,
     /// Where replies are written before they are copied into their own bytes.
     scratch: Vec<u8>,
+    /// The answer behind the last reply, and its To-tag (see [`Endpoint::reply_parts`]).
+    last_answer: Option<(Answer, Option<[u8; 16]>)>,
 }
 
 impl Endpoint {
@@ -285,6 +315,7 @@ impl Endpoint {
             deferred: None,
             digest,
             scratch: Vec::with_capacity(1024),
+            last_answer: None,
         }
     }
 
@@ -390,6 +421,60 @@ impl Endpoint {
         transport: Transport,
         bytes: &[u8],
     ) -> Option<Handled> {
+        self.handle_claimed_with(now, source, transport, bytes, true)
+    }
+
+    /// [`Endpoint::handle_if_claimed`] for a host whose own transaction layer absorbs
+    /// retransmissions: every message is answered as a new request, and no completed
+    /// transaction is kept (the To-tag is derived from the request, so the host's
+    /// retransmitted response and this answer agree).
+    pub fn handle_if_claimed_untracked(
+        &mut self,
+        now: Instant,
+        source: SocketAddr,
+        transport: Transport,
+        bytes: &[u8],
+    ) -> Option<Handled> {
+        self.handle_claimed_with(now, source, transport, bytes, false)
+    }
+
+    /// Whether a request whose fields the host has already read is a resync NOTIFY, by steps
+    /// 1, 3 and 4 of the claim rule ([`crate::Embedded::handle`]): `method` exactly `NOTIFY`,
+    /// no To-tag, and an Event header value (`check-sync;reboot=true`) whose event type the
+    /// accepted events match. Nothing is parsed, counted or charged.
+    pub fn claims(&self, method: &str, to_tag: Option<&str>, event: Option<&str>) -> bool {
+        if method != "NOTIFY" || to_tag.is_some() {
+            return false;
+        }
+        event.is_some_and(|value| {
+            let event_type = value.split(';').next().unwrap_or_default().trim();
+            !event_type.is_empty() && self.config.events.matches(event_type)
+        })
+    }
+
+    /// The reply of `handled` in parts ([`Reply`]), for the message just handled. `None`
+    /// when it has no reply.
+    pub fn reply_parts(&mut self, handled: &Handled) -> Option<Reply> {
+        let bytes = handled.reply.clone()?;
+        let (answer, tag) = self.last_answer.take()?;
+        Some(Reply {
+            status: answer.status.code(),
+            reason: answer.status.reason(),
+            to_tag: tag.map(|t| String::from_utf8_lossy(&t).into_owned()),
+            headers: answer.extra().map(|(n, v)| (n, v.clone())).collect(),
+            close: handled.close,
+            bytes,
+        })
+    }
+
+    fn handle_claimed_with(
+        &mut self,
+        now: Instant,
+        source: SocketAddr,
+        transport: Transport,
+        bytes: &[u8],
+        table: bool,
+    ) -> Option<Handled> {
         if !claim::starts_like_notify(bytes) {
             return None;
         }
@@ -399,7 +484,7 @@ impl Endpoint {
             return None;
         }
         let handled = match self.admit(now, source) {
-            Ok(allowed) => self.handle_request(now, source, transport, allowed, &req),
+            Ok(allowed) => self.handle_request(now, source, transport, allowed, &req, table),
             Err(refused) => Handled::silent(refused),
         };
         Some(self.counted(handled))
@@ -417,7 +502,7 @@ impl Endpoint {
         let handled = match self.admit(now, source) {
             Ok(allowed) => {
                 match message::parse(bytes, Framing::of(transport), &self.config.message_limits) {
-                    Ok(req) => self.handle_request(now, source, transport, allowed, &req),
+                    Ok(req) => self.handle_request(now, source, transport, allowed, &req, true),
                     Err(reason) => self.drop(now, source, reason),
                 }
             }
@@ -460,11 +545,13 @@ impl Endpoint {
         transport: Transport,
         allowed: bool,
         req: &Request,
+        table: bool,
     ) -> Handled {
         if req.method == "ACK" {
             // RFC 3261 §17.2.1: an ACK is never answered, whether it matches a transaction or not.
             return Handled::silent(Disposition::Absorbed);
         }
+        // Only a byte stream loses its framing: a WebSocket message is framed by WebSocket.
         let close = transport.is_stream()
             && matches!(
                 req.defect,
@@ -477,8 +564,10 @@ impl Endpoint {
         if !allowed {
             return self.refuse(now, source, req, close);
         }
-        let keys = match (transport, &req.cseq, &req.top_via) {
-            (Transport::Udp, Some(_), Some(_)) => Some(self.transaction_keys(req, source)),
+        // Only an unreliable transport retransmits (RFC 3261 §17; RFC 7118 §5: WebSocket is
+        // reliable), and only when the host has no transaction layer of its own.
+        let keys = match (transport.is_reliable(), table, &req.cseq, &req.top_via) {
+            (false, true, Some(_), Some(_)) => Some(self.transaction_keys(req, source)),
             _ => None,
         };
         if let Some((key, dup)) = &keys {
@@ -529,7 +618,11 @@ impl Endpoint {
     ) -> Option<Handled> {
         let (reply, disposition) = match self.udp_transactions.lookup(now, key, dup) {
             Lookup::New => return None,
-            Lookup::Retransmission(done) => (done.reply, Disposition::Retransmission),
+            Lookup::Retransmission(done) => {
+                let tag = req.to_tag().is_none().then(|| self.to_tag(req));
+                self.last_answer = Some((done.answer, tag));
+                (done.reply, Disposition::Retransmission)
+            }
             // The credentialed retry of a challenged request: Kamailio's uac_auth() and other
             // proxies resend with credentials and a new branch but the same CSeq (which
             // RFC 3261 §22.2 only says SHOULD be incremented). It answers our 401, so it is
@@ -740,10 +833,11 @@ impl Endpoint {
     /// The reply to `req`, built in the endpoint's buffer and copied once into its own bytes
     /// (which the transaction table keeps for retransmissions).
     fn reply(&mut self, req: &Request, answer: &Answer, source: SocketAddr) -> Bytes {
-        let tag = self.to_tag(req);
-        let tag = std::str::from_utf8(&tag).unwrap_or_default();
+        let tag_bytes = self.to_tag(req);
+        let tag = std::str::from_utf8(&tag_bytes).unwrap_or_default();
         let extra = answer.extra().map(|(n, v)| (n, v.as_str()));
         response::write(req, answer.status, tag, source, extra, &mut self.scratch);
+        self.last_answer = Some((answer.clone(), req.to_tag().is_none().then_some(tag_bytes)));
         Bytes::copy_from_slice(&self.scratch)
     }
 

@@ -83,6 +83,7 @@ impl Sim {
                 random_delay,
                 seed: 7,
                 clock,
+                busy_max_wait: Duration::from_secs(7_200),
             },
         );
         assert!(warnings.is_empty(), "{warnings:?}");
@@ -513,4 +514,94 @@ fn a_settings_change_rearms_the_schedule_from_its_instant() {
     assert_eq!(sim.planner.poll_timeout(), None);
     sim.advance(72 * H);
     assert_eq!(sim.starts().len(), 4);
+}
+
+impl Sim {
+    fn busy(&mut self, at: Duration, busy: bool) {
+        self.advance(at);
+        self.planner.set_busy(self.now(), busy);
+        self.poll();
+    }
+}
+
+#[test]
+fn a_check_sync_during_a_call_waits_until_the_call_ends() {
+    let mut sim = Sim::new(
+        &ScheduleSettings::Off,
+        ClockValidity::Valid,
+        RunBudget::default(),
+    );
+    sim.busy(10 * S, true);
+    sim.trigger(20 * S, notify(Some(true)));
+    // Two more while the call goes on: they join the waiting run.
+    sim.trigger(5 * MIN, notify(None));
+    sim.trigger(
+        30 * MIN,
+        Cause::Manual {
+            reason: "menu".into(),
+        },
+    );
+    sim.advance(45 * MIN);
+    assert!(sim.starts().is_empty(), "nothing during the call");
+    assert_eq!(sim.planner.pending().map(|c| c.count), Some(3));
+    sim.busy(45 * MIN, false);
+    sim.advance(46 * MIN);
+    assert_eq!(sim.starts(), [45 * MIN]);
+    assert_eq!(sim.started[0].run.causes.count, 3);
+    // The reboot asked for by the first NOTIFY waited with the run that carries it.
+    assert_eq!(sim.started[0].run.causes.reboot_wish, Some(true));
+}
+
+#[test]
+fn a_call_longer_than_the_bound_lets_the_run_go_at_the_bound() {
+    let mut sim = Sim::new(
+        &panasonic(Some(60), 30, None),
+        ClockValidity::Valid,
+        RunBudget::default(),
+    );
+    // A call from 59 min on; the hourly poll comes due at 60 min and waits 2 h.
+    sim.busy(59 * MIN, true);
+    sim.advance(3 * H);
+    assert_eq!(sim.starts(), [60 * MIN + 2 * H]);
+    assert_eq!(sim.kinds(), ["schedule"]);
+    // Still in the call: the next poll (an hour after the success) waits again, from when
+    // it came due.
+    sim.advance(6 * H);
+    assert_eq!(sim.starts(), [60 * MIN + 2 * H, 4 * H + 2 * H]);
+}
+
+#[test]
+fn a_zero_bound_never_holds_a_run_and_idle_phones_are_not_delayed() {
+    let mut sim = Sim::new(
+        &ScheduleSettings::Off,
+        ClockValidity::Valid,
+        RunBudget::default(),
+    );
+    sim.planner.busy_max_wait = Duration::ZERO;
+    sim.busy(S, true);
+    sim.trigger(2 * S, notify(None));
+    assert_eq!(sim.starts(), [2 * S]);
+    sim.busy(3 * S, false);
+    sim.trigger(10 * S, notify(None));
+    assert_eq!(sim.starts(), [2 * S, 10 * S]);
+    assert!(!sim.planner.busy());
+}
+
+#[test]
+fn a_run_under_way_when_the_call_starts_goes_on() {
+    let mut sim = Sim::new(
+        &ScheduleSettings::Off,
+        ClockValidity::Valid,
+        RunBudget::default(),
+    );
+    sim.run_time = 10 * S;
+    sim.trigger(S, notify(None));
+    sim.busy(2 * S, true);
+    // A trigger during the run and the call: the follow-up waits for the call's end.
+    sim.trigger(3 * S, notify(None));
+    sim.advance(20 * MIN);
+    assert_eq!(sim.starts(), [S]);
+    sim.busy(20 * MIN, false);
+    sim.advance(21 * MIN);
+    assert_eq!(sim.starts(), [S, 20 * MIN]);
 }

@@ -15,7 +15,8 @@ use crate::schedule::ScheduleSettings;
 
 /// The dialect a file's content shows, if it is one of these four: the Yealink version line,
 /// or the root element of the XML (`<polycomConfig>`, `<PHONE_CONFIG>`, a master file's
-/// `<APPLICATION>`, `<flat-profile>`, `<gs_provision>`).
+/// `<APPLICATION>`, `<flat-profile>`, `<gs_provision>`), or Polycom parameters set as attributes
+/// under another root (`<phone1>`).
 pub(crate) fn sniff(bytes: &[u8]) -> Option<Dialect> {
     if yealink::looks_like(bytes) {
         return Some(Dialect::Yealink);
@@ -24,6 +25,7 @@ pub(crate) fn sniff(bytes: &[u8]) -> Option<Dialect> {
         name if polycom::ROOTS.contains(&name) => Some(Dialect::Polycom),
         "flat-profile" => Some(Dialect::Cisco),
         "gs_provision" => Some(Dialect::Grandstream),
+        _ if polycom::sets_parameters(bytes) => Some(Dialect::Polycom),
         _ => None,
     }
 }
@@ -308,6 +310,12 @@ mod tests {
         );
         assert_eq!(sniff(b"<polycomConfig/>"), Some(Dialect::Polycom));
         assert_eq!(sniff(b"<settings/>"), None);
+        // Polycom parameters under any root: the phone reads every element's attributes.
+        assert_eq!(
+            sniff(b"<phone1001>\n  <reg reg.1.auth.userId=\"1001\"/>\n</phone1001>"),
+            Some(Dialect::Polycom)
+        );
+        assert_eq!(sniff(b"<phone1><x reg=\"1\" a.b=\"2\"/></phone1>"), None);
         assert_eq!(sniff(b"\n#!version:1.0.0.1\n"), Some(Dialect::Yealink));
     }
 }

@@ -28,6 +28,41 @@ use crate::schedule::{PolycomMode, PolycomPolling, ScheduleSettings};
 /// Root elements of Polycom files.
 pub(super) const ROOTS: &[&str] = &["polycomConfig", "PHONE_CONFIG", "PHONE", "APPLICATION"];
 
+/// Parameter groups of Polycom configuration files, as attribute names begin.
+const PARAMETER_PREFIXES: &[&str] = &[
+    "reg.",
+    "voIpProt.",
+    "prov.",
+    "device.",
+    "tcpIpApp.",
+    "call.",
+    "up.",
+    "feature.",
+    "msg.",
+    "dialplan.",
+    "divert.",
+    "sec.",
+    "lineKey.",
+    "attendant.",
+    "nat.",
+];
+
+/// Does the start of this XML set Polycom parameters (`reg.1.address="…"`)? The phone reads
+/// the attributes of every element whatever the element names: Polycom's own sample files
+/// use roots such as `<phone1>` and `<sip>`, and generated files `<phone1001>` or
+/// `<userinfo>`.
+pub(crate) fn sets_parameters(bytes: &[u8]) -> bool {
+    let head = String::from_utf8_lossy(&bytes[..bytes.len().min(4096)]);
+    head.split(|c: char| c.is_whitespace() || c == '<')
+        .filter_map(|t| t.split_once('='))
+        .any(|(name, value)| {
+            value.starts_with('"')
+                && PARAMETER_PREFIXES
+                    .iter()
+                    .any(|p| name.len() > p.len() && name.starts_with(p))
+        })
+}
+
 /// Parses a Polycom XML file into its attributes, in document order.
 pub(crate) fn parse(bytes: &[u8], path: &Path) -> Result<VendorFile, ConfigError> {
     let text = std::str::from_utf8(bytes).map_err(|e| not_utf8(path, bytes, &e))?;
@@ -39,14 +74,15 @@ pub(crate) fn parse(bytes: &[u8], path: &Path) -> Result<VendorFile, ConfigError
     })?;
     let root = doc.root_element();
     let line_of = |node: roxmltree::Node| doc.text_pos_at(node.range().start).row as usize;
-    if !ROOTS.contains(&root.tag_name().name()) {
+    if !ROOTS.contains(&root.tag_name().name()) && !sets_parameters(bytes) {
         return Err(ConfigError::Invalid {
             path: path.to_owned(),
             line: Some(line_of(root)),
             key: None,
             message: format!(
                 "the root element must be <polycomConfig>, <PHONE_CONFIG> or a master file's \
-                 <APPLICATION>, not <{}>",
+                 <APPLICATION> (or the file must set Polycom parameters such as reg.1.address), \
+                 not <{}>",
                 root.tag_name().name()
             ),
         });

@@ -7,6 +7,7 @@
 //!   in the first line"); blank lines before it, as generated templates leave, are tolerated;
 //! * each setting is `key = value`, spaces around `=` optional; `#` starts a comment line;
 //! * an empty value (`key =`) leaves the phone's value as it is, so it reads as not set;
+//!   `%NULL%` sets the value empty, and reads the same;
 //! * a repeated key ends with its last value.
 //!
 //! Read: `static.auto_provision.power_on`, `repeat.*`, `weekly.*`, `weekly_upgrade_interval`,
@@ -23,6 +24,9 @@ use super::FileOrigin;
 use super::{auth::MAX_LINES, ConfigError, Dialect, FileSpec, RebootPolicy};
 use crate::digest::Credential;
 use crate::schedule::{ScheduleSettings, YealinkProvisioning};
+
+/// The value that stands for an empty one.
+const NULL_VALUE: &str = "%NULL%";
 
 /// The text the first line starts with.
 pub(super) const VERSION_LINE: &str = "#!version:";
@@ -91,7 +95,13 @@ pub(crate) fn parse(bytes: &[u8], path: &Path) -> Result<VendorFile, ConfigError
             ));
             continue;
         }
-        file.push(key.to_owned(), value.trim().to_owned(), line_no, is_used)?;
+        // `%NULL%` sets the value empty (Yealink's auto provisioning guide), as Wazo's
+        // templates write every unused account setting.
+        let value = match value.trim() {
+            v if v.eq_ignore_ascii_case(NULL_VALUE) => "",
+            v => v,
+        };
+        file.push(key.to_owned(), value.to_owned(), line_no, is_used)?;
     }
     if !seen_version {
         return Err(ConfigError::Invalid {
@@ -390,6 +400,14 @@ mod tests {
         assert!(w[2].contains("default 1 is used"), "{w:?}");
         // notify_reboot_enable 1, the default: every check-sync reboots.
         assert_eq!(s.provisioning.reboot_policy, RebootPolicy::Always);
+        // %NULL% is an empty value: no credential from it.
+        let null = from_bytes(
+            b"#!version:1.0.0.1\naccount.2.user_name = %NULL%\naccount.2.password = %NULL%\n",
+            Path::new("y.cfg"),
+        )
+        .unwrap();
+        assert!(null.sip.auth.credentials.is_empty());
+        assert!(null.warnings.is_empty(), "{:?}", null.warnings);
         let ignore = from_bytes(
             b"#!version:1.0.0.1\nsip.notify_reboot_enable = 2\n",
             Path::new("y.cfg"),

@@ -72,6 +72,21 @@ pub(super) fn decode_xml<'a>(bytes: &'a [u8], path: &Path) -> Result<Cow<'a, str
     }
 }
 
+/// Parses decoded XML text; a syntax error names the file and the line (`lines_before`
+/// counts lines that came before `text` in the file, such as a KX-UT670's magic line).
+pub(super) fn xml_document<'t>(
+    text: &'t str,
+    path: &Path,
+    lines_before: usize,
+) -> Result<roxmltree::Document<'t>, ConfigError> {
+    roxmltree::Document::parse(text).map_err(|e| ConfigError::Invalid {
+        path: path.to_owned(),
+        line: Some(e.pos().row as usize + lines_before),
+        key: None,
+        message: format!("not well-formed XML: {e}"),
+    })
+}
+
 /// ISO-8859-1 maps 0x80 to 0x9F to the C1 controls.
 const LATIN1_HIGH_CONTROLS: [char; 32] = {
     let mut t = ['\0'; 32];

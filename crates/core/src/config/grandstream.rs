@@ -12,7 +12,6 @@
 
 use std::path::Path;
 
-use super::error::not_utf8;
 use super::vendor::{with_credentials, Read, Values, VendorFile};
 use super::FileOrigin;
 use super::{ConfigError, Dialect, FileSpec};
@@ -39,13 +38,9 @@ const SCHEDULE_KEYS: &[&str] = &["P22296", "P194", "P193", "P285", "P8458", "P84
 
 /// Parses a `<gs_provision>` document.
 pub(crate) fn parse(bytes: &[u8], path: &Path) -> Result<VendorFile, ConfigError> {
-    let text = std::str::from_utf8(bytes).map_err(|e| not_utf8(path, bytes, &e))?;
-    let doc = roxmltree::Document::parse(text).map_err(|e| ConfigError::Invalid {
-        path: path.to_owned(),
-        line: Some(e.pos().row as usize),
-        key: None,
-        message: format!("not well-formed XML: {e}"),
-    })?;
+    // The encoding its XML declaration names (ISO-8859-1 and the like are decoded).
+    let text = super::encoding::decode_xml(bytes, path)?;
+    let doc = super::encoding::xml_document(&text, path, 0)?;
     let line_of = |node: roxmltree::Node| doc.text_pos_at(node.range().start).row as usize;
     let root = doc.root_element();
     if root.tag_name().name() != "gs_provision" {
@@ -304,5 +299,15 @@ mod tests {
             .map(|f| f.url.as_str())
             .collect();
         assert_eq!(urls, ["tftp://tftp.example/cfg{mac}.xml"]);
+    }
+
+    /// Every vendor XML reader honours the declared encoding, as the Snom and Panasonic ones
+    /// do: a display name in ISO-8859-1 is read, not refused as "not UTF-8".
+    #[test]
+    fn a_declared_latin1_encoding_is_decoded() {
+        let xml = b"<?xml version=\"1.0\" encoding=\"ISO-8859-1\"?>\n<gs_provision><config>\n<P3>J\xfcrgen</P3>\n<P194>1</P194>\n</config></gs_provision>";
+        let s = from_bytes(xml, Path::new("gs.xml")).unwrap();
+        assert_eq!(s.dialect, crate::config::Dialect::Grandstream);
+        assert_eq!(s.line_of("P194"), Some(4));
     }
 }

@@ -139,12 +139,7 @@ pub(crate) fn parse_xml(bytes: &[u8], path: &Path) -> Result<PanasonicFile, Conf
         ));
     };
     let text = super::encoding::decode_xml(body, path)?;
-    let doc = roxmltree::Document::parse(&text).map_err(|e| {
-        invalid(
-            Some(e.pos().row as usize + skipped),
-            format!("not well-formed XML: {e}"),
-        )
-    })?;
+    let doc = super::encoding::xml_document(&text, path, skipped)?;
     let line_of =
         |node: roxmltree::Node| doc.text_pos_at(node.range().start).row as usize + skipped;
     let mut file = PanasonicFile {

@@ -18,7 +18,6 @@
 
 use std::path::Path;
 
-use super::error::not_utf8;
 use super::vendor::{with_credentials, Read, Values, VendorFile};
 use super::FileOrigin;
 use super::{auth::MAX_LINES, ConfigError, Dialect, FileSpec, RebootPolicy};
@@ -65,13 +64,9 @@ pub(crate) fn sets_parameters(bytes: &[u8]) -> bool {
 
 /// Parses a Polycom XML file into its attributes, in document order.
 pub(crate) fn parse(bytes: &[u8], path: &Path) -> Result<VendorFile, ConfigError> {
-    let text = std::str::from_utf8(bytes).map_err(|e| not_utf8(path, bytes, &e))?;
-    let doc = roxmltree::Document::parse(text).map_err(|e| ConfigError::Invalid {
-        path: path.to_owned(),
-        line: Some(e.pos().row as usize),
-        key: None,
-        message: format!("not well-formed XML: {e}"),
-    })?;
+    // The encoding its XML declaration names (ISO-8859-1 and the like are decoded).
+    let text = super::encoding::decode_xml(bytes, path)?;
+    let doc = super::encoding::xml_document(&text, path, 0)?;
     let root = doc.root_element();
     let line_of = |node: roxmltree::Node| doc.text_pos_at(node.range().start).row as usize;
     if !ROOTS.contains(&root.tag_name().name()) && !sets_parameters(bytes) {

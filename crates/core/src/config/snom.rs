@@ -170,14 +170,7 @@ pub(crate) fn parse_document(bytes: &[u8], path: &Path) -> Result<Document, Conf
             message,
         };
     let text = super::encoding::decode_xml(bytes, path)?;
-    let doc = roxmltree::Document::parse(&text).map_err(|e| {
-        let pos = e.pos();
-        invalid(
-            Some(pos.row as usize),
-            None,
-            format!("not well-formed XML: {e}"),
-        )
-    })?;
+    let doc = super::encoding::xml_document(&text, path, 0)?;
     let root = doc.root_element();
     let line_of = |node: roxmltree::Node| doc.text_pos_at(node.range().start).row as usize;
     let mut warnings = Vec::new();

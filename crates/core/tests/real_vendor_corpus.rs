@@ -474,7 +474,7 @@ fn sark_polycom_master_file_with_unknown_macro() {
             w,
             &format!(
                 "sark-polycom-0004f2a1b2c3.cfg:3: CONFIG_FILES: \"{name}\" uses a macro \
-                 sip-resync cannot fill ([PHONE_MAC] and [PHONE_MODEL] are supported); the \
+                 sip-resync cannot fill ([PHONE_MAC_ADDRESS], [PHONE_MAC] and [PHONE_MODEL] are supported); the \
                  file is not fetched"
             )
         );

@@ -243,7 +243,11 @@ pub(super) fn read(v: &mut Values<'_, '_>) -> Read {
         let base = server_base(v);
         let mut files = Vec::new();
         for name in f.value.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+            // `[PHONE_MAC_ADDRESS]` as Polycom's UC Software guides and sipXecs write it,
+            // `[PHONE_MAC]` as other generators do: the MAC in lower case, as Polycom names
+            // its files (`0004f2a1b2c3.cfg`).
             let name = name
+                .replace("[PHONE_MAC_ADDRESS]", "{mac}")
                 .replace("[PHONE_MAC]", "{mac}")
                 .replace("[PHONE_MODEL]", "{MODEL}");
             if name.contains('[') {
@@ -251,8 +255,8 @@ pub(super) fn read(v: &mut Values<'_, '_>) -> Read {
                     &f,
                     "CONFIG_FILES",
                     format!(
-                        "\"{}\" uses a macro sip-resync cannot fill ([PHONE_MAC] and \
-                         [PHONE_MODEL] are supported); the file is not fetched",
+                        "\"{}\" uses a macro sip-resync cannot fill ([PHONE_MAC_ADDRESS], \
+                         [PHONE_MAC] and [PHONE_MODEL] are supported); the file is not fetched",
                         crate::escape::excerpt(name.as_bytes())
                     ),
                 );
@@ -334,7 +338,7 @@ mod tests {
 
     #[test]
     fn a_master_file_lists_its_config_files_first_listed_fetched_last() {
-        let master = b"<?xml version=\"1.0\" standalone=\"yes\"?>\n<APPLICATION\n APP_FILE_PATH=\"sip.ld\"\n CONFIG_FILES=\"[PHONE_MAC]-phone.cfg, sip.cfg\"\n MISC_FILES=\"\"/>\n";
+        let master = b"<?xml version=\"1.0\" standalone=\"yes\"?>\n<APPLICATION\n APP_FILE_PATH=\"sip.ld\"\n CONFIG_FILES=\"[PHONE_MAC]-phone.cfg, sip.cfg, [PHONE_MAC_ADDRESS]-site.cfg\"\n MISC_FILES=\"\"/>\n";
         let s = from_bytes(master, Path::new("000000000000.cfg")).unwrap();
         assert_eq!(s.dialect, Dialect::Polycom);
         let urls: Vec<&str> = s
@@ -343,7 +347,14 @@ mod tests {
             .iter()
             .map(|f| f.url.as_str())
             .collect();
-        assert_eq!(urls, ["file://sip.cfg", "file://{mac}-phone.cfg"]);
+        assert_eq!(
+            urls,
+            [
+                "file://{mac}-site.cfg",
+                "file://sip.cfg",
+                "file://{mac}-phone.cfg"
+            ]
+        );
         assert_eq!(
             s.provisioning.files[0].origin.as_ref().unwrap().line,
             Some(2)

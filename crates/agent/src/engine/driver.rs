@@ -671,7 +671,7 @@ fn follow_links(
         taken,
     );
     for p in problems {
-        tracing::warn!(target: LOG_TARGET, file = %list.name, "listed file not fetched: {p}");
+        tracing::warn!(target: LOG_TARGET, file = %list.name, "listed file not fetched: {}", sip_resync_core::escape::excerpt_of(p.as_bytes(), 512));
     }
     *linked += found.len();
     found

@@ -2,43 +2,13 @@
 //! 127.0.0.1, sent a real NOTIFY, its retransmission, an OPTIONS, an INVITE and a voicemail
 //! NOTIFY; `standalone` on the demo configuration, sent a NOTIFY by `sip-resync notify`.
 
+mod support;
+
 use std::io::{BufRead, BufReader};
 use std::net::{SocketAddr, UdpSocket};
-use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
-
-/// Builds the example with the profile of this test (a no-op when it is current; `cargo
-/// test --test examples` does not build examples by itself) and returns its path.
-fn example(name: &str) -> PathBuf {
-    // This test runs from TARGET/PROFILE/deps/.
-    let exe = std::env::current_exe().expect("test executable");
-    let profile_dir = exe
-        .parent()
-        .and_then(|deps| deps.parent())
-        .expect("TARGET/PROFILE/deps")
-        .to_owned();
-    let target_dir = profile_dir.parent().expect("TARGET");
-    let mut cargo = Command::new(env!("CARGO"));
-    cargo
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .args(["build", "--quiet", "--example", name, "--target-dir"])
-        .arg(target_dir);
-    match profile_dir.file_name().and_then(|n| n.to_str()) {
-        Some("debug") | None => {}
-        Some(profile) => {
-            cargo.args(["--profile", profile]);
-        }
-    }
-    let status = cargo.status().expect("run cargo build --example");
-    assert!(status.success(), "cargo build --example {name} failed");
-    let path = profile_dir
-        .join("examples")
-        .join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
-    assert!(path.exists(), "{} was not built", path.display());
-    path
-}
 
 /// A child process whose standard output is read line by line.
 struct Running {
@@ -137,7 +107,7 @@ fn request(method: &str, to_uri: &str, from: SocketAddr, extra: &str) -> Vec<u8>
 
 #[test]
 fn host_stack_answers_our_notify_and_leaves_everything_else_to_the_host() {
-    let bin = example("host_stack");
+    let bin = support::build_example("host_stack");
     let mut host =
         Running::start(Command::new(bin).args(["0", "--exit-after", "5", "--timeout", "60"]));
     let addr = listening_addr(&host.line_with("listening on", Duration::from_secs(10)));
@@ -193,7 +163,7 @@ fn host_stack_answers_our_notify_and_leaves_everything_else_to_the_host() {
 
 #[test]
 fn standalone_prints_the_startup_outcome_and_the_one_a_notify_starts() {
-    let bin = example("standalone");
+    let bin = support::build_example("standalone");
     let state = tempfile::tempdir().unwrap();
     let config = format!("{}/fixtures/demo.toml", env!("CARGO_MANIFEST_DIR"));
     let mut agent = Running::start(Command::new(bin).args([

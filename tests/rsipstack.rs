@@ -34,35 +34,6 @@ const MAGIC: &str = "# Panasonic SIP Phone Standard Format File #\r\n";
 const SETTLE: Duration = Duration::from_millis(1500);
 const WAIT: Duration = Duration::from_secs(10);
 
-/// Builds the example with the profile of this test (a no-op when it is current) and
-/// returns its path.
-fn example(name: &str) -> PathBuf {
-    // This test runs from TARGET/PROFILE/deps/.
-    let exe = std::env::current_exe().expect("test executable");
-    let profile_dir = exe
-        .parent()
-        .and_then(|deps| deps.parent())
-        .expect("TARGET/PROFILE/deps")
-        .to_owned();
-    let target_dir = profile_dir.parent().expect("TARGET");
-    let mut cargo = Command::new(env!("CARGO"));
-    cargo
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .args(["build", "--quiet", "--example", name, "--target-dir"])
-        .arg(target_dir);
-    match profile_dir.file_name().and_then(|n| n.to_str()) {
-        Some("debug") | None => {}
-        Some(profile) => {
-            cargo.args(["--profile", profile]);
-        }
-    }
-    let status = cargo.status().expect("run cargo build --example");
-    assert!(status.success(), "cargo build --example {name} failed");
-    profile_dir
-        .join("examples")
-        .join(format!("{name}{}", std::env::consts::EXE_SUFFIX))
-}
-
 /// A port free on 127.0.0.1 for both UDP and TCP at the moment of asking.
 fn free_port() -> u16 {
     loop {
@@ -88,7 +59,7 @@ struct Phone {
 impl Phone {
     fn start(registrar: &str, config: &Path, state: &Path) -> Phone {
         let log = state.with_extension("log");
-        let mut child = Command::new(example("rsipstack_phone"))
+        let mut child = Command::new(support::build_example("rsipstack_phone"))
             .process_group(0)
             .args([
                 "--registrar",

@@ -74,3 +74,34 @@ pub fn write_agent_config(dir: &std::path::Path, urls: &[String], extra: &str) -
     std::fs::write(&path, text).unwrap();
     path.to_str().unwrap().to_owned()
 }
+
+/// Builds the example with the profile of this test (a no-op when it is current; `cargo
+/// test --test examples` does not build examples by itself) and returns its path.
+pub fn build_example(name: &str) -> std::path::PathBuf {
+    // This test runs from TARGET/PROFILE/deps/.
+    let exe = std::env::current_exe().expect("test executable");
+    let profile_dir = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("TARGET/PROFILE/deps")
+        .to_owned();
+    let target_dir = profile_dir.parent().expect("TARGET");
+    let mut cargo = std::process::Command::new(env!("CARGO"));
+    cargo
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args(["build", "--quiet", "--example", name, "--target-dir"])
+        .arg(target_dir);
+    match profile_dir.file_name().and_then(|n| n.to_str()) {
+        Some("debug") | None => {}
+        Some(profile) => {
+            cargo.args(["--profile", profile]);
+        }
+    }
+    let status = cargo.status().expect("run cargo build --example");
+    assert!(status.success(), "cargo build --example {name} failed");
+    let path = profile_dir
+        .join("examples")
+        .join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
+    assert!(path.exists(), "{} was not built", path.display());
+    path
+}

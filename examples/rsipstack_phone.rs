@@ -186,7 +186,7 @@ async fn respond(tx: &mut Transaction, resync: &HostedAgent) -> rsipstack::Resul
                 let mut response = tx.endpoint_inner.make_response(req, a.status.into(), None);
                 response.wire_reason = Some(a.reason.to_owned());
                 if let (Some(tag), Ok(to)) = (a.to_tag, response.to_header_mut()) {
-                    to.mut_tag(tag.into())?;
+                    to.mut_tag(tag.to_string().into())?;
                 }
                 for (name, value) in a.headers {
                     response.headers.push(make_header(name, value));

@@ -120,6 +120,6 @@ pub use agent::{Agent, AgentError, AgentHandle, AgentOptions, AgentStatus};
 pub use hosted::HostedAgent;
 pub use sip_resync_core::{
     fleet, schedule, AuthFailure, Counters, Disposition, Embedded, EventParam, Reply,
-    ResyncRequest, ResyncSink, Transport, Verdict,
+    ResyncRequest, ResyncSink, ToTag, Transport, Verdict,
 };
 pub use transport::{send_notify, NotifyError, TlsError, TransportError};

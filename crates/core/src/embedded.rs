@@ -338,7 +338,11 @@ mod tests {
         let text = String::from_utf8(a.bytes.to_vec()).unwrap();
         assert_eq!((a.status, a.reason), (401, "Unauthorized"));
         assert!(text.starts_with("SIP/2.0 401 Unauthorized\r\n"), "{text}");
-        let tag = a.to_tag.as_deref().expect("a To-tag of ours");
+        let tag = a
+            .to_tag
+            .as_ref()
+            .map(crate::sip::ToTag::as_str)
+            .expect("a To-tag of ours");
         assert!(
             text.contains(&format!("To: <sip:1001@192.0.2.10>;tag={tag}\r\n")),
             "{text}"

@@ -79,4 +79,4 @@ pub mod fuzzing;
 pub use embedded::{Embedded, Verdict};
 pub use naming::{check_file_name, redact, NameError, MANIFEST};
 pub use resync::{EventParam, ResyncRequest, ResyncSink, Transport};
-pub use sip::{AuthFailure, Counters, Disposition, Reply};
+pub use sip::{AuthFailure, Counters, Disposition, Reply, ToTag};

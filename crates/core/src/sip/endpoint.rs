@@ -211,6 +211,31 @@ impl Handled {
     }
 }
 
+/// A To-tag of ours: 16 lower-case hex digits derived from the request, kept inline so that
+/// an answer in parts costs no allocation for it.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ToTag([u8; 16]);
+
+impl ToTag {
+    /// The tag as text.
+    pub fn as_str(&self) -> &str {
+        // Built from ASCII hex digits only (`Endpoint::to_tag`).
+        std::str::from_utf8(&self.0).unwrap_or_default()
+    }
+}
+
+impl std::fmt::Display for ToTag {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::fmt::Debug for ToTag {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "ToTag({})", self.as_str())
+    }
+}
+
 /// The answer to a request in parts, for a host stack that builds its own response (inside
 /// its own server transaction) rather than sending bytes: the status, the reason, the To-tag
 /// to put on the response, the headers to add (`WWW-Authenticate`, `Allow-Events`, `Allow`,
@@ -226,7 +251,7 @@ pub struct Reply {
     /// The To-tag of the response, derived from the request (a retransmission answered by
     /// the host's own transaction layer, or by this endpoint after its transaction expired,
     /// carries the same); `None` when the request's To already had one.
-    pub to_tag: Option<String>,
+    pub to_tag: Option<ToTag>,
     /// The headers to add besides those copied from the request (Via, From, To, Call-ID,
     /// CSeq) and Content-Length, in order: each `WWW-Authenticate` of a challenge (one per
     /// algorithm), `Allow-Events` of a 489, `Allow` and `Accept` of an OPTIONS answer,
@@ -460,7 +485,7 @@ impl Endpoint {
         Some(Reply {
             status: answer.status.code(),
             reason: answer.status.reason(),
-            to_tag: tag.map(|t| String::from_utf8_lossy(&t).into_owned()),
+            to_tag: tag.map(ToTag),
             headers: answer.extra().map(|(n, v)| (n, v.clone())).collect(),
             close: handled.close,
             bytes,

@@ -42,7 +42,9 @@ pub use rate::{Limit, RateLimits};
 
 #[cfg(any(test, fuzzing))]
 pub(crate) use claim::is_resync_notify;
-pub use endpoint::{ConnectionAdmission, Endpoint, EndpointConfig, Handled, LogMemory, Reply};
+pub use endpoint::{
+    ConnectionAdmission, Endpoint, EndpointConfig, Handled, LogMemory, Reply, ToTag,
+};
 pub use event::EventMatcher;
 pub use frame::{FrameError, StreamFramer, StreamItem, PONG};
 pub use limits::Limits;
